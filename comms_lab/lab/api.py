@@ -1,0 +1,111 @@
+"""The lab's JSON API. Thin: parse, call a service or selector, shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from comms_lab.http import BadRequest, json_error, optional_object, optional_str, read_json_object
+from comms_lab.lab import selectors, services
+from comms_lab.lab.model.experiments import EXPERIMENTS
+from comms_lab.lab.model.schema import ConfigError
+from comms_lab.learners import learner_for
+
+ALLOWED_RUN_FIELDS = {"experiment", "preset", "config"}
+
+
+@require_GET
+def experiments(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"experiments": [e.as_json() for e in EXPERIMENTS.values()]})
+
+
+def runs(request: HttpRequest) -> JsonResponse:
+    if request.method == "GET":
+        learner = learner_for(request)
+        return JsonResponse({"runs": [selectors.run_as_json(r, can_control=True) for r in selectors.runs_of(learner)]})
+    if request.method != "POST":
+        return json_error(405, "use GET to list your runs or POST to start one")
+    try:
+        data = read_json_object(request)
+        unknown = sorted(set(data) - ALLOWED_RUN_FIELDS)
+        if unknown:
+            raise BadRequest({name: "unknown field; allowed: experiment, preset, config" for name in unknown})
+        run = services.start_run(
+            learner=learner_for(request),
+            experiment=optional_str(data, "experiment"),
+            preset=optional_str(data, "preset"),
+            config=optional_object(data, "config"),
+        )
+    except BadRequest as exc:
+        return json_error(400, str(exc), fields=exc.fields)
+    except ConfigError as exc:
+        return json_error(400, str(exc), fields=exc.errors)
+    except services.AdmissionError as exc:
+        response = json_error(429, str(exc), retry_after_s=exc.retry_after_s)
+        response["Retry-After"] = str(exc.retry_after_s)
+        return response
+    return JsonResponse(selectors.run_as_json(run, can_control=True), status=201)
+
+
+def _access(request: HttpRequest, run_id: str) -> tuple[Any, bool] | None:
+    return selectors.run_access(run_id, learner_for(request), request.GET.get("share"))
+
+
+@require_GET
+def run_detail(request: HttpRequest, run_id: str) -> JsonResponse:
+    access = _access(request, run_id)
+    if access is None:
+        return json_error(404, f"no run {run_id} that you can see")
+    run, can_control = access
+    return JsonResponse(selectors.run_as_json(run, can_control=can_control))
+
+
+@require_GET
+def run_events(request: HttpRequest, run_id: str) -> JsonResponse:
+    access = _access(request, run_id)
+    if access is None:
+        return json_error(404, f"no run {run_id} that you can see")
+    try:
+        after = int(request.GET.get("after", "0"))
+        if after < 0:
+            raise ValueError
+    except ValueError:
+        return json_error(400, "after: must be a whole number ≥ 0", fields={"after": "must be a whole number ≥ 0"})
+    return JsonResponse({"events": selectors.events_after(access[0], after, limit=5000)})
+
+
+@require_POST
+def run_toggles(request: HttpRequest, run_id: str) -> JsonResponse:
+    access = _access(request, run_id)
+    if access is None:
+        return json_error(404, f"no run {run_id} that you can see")
+    run, can_control = access
+    if not can_control:
+        return json_error(403, "only the run's owner can change it; this link is read-only")
+    try:
+        data = read_json_object(request)
+        values = data.get("values")
+        if values is None and "name" in data:
+            values = {data["name"]: data.get("value")}
+        if not isinstance(values, dict):
+            raise BadRequest({"values": 'give {"name": ..., "value": ...} or {"values": {name: value}}'})
+        logged = services.apply_toggles(run, values, by="learner")
+    except BadRequest as exc:
+        return json_error(400, str(exc), fields=exc.fields)
+    except ConfigError as exc:
+        return json_error(400 if "run" not in exc.errors else 409, str(exc), fields=exc.errors)
+    return JsonResponse({"applied": logged[0]["values"], "seq": logged[0]["seq"]})
+
+
+@require_POST
+def run_stop(request: HttpRequest, run_id: str) -> JsonResponse:
+    access = _access(request, run_id)
+    if access is None:
+        return json_error(404, f"no run {run_id} that you can see")
+    run, can_control = access
+    if not can_control:
+        return json_error(403, "only the run's owner can stop it")
+    services.request_stop(run)
+    return JsonResponse({"status": "stopping"}, status=202)

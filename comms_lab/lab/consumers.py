@@ -1,0 +1,166 @@
+"""The run websocket: live frames, catch-up from the log, replay on request, and toggles from the owner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from comms_lab.lab import selectors, services
+from comms_lab.lab.events import REPLAY_PAGE, group_name
+from comms_lab.lab.model.schema import ConfigError
+from comms_lab.learners import learner_for_scope
+
+TAIL_CHECK_S = 1.0
+
+
+class RunConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        run_id = self.scope["url_route"]["kwargs"]["run_id"]
+        share = (query.get("share") or [None])[0]
+        access = await database_sync_to_async(selectors.run_access)(run_id, learner_for_scope(self.scope), share)
+        if access is None:
+            await self.close(code=4404)
+            return
+        self.run, self.can_control = access
+        self.group = group_name(str(self.run.id))
+        self.last_sent = 0
+        self.send_lock = asyncio.Lock()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json(
+            {"type": "hello", "run": str(self.run.id), "status": self.run.status, "can_control": self.can_control}
+        )
+        after = _int_or_none((query.get("after") or ["0"])[0]) or 0
+        self.last_sent = after
+        await self.catch_up(after)
+        self.tail = asyncio.create_task(self.watch_tail())
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "tail"):
+            self.tail.cancel()
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(data, separators=(",", ":")))
+
+    async def catch_up(self, after: int) -> None:
+        """Send every logged event after `after`, page by page, and move the live cursor past them."""
+        async with self.send_lock:
+            after = max(after, self.last_sent)
+            while True:
+                events = await database_sync_to_async(selectors.events_after)(self.run, after, limit=REPLAY_PAGE)
+                if not events:
+                    return
+                await self.send_json({"events": events})
+                after = events[-1]["seq"]
+                self.last_sent = max(self.last_sent, after)
+                if len(events) < REPLAY_PAGE:
+                    return
+
+    async def watch_tail(self) -> None:
+        """The channel layer may drop a frame; the log may not. Check it every second for anything missed."""
+        from comms_lab.lab.events import RunEventLog
+
+        log = RunEventLog(str(self.run.id))
+        while True:
+            await asyncio.sleep(TAIL_CHECK_S)
+            last = await sync_to_async(log.last_seq)()
+            if last > self.last_sent:
+                await self.catch_up(self.last_sent)
+
+    async def run_events(self, message: dict[str, Any]) -> None:
+        """Forward a live frame if it continues exactly where we are; otherwise fill from the log.
+
+        Worker threads append to the log in seq order but may push in any order, so frames can arrive
+        shuffled or with holes that a later frame fills.
+        """
+        fresh = sorted((e for e in message["events"] if e["seq"] > self.last_sent), key=lambda e: e["seq"])
+        if not fresh:
+            return
+        if fresh[-1]["seq"] - fresh[0]["seq"] + 1 != len(fresh) or fresh[0]["seq"] != self.last_sent + 1:
+            await self.catch_up(self.last_sent)
+            return
+        async with self.send_lock:
+            fresh = [e for e in fresh if e["seq"] > self.last_sent]
+            if fresh and fresh[0]["seq"] == self.last_sent + 1:
+                await self.send_json({"events": fresh})
+                self.last_sent = fresh[-1]["seq"]
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            await self.error("frame is not valid JSON")
+            return
+        if not isinstance(message, dict):
+            await self.error('frame must be a JSON object with a "type"')
+            return
+        kind = message.get("type")
+        if kind == "replay":
+            after = message.get("after", 0)
+            if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+                await self.error("after: must be a whole number ≥ 0 (the last seq you have)", field="after")
+                return
+            await self.replay(after)
+        elif kind == "toggle":
+            await self.toggle(message)
+        elif kind == "stop":
+            if not self.can_control:
+                await self.error("only the run's owner can stop it", code=403)
+                return
+            await database_sync_to_async(services.request_stop)(self.run)
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+        else:
+            await self.error(f"type: unknown frame type {kind!r}; use replay, toggle, stop or ping", field="type")
+
+    async def replay(self, after: int) -> None:
+        async with self.send_lock:
+            while True:
+                events = await database_sync_to_async(selectors.events_after)(self.run, after, limit=REPLAY_PAGE)
+                if events:
+                    await self.send_json({"events": events, "replay": True})
+                    after = events[-1]["seq"]
+                    self.last_sent = max(self.last_sent, after)
+                if len(events) < REPLAY_PAGE:
+                    return
+
+    async def toggle(self, message: dict[str, Any]) -> None:
+        if not self.can_control:
+            await self.error("only the run's owner can change it; this link is read-only", code=403)
+            return
+        values = message.get("values")
+        if values is None and "name" in message:
+            values = {message["name"]: message.get("value")}
+        if not isinstance(values, dict):
+            await self.error('values: give {"name": ..., "value": ...} or {"values": {name: value}}', field="values")
+            return
+        try:
+            await database_sync_to_async(self._apply)(values)
+        except ConfigError as exc:
+            await self.send_json({"type": "error", "error": str(exc), "fields": exc.errors})
+
+    def _apply(self, values: dict[str, Any]) -> None:
+        self.run.refresh_from_db(fields=["status"])
+        services.apply_toggles(self.run, values, by="learner")
+
+    async def error(self, text: str, *, field: str | None = None, code: int = 400) -> None:
+        frame: dict[str, Any] = {"type": "error", "error": text, "code": code}
+        if field:
+            frame["fields"] = {field: text}
+        await self.send_json(frame)
+
+
+def _int_or_none(raw: str) -> int | None:
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        return None

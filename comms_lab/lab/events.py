@@ -1,0 +1,126 @@
+"""A run's events: numbered, logged in a Redis stream for replay, and pushed live in batched frames.
+
+The log is the source of truth. The channel layer is only a fast path and may drop frames (DESIGN.md §2.2):
+consumers fill any gap from the log, and browsers ask for a replay when they see one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import threading
+from collections import defaultdict
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from comms_lab.redis_client import redis_client, rkey
+
+# Atomically number a batch and append it: stream ids are "0-<seq>", so order and gaplessness come from Redis.
+_APPEND = """
+local n = #ARGV - 1
+local last = redis.call('INCRBY', KEYS[1], n)
+local first = last - n + 1
+for i = 1, n do
+  redis.call('XADD', KEYS[2], '0-' .. (first + i - 1), 'e', ARGV[i])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[#ARGV])
+redis.call('EXPIRE', KEYS[2], ARGV[#ARGV])
+return first
+"""
+
+log = logging.getLogger(__name__)
+REPLAY_PAGE = 500
+PUSH_INTERVAL_S = 0.05
+
+
+def group_name(run_id: str) -> str:
+    return f"run.{run_id}"
+
+
+class RunEventLog:
+    """The replayable, gapless log of one run."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.seq_key = rkey("run", run_id, "seq")
+        self.stream_key = rkey("run", run_id, "events")
+
+    def append(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Give each event the next `seq` and log it; returns the events with their numbers."""
+        if not events:
+            return []
+        payloads = [json.dumps(e, separators=(",", ":")) for e in events]
+        script = redis_client().register_script(_APPEND)
+        first = int(script(keys=[self.seq_key, self.stream_key], args=[*payloads, settings.LAB_EVENT_LOG_TTL_S]))
+        return [{"seq": first + i, **e} for i, e in enumerate(events)]
+
+    def after(self, seq: int, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every logged event with a number above `seq`, in order."""
+        rows = redis_client().xrange(self.stream_key, min=f"0-{seq + 1}", max="+", count=limit)
+        return [{"seq": int(entry_id.split("-")[1]), **json.loads(fields["e"])} for entry_id, fields in rows]
+
+    def last_seq(self) -> int:
+        return int(redis_client().get(self.seq_key) or 0)
+
+    def delete(self) -> None:
+        redis_client().delete(self.seq_key, self.stream_key)
+
+
+class LivePusher:
+    """One background thread with its own event loop sends each run's new events as one frame per ~50 ms.
+
+    Calling `group_send` per event from worker threads would cost a new loop and connection each time.
+    """
+
+    def __init__(self) -> None:
+        self._inbox: queue.SimpleQueue[tuple[str, list[dict[str, Any]]]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="lab-live-pusher", daemon=True)
+        self._thread.start()
+
+    def push(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        self._inbox.put((run_id, events))
+
+    def _run(self) -> None:
+        asyncio.run(self._loop())
+
+    async def _loop(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            run_id, events = await asyncio.to_thread(self._inbox.get)
+            pending[run_id] += events
+            await asyncio.sleep(PUSH_INTERVAL_S)
+            while True:
+                try:
+                    run_id, events = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                pending[run_id] += events
+            for run_id, batch in pending.items():
+                try:
+                    await layer.group_send(group_name(run_id), {"type": "run.events", "events": batch})
+                except Exception:  # the log has the events; consumers fill the gap from it
+                    log.warning("live push to run %s failed", run_id, exc_info=True)
+
+
+_pusher: LivePusher | None = None
+_pusher_lock = threading.Lock()
+
+
+def _live_pusher() -> LivePusher:
+    global _pusher
+    with _pusher_lock:
+        if _pusher is None:
+            _pusher = LivePusher()
+        return _pusher
+
+
+def emit(run_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Log events for a run and push them to watching browsers. Safe to call from any thread."""
+    logged = RunEventLog(run_id).append(events)
+    _live_pusher().push(run_id, logged)
+    return logged

@@ -1,0 +1,77 @@
+"""Reads for the lab: who may see or steer a run, its events, and its JSON form."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.urls import reverse
+
+from comms_lab.lab.events import RunEventLog
+from comms_lab.lab.model.metrics import summarize
+from comms_lab.lab.models import Run
+from comms_lab.learners import Learner
+
+
+def is_owner(run: Run, learner: Learner | None) -> bool:
+    if learner is None:
+        return False
+    if run.user_id is not None:
+        return run.user_id == learner.user_id
+    return bool(learner.anonymous_id) and run.anonymous_id == learner.anonymous_id
+
+
+def run_access(run_id: str, learner: Learner | None, share_token: str | None = None) -> tuple[Run, bool] | None:
+    """The run and whether this learner may control it; None when they may not even see it."""
+    try:
+        run = Run.objects.get(pk=uuid.UUID(str(run_id)))
+    except (ValueError, Run.DoesNotExist):
+        return None
+    if is_owner(run, learner):
+        return run, True
+    if share_token and share_token == run.share_token:
+        return run, False
+    return None
+
+
+def events_after(run: Run, after: int, *, limit: int | None = None) -> list[dict[str, Any]]:
+    """From the live Redis log while it lasts, from the database copy once the run is saved."""
+    events = RunEventLog(str(run.id)).after(after, limit=limit)
+    if events or run.is_active:
+        return events
+    run.refresh_from_db(fields=["event_log"])
+    stored = [e for e in run.stored_events() if e["seq"] > after]
+    return stored[:limit] if limit else stored
+
+
+def ws_path(run_id: str) -> str:
+    return f"/ws/lab/runs/{run_id}/"
+
+
+def run_as_json(run: Run, *, can_control: bool) -> dict[str, Any]:
+    summary = run.summary
+    if summary is None and run.status == Run.Status.RUNNING:
+        events = RunEventLog(str(run.id)).after(0)
+        summary = summarize(events, duration_s=max(events[-1]["t"], 0.001) if events else 0.001)
+    run_id = str(run.id)
+    return {
+        "id": run_id,
+        "experiment": run.experiment,
+        "preset": run.preset,
+        "status": run.status,
+        "config": run.config,
+        "summary": summary,
+        "event_count": run.event_count,
+        "created_at": run.created_at.isoformat() if run.created_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "url": reverse("lab:run", args=[run_id]),
+        "ws_url": ws_path(run_id),
+        "share_url": f"{reverse('lab:run', args=[run_id])}?share={run.share_token}" if can_control else None,
+        "can_control": can_control,
+    }
+
+
+def runs_of(learner: Learner, *, limit: int = 20) -> list[Run]:
+    if learner.user_id:
+        return list(Run.objects.filter(user_id=learner.user_id)[:limit])
+    return list(Run.objects.filter(anonymous_id=learner.anonymous_id, user__isnull=True)[:limit])

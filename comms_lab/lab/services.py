@@ -1,0 +1,209 @@
+"""Writes for the lab: start a run (validated and admitted), toggle it, stop it, save it when it ends."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from comms_lab.celery import app as celery_app
+from comms_lab.lab.events import RunEventLog, emit
+from comms_lab.lab.model.experiments import (
+    CHECKOUT_ASYNC,
+    DEFAULT_EXPERIMENT,
+    DEFAULT_PRESET,
+    EXPERIMENTS,
+    Experiment,
+)
+from comms_lab.lab.model.metrics import summarize
+from comms_lab.lab.model.schema import ConfigError
+from comms_lab.lab.models import Run
+from comms_lab.lab.runstate import RunState, queue_name
+from comms_lab.learners import Learner
+from comms_lab.redis_client import redis_client, rkey
+
+# Admit a run if both the learner's and the global set of active runs have room. Scores are expiry times.
+_ADMIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
+  return {1, redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]}
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  return {2, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+return {0, '0'}
+"""
+# Time after the load ends for queues to drain and retries to finish before the run is closed.
+DRAIN_GRACE_S = 45
+
+
+class AdmissionError(Exception):
+    """The lab is full for this learner or for everyone; `retry_after_s` says when a slot frees up."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def _learner_runs_key(learner: Learner) -> str:
+    return rkey("lab", "active", learner.key)
+
+
+def _global_runs_key() -> str:
+    return rkey("lab", "active", "all")
+
+
+def resolve_config(
+    experiment_slug: str | None, preset_slug: str | None, config: dict[str, Any]
+) -> tuple[Experiment, str, dict[str, Any]]:
+    """Defaults, then the preset, then the learner's own values; every field checked against its schema."""
+    if experiment_slug is None and preset_slug is None:
+        experiment_slug, preset_slug = DEFAULT_EXPERIMENT, DEFAULT_PRESET
+    experiment = EXPERIMENTS.get(experiment_slug or DEFAULT_EXPERIMENT)
+    if experiment is None:
+        raise ConfigError({"experiment": f"unknown experiment; one of {', '.join(EXPERIMENTS)}"})
+    preset = None
+    if preset_slug is not None:
+        preset = experiment.preset(preset_slug)
+        if preset is None:
+            names = ", ".join(p.slug for p in experiment.presets)
+            raise ConfigError({"preset": f"unknown preset for {experiment.slug}; one of {names}"})
+    clean = experiment.schema.validate(config)
+    errors = {}
+    if clean.get("duration", 0) > settings.LAB_MAX_DURATION_S:
+        errors["config.duration"] = f"must be a whole number from 5 to {settings.LAB_MAX_DURATION_S} s"
+    if clean.get("rate", 0) > settings.LAB_MAX_RATE_RPS:
+        errors["config.rate"] = f"must be a number from 0.5 to {settings.LAB_MAX_RATE_RPS} requests/s"
+    if errors:
+        raise ConfigError(errors)
+    merged = {**experiment.schema.defaults(), **(preset.config if preset else {}), **clean}
+    return experiment, preset.slug if preset else "", merged
+
+
+def admit(learner: Learner, run_id: str, duration_s: float) -> None:
+    now = time.time()
+    expires = now + duration_s + DRAIN_GRACE_S + 30
+    script = redis_client().register_script(_ADMIT)
+    code, earliest = script(
+        keys=[_learner_runs_key(learner), _global_runs_key()],
+        args=[now, run_id, expires, settings.LAB_MAX_RUNS_PER_LEARNER, settings.LAB_MAX_CONCURRENT_RUNS],
+    )
+    if int(code) == 0:
+        return
+    wait = max(1, int(float(earliest) - now - DRAIN_GRACE_S - 30) + 1)
+    if int(code) == 1:
+        raise AdmissionError(f"The lab is at its limit of {settings.LAB_MAX_CONCURRENT_RUNS} runs at once.", wait)
+    raise AdmissionError(
+        f"You already have {settings.LAB_MAX_RUNS_PER_LEARNER} runs going; wait for one to end or stop it.", wait
+    )
+
+
+def release_admission(run: Run) -> None:
+    learner = Learner(user_id=run.user_id, anonymous_id=run.anonymous_id)
+    pipe = redis_client().pipeline()
+    pipe.zrem(_learner_runs_key(learner), str(run.id))
+    pipe.zrem(_global_runs_key(), str(run.id))
+    pipe.execute()
+
+
+def start_run(*, learner: Learner, experiment: str | None, preset: str | None, config: dict[str, Any]) -> Run:
+    """Validate, admit, save and enqueue a run. Raises ConfigError or AdmissionError."""
+    exp, preset_slug, merged = resolve_config(experiment, preset, config)
+    run = Run(
+        experiment=exp.slug,
+        preset=preset_slug,
+        config=merged,
+        user_id=learner.user_id,
+        anonymous_id=learner.anonymous_id,
+    )
+    admit(learner, str(run.id), merged["duration"])
+    try:
+        with transaction.atomic():
+            run.save()
+            RunState(str(run.id)).init(experiment=exp.slug, preset=preset_slug, config=merged, learner=learner.key)
+            from comms_lab.lab.tasks import drive_run
+
+            drive_run.delay_on_commit(str(run.id))
+    except Exception:
+        release_admission(run)
+        raise
+    return run
+
+
+def service_of(param: str) -> str | None:
+    head, _, tail = param.partition(".")
+    return head if tail and head not in ("retry", "timeout", "breaker", "bulkhead", "consumer") else None
+
+
+def apply_toggles(run: Run, values: dict[str, Any], *, by: str) -> list[dict[str, Any]]:
+    """Change live knobs of a running run; takes effect at the services' next step and is logged as an event."""
+    if not run.is_active:
+        raise ConfigError({"run": f"the run is {run.status}; toggles apply only while it runs"})
+    experiment = EXPERIMENTS[run.experiment]
+    clean = experiment.schema.validate(values, prefix="", live_only=True)
+    if not clean:
+        raise ConfigError({"values": "give at least one parameter to change"})
+    state = RunState(str(run.id))
+    now = state.elapsed()
+    touched = {s for s in (service_of(k) for k in clean) if s}
+    stamped = dict(clean)
+    for service in touched:
+        stamped[f"{service}.schedule_since"] = round(now, 3)
+        state.reset_call_index(service)
+    state.set_live(stamped)
+    if run.experiment == "checkout":
+        _follow_consumers(run, clean)
+    return emit(str(run.id), [{"type": "toggle", "t": round(now, 3), "values": clean, "by": by}])
+
+
+def _follow_consumers(run: Run, values: dict[str, Any]) -> None:
+    """A service that is down stops consuming its queue, so its messages really wait in Redis."""
+    if run.config.get("mode") == "sync":
+        return
+    for service in CHECKOUT_ASYNC:
+        down = values.get(f"{service}.down")
+        if down is None:
+            continue
+        set_consuming(str(run.id), service, consuming=not down)
+
+
+def set_consuming(run_id: str, service: str, *, consuming: bool) -> None:
+    queue = queue_name(run_id, service)
+    registry = rkey("lab", "consumed-queues")
+    if consuming:
+        redis_client().sadd(registry, queue)
+        celery_app.control.add_consumer(queue, reply=False)
+    else:
+        redis_client().srem(registry, queue)
+        celery_app.control.cancel_consumer(queue, reply=False)
+
+
+def request_stop(run: Run) -> None:
+    if run.is_active:
+        RunState(str(run.id)).request_stop()
+
+
+def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FINISHED) -> Run:
+    """Summarise the log, announce the end, store config, summary and events, and free the run's slot."""
+    run = Run.objects.get(pk=run_id)
+    log = RunEventLog(run_id)
+    summary = summarize(log.after(0), duration_s=load_seconds)
+    state = RunState(run_id)
+    emit(run_id, [{"type": "run.finished", "t": round(state.elapsed(), 3), "status": status, "summary": summary}])
+    run.status = status
+    run.summary = summary
+    run.finished_at = timezone.now()
+    run.store_events(log.after(0))
+    run.save(update_fields=["status", "summary", "finished_at", "event_log", "event_count"])
+    release_admission(run)
+    if run.experiment == "checkout":
+        for service in CHECKOUT_ASYNC:
+            set_consuming(run_id, service, consuming=False)
+    state.cleanup([*CHECKOUT_ASYNC, "payment", "orders", "inventory", "browse"])
+    return run

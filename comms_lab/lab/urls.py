@@ -1,0 +1,16 @@
+from django.urls import path
+
+from comms_lab.lab import api, views
+
+app_name = "lab"
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("api/experiments", api.experiments, name="api-experiments"),
+    path("api/runs", api.runs, name="api-runs"),
+    path("api/runs/<str:run_id>", api.run_detail, name="api-run"),
+    path("api/runs/<str:run_id>/events", api.run_events, name="api-run-events"),
+    path("api/runs/<str:run_id>/toggles", api.run_toggles, name="api-run-toggles"),
+    path("api/runs/<str:run_id>/stop", api.run_stop, name="api-run-stop"),
+    path("runs/<str:run_id>/", views.run_page, name="run"),
+    path("<slug:slug>/", views.experiment_page, name="experiment"),
+]

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from comms_lab import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("progress/", views.progress, name="progress"),
+    path("healthz", views.healthz, name="healthz"),
+    path("lab/", include("comms_lab.lab.urls")),
+    path("lessons/", include("lessons.urls")),
+    path("quizzes/", include("quizzes.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,32 @@
+"""Site-wide pages: home, progress, health, and JSON-aware CSRF failures."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.csrf import csrf_failure as html_csrf_failure
+from django.views.decorators.cache import never_cache
+
+from comms_lab.health import health
+from comms_lab.http import json_error
+from comms_lab.lab import selectors
+from comms_lab.learners import learner_for
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {"recent_runs": selectors.runs_of(learner_for(request), limit=3)})
+
+
+def progress(request: HttpRequest) -> HttpResponse:
+    return render(request, "progress.html", {"runs": selectors.runs_of(learner_for(request))})
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    status = health()
+    return JsonResponse(status, status=200 if all(v == "ok" for v in status.values()) else 503)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """JSON clients get a JSON 403 naming the missing piece; pages get Django's usual explanation."""
+    if request.path.startswith("/lab/api/") or request.content_type == "application/json":
+        return json_error(403, f"CSRF check failed: {reason}. Send the csrftoken cookie's value in X-CSRFToken.")
+    return html_csrf_failure(request, reason)
