@@ -35,6 +35,8 @@ FILENAME_RE = re.compile(r"^(?P<order>\d{2})-(?P<slug>.+)\.md$")
 LESSON_FIELDS = {"slug", "order", "title", "summary", "objectives", "concepts", "lab", "quiz"}
 LAB_FIELDS = {"experiment", "preset", "what", "planned"}
 REQUIRED_SECTIONS = ("Common misconceptions", "Summary")
+# The page prints the front-matter objectives in a box; a section repeating them in the body is a duplicate.
+OBJECTIVES_SECTIONS = {"objectives", "learning objectives", "what you will be able to do", "what you will learn"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class LabLink:
     what: str
     planned: bool
     title: str  # the experiment's title, or its slug while it is planned
+    preset_title: str = ""
 
     @property
     def url(self) -> str | None:
@@ -67,6 +70,7 @@ class Lesson:
     text: str  # plain text of the body, for search
     reading_minutes: int
     glossary_links: frozenset[str]
+    examples: tuple[str, ...]  # paths under lessons/examples/ that the page shows
 
     @property
     def url(self) -> str:
@@ -259,6 +263,12 @@ def _check_lab(lab: Any, experiments: Mapping[str, Experiment], bad: Callable[[s
             bad(f"{where}.preset", f"unknown preset {preset!r} for {experiment}; one of {presets}")
 
 
+def _preset_title(experiments: Mapping[str, Experiment], entry: dict[str, Any]) -> str:
+    experiment = experiments.get(entry["experiment"])
+    preset = experiment.preset(entry.get("preset")) if experiment and not entry.get("planned") else None
+    return preset.title if preset else ""
+
+
 def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
 
@@ -335,6 +345,7 @@ def _render(
             what=entry["what"].strip(),
             planned=entry.get("planned", False),
             title=experiments[entry["experiment"]].title if entry["experiment"] in experiments else entry["experiment"],
+            preset_title=_preset_title(experiments, entry),
         )
         for entry in meta["lab"]
     )
@@ -353,6 +364,11 @@ def _render(
     for section in REQUIRED_SECTIONS:
         if section not in titles:
             errors.append(f"{name}: body: missing the '## {section}' section")
+    for title in titles:
+        if title.casefold() in OBJECTIVES_SECTIONS:
+            errors.append(
+                f"{name}: body: the '## {title}' section repeats the objectives; keep them in the front matter"
+            )
     if not result.diagrams:
         errors.append(f"{name}: body: needs at least one ```sequence or ```flow diagram")
     if not result.examples:
@@ -371,4 +387,5 @@ def _render(
         text=result.text,
         reading_minutes=result.reading_minutes,
         glossary_links=result.glossary_slugs,
+        examples=result.examples,
     )

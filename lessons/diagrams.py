@@ -17,6 +17,7 @@ from html import escape
 
 # Diagram text is 13px system-ui; 7 px per character over-estimates slightly, so labels never spill out of boxes.
 CHAR_W = 7.0
+BOLD_CHAR_W = 7.8  # participant names are drawn in semibold
 LINE_H = 16
 MARGIN = 16
 BOX_H = 36
@@ -119,8 +120,8 @@ def _wrap(text: str, chars: int) -> list[str]:
     return textwrap.wrap(text, chars, break_long_words=False, break_on_hyphens=False) or [""]
 
 
-def _text_w(lines: list[str]) -> float:
-    return max(len(line) for line in lines) * CHAR_W
+def _text_w(lines: list[str], char_w: float = CHAR_W) -> float:
+    return max(len(line) for line in lines) * char_w
 
 
 def _n(value: float) -> str:
@@ -192,7 +193,7 @@ class _SequenceLayout:
         names = diagram.participants
         self.index = {name: i for i, name in enumerate(names)}
         self.box_lines = {name: _wrap(name, 16) for name in names}
-        self.box_w = {name: max(100.0, _text_w(self.box_lines[name]) + 24) for name in names}
+        self.box_w = {name: max(100.0, _text_w(self.box_lines[name], BOLD_CHAR_W) + 24) for name in names}
         self.box_h = max(BOX_H, max(len(lines) for lines in self.box_lines.values()) * LINE_H + 14)
         self.x = self._columns()
 
@@ -284,16 +285,16 @@ class _SequenceLayout:
 class _FlowLayout:
     """Boxes in left-to-right layers (longest path from the sources), arrows between them."""
 
-    NODE_CHARS = 18
-    LABEL_CHARS = 24
-    ROW_GAP = 28
+    NODE_CHARS = 22
+    LABEL_CHARS = 28
+    ROW_GAP = 36
 
     def __init__(self, diagram: Diagram) -> None:
         self.diagram = diagram
         self.edges = [step for step in diagram.steps if isinstance(step, Message)]
         names = diagram.participants
         self.lines = {name: _wrap(name, self.NODE_CHARS) for name in names}
-        self.w = {name: max(96.0, _text_w(self.lines[name]) + 28) for name in names}
+        self.w = {name: max(96.0, _text_w(self.lines[name], BOLD_CHAR_W) + 28) for name in names}
         self.h = {name: len(self.lines[name]) * LINE_H + 22 for name in names}
         self.layer = self._layers()
 
@@ -362,19 +363,40 @@ class _FlowLayout:
             x += col_w[i] + (gaps[i] if i < len(gaps) else 0)
         width = x + MARGIN
         body: list[str] = []
+        placed: list[tuple[float, float, float, float]] = []  # label boxes: left, top, right, bottom
         labels: list[str] = []
-        for edge in self.edges:
+        pairs = [frozenset((e.src, e.dst)) for e in self.edges]
+        highest = float(MARGIN)  # the top of the drawing, which arrows routed over a row can raise
+        for i, edge in enumerate(self.edges):
             (sx, sy), (tx, ty) = pos[edge.src], pos[edge.dst]
-            if self.layer[edge.dst] > self.layer[edge.src]:
-                x1, y1 = sx + self.w[edge.src] / 2, sy
-                x2, y2 = tx - self.w[edge.dst] / 2 - 2, ty
+            # Several arrows between the same two boxes run side by side instead of on top of each other.
+            siblings = [j for j, pair in enumerate(pairs) if pair == pairs[i]]
+            offset = (siblings.index(i) - (len(siblings) - 1) / 2) * 12
+            between = [n for n in names if self.layer[edge.src] < self.layer[n] < self.layer[edge.dst]]
+            if between:  # skips a column: route over the boxes in between rather than through them
+                x1, y1 = sx + self.w[edge.src] / 2, sy + offset
+                x2, y2 = tx - self.w[edge.dst] / 2 - 2, ty + offset
+                over = min(pos[n][1] - self.h[n] / 2 for n in between) - 22 + offset
+                dash = ' stroke-dasharray="6 4"' if edge.kind == "reply" else ""
+                body.append(
+                    f'<polyline class="edge edge-{edge.kind}" points="{_n(x1)},{_n(y1)} {_n(x1 + 18)},{_n(over)} '
+                    f'{_n(x2 - 18)},{_n(over)}" fill="none" stroke="currentColor"{dash}></polyline>'
+                )
+                body.append(_arrow(x2 - 18, over, x2, y2, edge.kind))
+                lx, ly = (x1 + x2) / 2, over
+                highest = min(highest, over - 8)
+            elif self.layer[edge.dst] > self.layer[edge.src]:
+                x1, y1 = sx + self.w[edge.src] / 2, sy + offset
+                x2, y2 = tx - self.w[edge.dst] / 2 - 2, ty + offset
                 body.append(_arrow(x1, y1, x2, y2, edge.kind))
-                lx, ly = (x1 + x2) / 2, (y1 + y2) / 2
+                # Fanning arrows are furthest apart at their open end, so the label sits nearer that end.
+                fan_out, fan_in = sum(e.src == edge.src for e in self.edges), sum(e.dst == edge.dst for e in self.edges)
+                t = 0.5 if fan_out == fan_in else (0.62 if fan_out > fan_in else 0.38)
+                lx, ly = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t
             else:  # backwards or within a column: an arc below the boxes
-                x1, y1 = sx, sy + self.h[edge.src] / 2
-                x2, y2 = tx, ty + self.h[edge.dst] / 2 + 2
+                x1, y1 = sx + offset, sy + self.h[edge.src] / 2
+                x2, y2 = tx + offset, ty + self.h[edge.dst] / 2 + 2
                 dip = max(y1, y2) + 36
-                height = max(height, dip + MARGIN)
                 dash = ' stroke-dasharray="6 4"' if edge.kind == "reply" else ""
                 body.append(
                     f'<path class="edge edge-{edge.kind}" d="M{_n(x1)} {_n(y1)}C{_n(x1)} {_n(dip)} {_n(x2)} {_n(dip)} '
@@ -382,10 +404,19 @@ class _FlowLayout:
                 )
                 body.append(_arrow(x2, y2 + 12, x2, y2, edge.kind))
                 lx, ly = (x1 + x2) / 2, dip - 6
+                height = max(height, dip + MARGIN)
             if edge.label:
                 lines = _wrap(edge.label, self.LABEL_CHARS)
                 w, h = _text_w(lines) + 8, len(lines) * LINE_H + 4
+                if x2 - x1 >= w + 8:  # keep the label clear of both boxes
+                    lx = min(max(lx, x1 + w / 2 + 4), x2 - w / 2 - 4)
                 top = ly - h / 2
+                # Labels that would overlap an earlier one move down below it, next to their own arrow.
+                for left, above, right, below in sorted(placed, key=lambda box: box[1]):
+                    if lx - w / 2 < right and lx + w / 2 > left and top < below and top + h > above:
+                        top = below + 2
+                placed.append((lx - w / 2, top, lx + w / 2, top + h))
+                height = max(height, top + h + MARGIN)
                 labels.append(
                     f'<rect class="label-bg" x="{_n(lx - w / 2)}" y="{_n(top)}" width="{_n(w)}" height="{_n(h)}" '
                     f'rx="3" fill="none"></rect>'
@@ -397,7 +428,12 @@ class _FlowLayout:
             body.append(_node_shape(name, cx - w / 2, cy - h / 2, w, h))
             lines = self.lines[name]
             body.append(_text(cx, cy + 5 - (len(lines) - 1) * LINE_H / 2, lines, "node-text"))
-        return _svg(self.diagram, width, height, body + labels)
+        top = min([MARGIN, highest, *(box[1] - 4 for box in placed)])
+        content = body + labels
+        if top < MARGIN:  # an arrow routed over the top row needs room above it
+            content = [f'<g transform="translate(0 {_n(MARGIN - top)})">', *content, "</g>"]
+            height += MARGIN - top
+        return _svg(self.diagram, width, height, content)
 
 
 def _node_shape(name: str, x: float, y: float, w: float, h: float) -> str:

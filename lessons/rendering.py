@@ -262,13 +262,16 @@ def sanitise(html: str) -> str:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         clean_content_tags={"script", "style"},
+        link_rel=None,  # no link opens a new window, so there is no opener to protect
         url_schemes={"http", "https", "mailto"},
         filter_style_properties={"text-align"},
     )
 
 
 class _TextExtractor(HTMLParser):
-    """Visible text, without the SVG (whose steps are repeated as a list beside it)."""
+    """Visible text, without the SVG (whose steps are repeated as a list beside it); blocks end in a space."""
+
+    BLOCKS = {"p", "li", "h2", "h3", "h4", "td", "th", "pre", "div", "figcaption", "summary", "br", "dt", "dd"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -277,9 +280,13 @@ class _TextExtractor(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.in_svg += tag == "svg"
+        if tag in self.BLOCKS:
+            self.parts.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
         self.in_svg -= tag == "svg"
+        if tag in self.BLOCKS:
+            self.parts.append(" ")
 
     def handle_data(self, data: str) -> None:
         if not self.in_svg:
@@ -290,4 +297,4 @@ def plain_text(html: str) -> str:
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    return " ".join(" ".join(parser.parts).split())
+    return " ".join("".join(parser.parts).split())

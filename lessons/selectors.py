@@ -74,6 +74,30 @@ def owned_by(learner: Learner) -> QuerySet[LessonProgress]:
     return LessonProgress.objects.filter(user__isnull=True, anonymous_id=learner.anonymous_id)
 
 
+@dataclass(frozen=True)
+class GlossaryEntry:
+    term: GlossaryTerm
+    see_also: list[GlossaryTerm]
+    used_in: list[Lesson]
+
+
+def get_lesson(slug: str) -> Lesson | None:
+    return get_catalog().lesson(slug)
+
+
+def lesson_count() -> int:
+    return len(get_catalog().lessons)
+
+
+def lesson_neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
+    """The previous and next lessons in the guided order."""
+    return get_catalog().neighbours(lesson)
+
+
+def lesson_status(learner: Learner, slug: str) -> LessonStatus:
+    return next(status for status in lesson_progress(learner) if status.slug == slug)
+
+
 def lesson_progress(learner: Learner) -> list[LessonStatus]:
     """Every lesson in guided order with this learner's status and completion reason."""
     rows = {p.lesson: p for p in owned_by(learner)}
@@ -121,6 +145,20 @@ def lessons_for_concept(concept_slug: str) -> list[Lesson]:
 def glossary() -> Mapping[str, GlossaryTerm]:
     """Every glossary term by slug (GlossaryTerm: slug, term, definition, see_also, url)."""
     return get_catalog().glossary
+
+
+def glossary_entries() -> list[GlossaryEntry]:
+    """Every term alphabetically, with its see-also terms and the lessons that teach or link to it."""
+    catalog = get_catalog()
+    terms = sorted(catalog.glossary.values(), key=lambda t: t.term.casefold())
+    return [
+        GlossaryEntry(
+            term=term,
+            see_also=[catalog.glossary[slug] for slug in term.see_also],
+            used_in=catalog.lessons_using(term.slug),
+        )
+        for term in terms
+    ]
 
 
 def search_lessons(query: str) -> list[SearchHit]:
