@@ -1,0 +1,137 @@
+"""Reads: whose attempts these are, scores per quiz, mastery and calibration per concept, what is due."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from comms_lab.lab.models import Run
+from comms_lab.learners import Learner
+from quizzes.banks import catalogue
+from quizzes.mastery import AnswerFact, Calibration, ConceptMastery, calibration, mastery
+from quizzes.models import Attempt, Response, ReviewCard
+
+
+def owned_by(learner: Learner) -> Q:
+    """The learner's rows: by account once signed in, else by the session's anonymous id (never both)."""
+    if learner.user_id:
+        return Q(user_id=learner.user_id)
+    return Q(user__isnull=True, anonymous_id=learner.anonymous_id)
+
+
+def attempts_of(learner: Learner) -> QuerySet[Attempt]:
+    return Attempt.objects.filter(owned_by(learner))
+
+
+def attempt_for(learner: Learner, attempt_id: str) -> Attempt | None:
+    """The attempt if this learner owns it; None (a 404, never a 403 that confirms it exists) otherwise."""
+    try:
+        pk = uuid.UUID(str(attempt_id))
+    except ValueError:
+        return None
+    return attempts_of(learner).filter(pk=pk).first()
+
+
+def open_attempt(learner: Learner, quiz: str) -> Attempt | None:
+    """The quiz attempt to resume: the most recently touched unfinished quiz or retry attempt."""
+    return (
+        attempts_of(learner)
+        .filter(quiz=quiz, status=Attempt.Status.IN_PROGRESS, kind__in=[Attempt.Kind.QUIZ, Attempt.Kind.RETRY])
+        .order_by("-updated_at")
+        .first()
+    )
+
+
+def open_review(learner: Learner) -> Attempt | None:
+    return (
+        attempts_of(learner)
+        .filter(kind=Attempt.Kind.REVIEW, status=Attempt.Status.IN_PROGRESS)
+        .order_by("-updated_at")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class QuizScore:
+    quiz: str
+    attempts: int
+    best: float | None
+    last: float | None
+    passed: bool
+
+
+def quiz_scores(learner: Learner) -> dict[str, QuizScore]:
+    """Best and last score per quiz over finished quiz and retry attempts."""
+    finished: dict[str, list[Attempt]] = defaultdict(list)
+    counts: dict[str, int] = defaultdict(int)
+    for attempt in attempts_of(learner).exclude(kind=Attempt.Kind.REVIEW).order_by("started_at"):
+        counts[attempt.quiz] += 1
+        if attempt.is_finished and attempt.score is not None:
+            finished[attempt.quiz].append(attempt)
+    scores = {}
+    for quiz, count in counts.items():
+        done = sorted(finished[quiz], key=lambda a: a.finished_at or a.started_at)
+        scores[quiz] = QuizScore(
+            quiz=quiz,
+            attempts=count,
+            best=max((a.score for a in done if a.score is not None), default=None),
+            last=done[-1].score if done else None,
+            passed=any(a.passed for a in done),
+        )
+    return scores
+
+
+def answer_facts(learner: Learner) -> list[AnswerFact]:
+    """Every graded answer the learner gave, in any quiz, retry or review."""
+    rows = Response.objects.filter(
+        attempt__in=attempts_of(learner), step=Response.Step.ANSWER, correct__isnull=False
+    ).values_list("question_id", "correct", "created_at", "confidence")
+    return [AnswerFact(question_id=q, correct=c, at=at, confidence=conf) for q, c, at, conf in rows]
+
+
+def _facts_by_concept(facts: list[AnswerFact]) -> dict[str, list[AnswerFact]]:
+    questions = catalogue().questions
+    grouped: dict[str, list[AnswerFact]] = defaultdict(list)
+    for fact in facts:
+        question = questions.get(fact.question_id)
+        for concept in question.concepts if question else ():
+            grouped[concept].append(fact)
+    return grouped
+
+
+def concept_mastery(learner: Learner, facts: list[AnswerFact] | None = None) -> dict[str, ConceptMastery]:
+    """Mastery of every concept the banks test, including the ones not started yet."""
+    grouped = _facts_by_concept(answer_facts(learner) if facts is None else facts)
+    available: dict[str, int] = defaultdict(int)
+    for question in catalogue().questions.values():
+        for concept in question.concepts:
+            available[concept] += 1
+    return {concept: mastery(grouped.get(concept, []), available=n) for concept, n in sorted(available.items())}
+
+
+def concept_calibration(learner: Learner, facts: list[AnswerFact] | None = None) -> dict[str, Calibration]:
+    """Calibration for each concept that has confidence-rated answers."""
+    grouped = _facts_by_concept(answer_facts(learner) if facts is None else facts)
+    result = {concept: calibration(f) for concept, f in sorted(grouped.items())}
+    return {concept: c for concept, c in result.items() if c.answers}
+
+
+def due_cards(learner: Learner, *, now: datetime) -> QuerySet[ReviewCard]:
+    return ReviewCard.objects.filter(owned_by(learner), due__lte=now).order_by("due")
+
+
+def upcoming_cards(learner: Learner, *, now: datetime, limit: int = 5) -> list[ReviewCard]:
+    return list(ReviewCard.objects.filter(owned_by(learner), due__gt=now).order_by("due")[:limit])
+
+
+def latest_lab_run(learner: Learner, *, experiment: str, preset: str) -> Run | None:
+    """The learner's most recent finished run of this experiment and preset: what a lab question grades against."""
+    return (
+        Run.objects.filter(owned_by(learner), experiment=experiment, preset=preset, status=Run.Status.FINISHED)
+        .order_by("-finished_at", "-created_at")
+        .first()
+    )

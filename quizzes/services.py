@@ -1,0 +1,370 @@
+"""Writes: starting attempts, storing each response step, moving on, finishing, and merging at log-in.
+
+Every write re-reads the attempt under a row lock inside one transaction, so two copies of the same request
+(a double click, a retried POST) cannot both count: the second sees the first's response and replays it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from fsrs import Scheduler
+
+from comms_lab.lab.models import Run
+from comms_lab.learners import Learner
+from quizzes import grading, scheduling
+from quizzes.banks import Question, catalogue
+from quizzes.behaviours import BEHAVIOURS, IMMEDIATE
+from quizzes.models import Attempt, Response, ReviewCard
+from quizzes.selectors import due_cards, latest_lab_run
+
+log = logging.getLogger(__name__)
+REVIEW_SIZE = 10
+
+
+class QuizError(Exception):
+    """A request the attempt cannot accept: 400 for a malformed one, 404 for unknown things, 409 for state."""
+
+    def __init__(self, status: int, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.status = status
+        self.field = field
+        self.message = message
+
+
+def _owner_fields(learner: Learner) -> dict[str, Any]:
+    if learner.user_id:
+        return {"user_id": learner.user_id, "anonymous_id": ""}
+    return {"user_id": None, "anonymous_id": learner.anonymous_id}
+
+
+def _layout(attempt_id: str, question: Question) -> list[str]:
+    """The display order of a question's options or items, seeded by attempt so a resume shows the same screen."""
+    rng = random.Random(f"{attempt_id}:{question.id}")
+    if question.type == "true_false":
+        return ["true", "false"]
+    if question.type == "ordering":
+        key = [i.id for i in question.items]
+        order = key[:]
+        while order == key:
+            rng.shuffle(order)
+        return order
+    order = [o.id for o in question.options]
+    rng.shuffle(order)
+    return order
+
+
+def _new_attempt(learner: Learner, question_ids: list[str], **fields: Any) -> Attempt:
+    attempt = Attempt(question_ids=question_ids, **_owner_fields(learner), **fields)
+    questions = catalogue().questions
+    attempt.layout = {qid: _layout(str(attempt.id), questions[qid]) for qid in question_ids}
+    attempt.save()
+    return attempt
+
+
+def start_attempt(
+    *, learner: Learner, quiz: str, behaviour: str = "immediate", use_confidence: bool = False
+) -> Attempt:
+    bank = catalogue().bank(quiz)
+    if bank is None:
+        raise QuizError(404, "quiz", f"there is no quiz {quiz!r}")
+    if behaviour not in BEHAVIOURS:
+        raise QuizError(400, "behaviour", f"must be one of {', '.join(BEHAVIOURS)}")
+    return _new_attempt(
+        learner,
+        [q.id for q in bank.questions],
+        quiz=quiz,
+        kind=Attempt.Kind.QUIZ,
+        behaviour=behaviour,
+        use_confidence=use_confidence,
+    )
+
+
+def start_retry(*, learner: Learner, parent: Attempt) -> Attempt:
+    """A new attempt over the questions `parent` got wrong; it keeps the parent's right answers for its score."""
+    if not parent.is_finished or not parent.counts_for_quiz:
+        raise QuizError(409, "attempt", "only a finished quiz attempt can be retried")
+    wrong = set(parent.responses.filter(step=Response.Step.ANSWER, correct=False).values_list("question_id", flat=True))
+    if not wrong:
+        raise QuizError(409, "attempt", "this attempt has no wrong answers to retry")
+    return _new_attempt(
+        learner,
+        [qid for qid in parent.question_ids if qid in wrong],
+        quiz=parent.quiz,
+        kind=Attempt.Kind.RETRY,
+        behaviour=IMMEDIATE.slug,
+        use_confidence=parent.use_confidence,
+        parent=parent,
+        carried_correct=parent.carried_correct + parent.correct_count,
+    )
+
+
+def start_review(*, learner: Learner, now: datetime, use_confidence: bool = False) -> Attempt:
+    """A session over the questions due for review, most overdue first."""
+    questions = catalogue().questions
+    due = [
+        card.question_id
+        for card in due_cards(learner, now=now)
+        if card.question_id in questions and questions[card.question_id].reviewable
+    ][:REVIEW_SIZE]
+    if not due:
+        raise QuizError(409, "review", "nothing is due for review yet")
+    return _new_attempt(
+        learner, due, quiz="", kind=Attempt.Kind.REVIEW, behaviour=IMMEDIATE.slug, use_confidence=use_confidence
+    )
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What happened to a submitted step. `response` is None when a lab answer found no run to grade against."""
+
+    attempt: Attempt
+    question: Question
+    response: Response | None = None
+    replayed: bool = False
+
+
+def _one(form: Mapping[str, Sequence[str]], name: str) -> str:
+    values = [v for v in form.get(name, ()) if v.strip()]
+    if len(values) != 1:
+        raise QuizError(400, name, "is required" if not values else "must be given once")
+    return values[0].strip()
+
+
+def current_question_id(attempt: Attempt) -> str | None:
+    if attempt.position >= len(attempt.question_ids):
+        return None
+    return attempt.question_ids[attempt.position]
+
+
+def _locked(attempt: Attempt) -> Attempt:
+    return Attempt.objects.select_for_update().get(pk=attempt.pk)
+
+
+def _is_done(attempt: Attempt, question_id: str) -> bool:
+    return attempt.responses.filter(
+        question_id=question_id, step__in=[Response.Step.ANSWER, Response.Step.SKIP]
+    ).exists()
+
+
+def _replay(existing: Response, *, answer: Any, confidence: str, attempt: Attempt, question: Question) -> StepResult:
+    """The same step again: identical content replays the stored result, different content is refused."""
+    if existing.answer == answer and existing.confidence == confidence:
+        return StepResult(attempt=attempt, question=question, response=existing, replayed=True)
+    raise QuizError(
+        409,
+        "question",
+        f"{question.id!r} already has a recorded {existing.step} in this attempt; answers are final",
+    )
+
+
+def submit(
+    *,
+    learner: Learner,
+    attempt: Attempt,
+    form: Mapping[str, Sequence[str]],
+    now: datetime | None = None,
+    scheduler: Scheduler = scheduling.SCHEDULER,
+) -> StepResult:
+    """Check, grade and store one step (prediction, answer or skip) for the question on screen."""
+    now = now or timezone.now()
+    if attempt.is_finished:
+        raise QuizError(409, "attempt", "this attempt is finished; its answers can no longer change")
+    question_id = _one(form, "question")
+    if question_id not in attempt.question_ids or catalogue().question(question_id) is None:
+        raise QuizError(400, "question", f"{question_id!r} is not a question of this attempt")
+    question = catalogue().questions[question_id]
+    step = (form.get("step") or ["answer"])[0]
+    if step not in Response.Step.values:
+        raise QuizError(400, "step", f"must be one of {', '.join(Response.Step.values)}")
+    if step != Response.Step.ANSWER and question.type != "lab":
+        raise QuizError(400, "step", f"a {question.type} question has only an answer step")
+    try:
+        answer: Any = None
+        if step == Response.Step.PREDICTION:
+            answer = grading.parse_choice(question, form)
+        elif step == Response.Step.ANSWER:
+            answer = grading.parse_answer(question, form)
+        confidence = grading.parse_confidence(form, required=attempt.use_confidence and step == Response.Step.ANSWER)
+    except grading.AnswerError as exc:
+        raise QuizError(400, exc.field, exc.message) from None
+    try:
+        with transaction.atomic():
+            return _store_step(learner, attempt, question, step, answer, confidence, now=now, scheduler=scheduler)
+    except IntegrityError:
+        # A concurrent copy of this request stored the step first (possible on PostgreSQL).
+        existing = Response.objects.get(attempt=attempt, question_id=question_id, step=step)
+        return _replay(existing, answer=answer, confidence=confidence, attempt=attempt, question=question)
+
+
+def _store_step(
+    learner: Learner,
+    attempt: Attempt,
+    question: Question,
+    step: str,
+    answer: Any,
+    confidence: str,
+    *,
+    now: datetime,
+    scheduler: Scheduler,
+) -> StepResult:
+    attempt = _locked(attempt)
+    if attempt.is_finished:
+        raise QuizError(409, "attempt", "this attempt is finished; its answers can no longer change")
+    existing = attempt.responses.filter(question_id=question.id, step=step).first()
+    if existing is not None:
+        return _replay(existing, answer=answer, confidence=confidence, attempt=attempt, question=question)
+    current = current_question_id(attempt)
+    if question.id != current:
+        raise QuizError(409, "question", f"{question.id!r} is not the question on screen ({current!r})")
+    if _is_done(attempt, question.id):
+        raise QuizError(409, "question", f"{question.id!r} was already answered or skipped in this attempt")
+    predicted = attempt.responses.filter(question_id=question.id, step=Response.Step.PREDICTION).exists()
+    if question.has_prediction and step != Response.Step.PREDICTION and not predicted:
+        raise QuizError(409, "step", "make your prediction first")
+
+    response = Response(attempt=attempt, question_id=question.id, step=step, confidence=confidence, created_at=now)
+    if step == Response.Step.SKIP and _graded_run_value(learner, question) is not None:
+        raise QuizError(409, "step", "you have a finished run of this preset: enter the number it recorded")
+    if step == Response.Step.PREDICTION:
+        graded = grading.grade_prediction(question, answer)
+        response.answer, response.correct = graded.answer, graded.correct
+    elif step == Response.Step.ANSWER:
+        if question.type == "lab":
+            found = _graded_run_value(learner, question)
+            if found is None:
+                return StepResult(attempt=attempt, question=question)
+            run, observed = found
+            graded = grading.grade_lab(question, answer, observed)
+            response.observed = {"run": str(run.id), **graded.details}
+        else:
+            graded = grading.grade(question, answer)
+        response.answer, response.correct = graded.answer, graded.correct
+        response.marks = grading.marks(correct=graded.correct, confidence=confidence)
+    response.save()
+    if step == Response.Step.ANSWER and question.reviewable:
+        _review(
+            attempt, question.id, correct=bool(response.correct), confidence=confidence, now=now, scheduler=scheduler
+        )
+    behaviour = BEHAVIOURS[attempt.behaviour]
+    if step == Response.Step.SKIP or (step == Response.Step.ANSWER and behaviour.advances_on_answer):
+        attempt.position += 1
+    attempt.updated_at = now
+    attempt.save(update_fields=["position", "updated_at"])
+    return StepResult(attempt=attempt, question=question, response=response)
+
+
+def _graded_run_value(learner: Learner, question: Question) -> tuple[Run, float] | None:
+    """The learner's latest finished run of the question's preset and its metric, if both exist."""
+    run = latest_lab_run(learner, experiment=question.experiment, preset=question.preset)
+    observed = grading.metric_value(run.summary if run else None, question.metric)
+    return None if run is None or observed is None else (run, observed)
+
+
+def _review(
+    attempt: Attempt, question_id: str, *, correct: bool, confidence: str, now: datetime, scheduler: Scheduler
+) -> None:
+    owner = {"user_id": attempt.user_id} if attempt.user_id else {"user_id": None, "anonymous_id": attempt.anonymous_id}
+    card = ReviewCard.objects.select_for_update().filter(question_id=question_id, **owner).first()
+    if card is None:
+        card = ReviewCard(question_id=question_id, **owner)
+        card.state = scheduling.new_card_state(zlib.crc32(question_id.encode()), now)
+    card.state, card.due = scheduling.review(
+        card.state, correct=correct, confidence=confidence, now=now, scheduler=scheduler
+    )
+    card.last_review = now
+    card.reviews += 1
+    card.lapses += not correct
+    card.save()
+
+
+def advance(*, attempt: Attempt, question_id: str, now: datetime | None = None) -> Attempt:
+    """Move from an answered question to the next one. Repeating the move for the same question is a no-op."""
+    with transaction.atomic():
+        attempt = _locked(attempt)
+        if attempt.is_finished:
+            raise QuizError(409, "attempt", "this attempt is finished")
+        if question_id not in attempt.question_ids:
+            raise QuizError(400, "question", f"{question_id!r} is not a question of this attempt")
+        if attempt.question_ids.index(question_id) < attempt.position:
+            return attempt
+        if not _is_done(attempt, question_id):
+            raise QuizError(409, "question", "answer this question (or skip it, for a lab question) first")
+        attempt.position += 1
+        attempt.updated_at = now or timezone.now()
+        attempt.save(update_fields=["position", "updated_at"])
+        return attempt
+
+
+def finish(*, learner: Learner, attempt: Attempt, now: datetime | None = None) -> Attempt:
+    """Score the attempt once every question is answered or skipped; finishing twice returns the same result."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        attempt = _locked(attempt)
+        if attempt.is_finished:
+            return attempt
+        done = set(
+            attempt.responses.filter(step__in=[Response.Step.ANSWER, Response.Step.SKIP]).values_list(
+                "question_id", flat=True
+            )
+        )
+        left = [qid for qid in attempt.question_ids if qid not in done]
+        if left:
+            raise QuizError(409, "attempt", f"{len(left)} question(s) still need an answer, starting with {left[0]!r}")
+        answers = list(attempt.responses.filter(step=Response.Step.ANSWER))
+        attempt.correct_count = sum(bool(r.correct) for r in answers)
+        attempt.graded_count = len(answers)
+        total = attempt.carried_correct + attempt.graded_count
+        attempt.score = (attempt.carried_correct + attempt.correct_count) / total if total else None
+        attempt.marks = sum(r.marks or 0 for r in answers) if attempt.use_confidence else None
+        bank = catalogue().bank(attempt.quiz)
+        attempt.passed = bool(
+            attempt.counts_for_quiz and bank and attempt.score is not None and attempt.score >= bank.pass_mark
+        )
+        attempt.status = Attempt.Status.FINISHED
+        attempt.position = len(attempt.question_ids)
+        attempt.finished_at = attempt.updated_at = now
+        attempt.save()
+        if attempt.passed:  # in the same transaction: the pass and the completed lesson commit together
+            _complete_lesson(learner, attempt.quiz)
+        return attempt
+
+
+def _complete_lesson(learner: Learner, slug: str) -> None:
+    from lessons.services import mark_lesson_completed
+
+    mark_lesson_completed(learner=learner, slug=slug, reason="quiz")
+
+
+def merge_learner(*, anonymous_id: str, user_id: int) -> None:
+    """Give an anonymous learner's attempts (with their responses) and review cards to the account they signed in to.
+
+    Attempts move as they are. A question with a card on both sides keeps the state of the one reviewed last
+    (the fresher memory) and the review and lapse counts of both, so no question ends up with two cards.
+    """
+    if not anonymous_id:
+        return
+    with transaction.atomic():
+        Attempt.objects.filter(user__isnull=True, anonymous_id=anonymous_id).update(user_id=user_id, anonymous_id="")
+        theirs = {c.question_id: c for c in ReviewCard.objects.select_for_update().filter(user_id=user_id)}
+        for card in ReviewCard.objects.select_for_update().filter(user__isnull=True, anonymous_id=anonymous_id):
+            existing = theirs.get(card.question_id)
+            if existing is None:
+                card.user_id, card.anonymous_id = user_id, ""
+                card.save(update_fields=["user", "anonymous_id"])
+                continue
+            newer, older = (existing, card) if existing.last_review >= card.last_review else (card, existing)
+            newer.reviews += older.reviews
+            newer.lapses += older.lapses
+            older.delete()
+            newer.user_id, newer.anonymous_id = user_id, ""
+            newer.save()
+    log.info("merged anonymous learner %s into user %s", anonymous_id, user_id)

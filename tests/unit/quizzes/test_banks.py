@@ -1,0 +1,173 @@
+"""The bank loader accepts the shipped banks and names file, question id and field for every problem."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from comms_lab.content import ContentError
+from quizzes.banks import catalogue, parse_banks
+
+LESSONS = {"retries": 1, "queues": 2}
+CONCEPTS = frozenset({"retry", "jitter", "message-queue"})
+EXPERIMENTS = {"checkout": frozenset({"email-down"}), "cascade": frozenset({"circuit-breaker"})}
+
+GOOD_SINGLE = """
+  - id: r-one
+    type: single
+    concepts: [retry]
+    prompt: Which?
+    options:
+      - {id: a, text: This, correct: true, explanation: Because.}
+      - {id: b, text: That, correct: false, explanation: Because not.}
+"""
+
+
+def write(tmp_path: Path, name: str, questions: str, *, quiz: str | None = None) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    header = f"quiz: {quiz or name}\ntitle: Retries\npass_mark: 0.7\nquestions:\n"
+    path.write_text(header + textwrap.dedent(questions).strip("\n") + "\n")
+    return path
+
+
+def load(*paths: Path):
+    return parse_banks(paths, lessons=LESSONS, concepts=CONCEPTS, experiments=EXPERIMENTS)
+
+
+def problems(*paths: Path) -> str:
+    with pytest.raises(ContentError) as info:
+        load(*paths)
+    return str(info.value)
+
+
+def test_the_shipped_banks_load_with_ten_or_more_questions_per_lesson() -> None:
+    banks = catalogue()
+    assert len(banks.banks) == 17
+    assert all(len(bank.questions) >= 10 for bank in banks.banks.values())
+    assert {q.type for q in banks.questions.values()} >= {"single", "multiple", "true_false", "ordering", "numeric"}
+    assert {q.experiment for q in banks.questions.values() if q.type == "lab"} == {"checkout", "cascade"}
+
+
+def test_a_valid_bank_parses_into_questions(tmp_path: Path) -> None:
+    banks = load(write(tmp_path, "retries", GOOD_SINGLE))
+    question = banks.question("r-one")
+    assert question.correct_ids == {"a"}
+    assert question.quiz == "retries"
+    assert banks.bank("retries").order == 1
+
+
+def test_it_names_file_question_and_field_when_two_options_are_marked_correct(tmp_path: Path) -> None:
+    path = write(tmp_path, "retries", GOOD_SINGLE.replace("correct: false", "correct: true"))
+    assert "retries.yaml: question r-one: options: exactly one option must be correct, 2 are" in problems(path)
+
+
+def test_it_requires_an_explanation_on_every_option(tmp_path: Path) -> None:
+    path = write(tmp_path, "retries", GOOD_SINGLE.replace(", explanation: Because not.", ""))
+    assert "question r-one: options[b].explanation: is required" in problems(path)
+
+
+def test_it_refuses_an_id_used_in_another_bank(tmp_path: Path) -> None:
+    first = write(tmp_path, "retries", GOOD_SINGLE)
+    second = write(tmp_path, "queues", GOOD_SINGLE)
+    assert "queues.yaml: question r-one: id: is already used in retries.yaml" in problems(first, second)
+
+
+def test_it_refuses_a_quiz_without_a_lesson_and_an_unknown_concept(tmp_path: Path) -> None:
+    path = write(tmp_path, "ghost", GOOD_SINGLE.replace("[retry]", "[retry, telepathy]"))
+    text = problems(path)
+    assert "ghost.yaml: quiz: no lesson file lessons/content/NN-ghost.md" in text
+    assert "question r-one: concepts: 'telepathy' is not a glossary slug" in text
+
+
+def test_it_refuses_true_false_options_other_than_true_and_false(tmp_path: Path) -> None:
+    path = write(tmp_path, "retries", GOOD_SINGLE.replace("type: single", "type: true_false"))
+    assert 'question r-one: options: a true_false question has exactly the options "true" and "false"' in problems(path)
+
+
+def test_it_checks_numeric_units_tolerances_and_typical_wrong_answers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "retries",
+        """
+        - id: r-delay
+          type: numeric
+          concepts: [retry]
+          prompt: How long?
+          answer: 700
+          tolerance: -1
+          explanation: 100 + 200 + 400.
+          wrong_answers:
+            - {value: 700, explanation: Same as the answer.}
+        """,
+    )
+    text = problems(path)
+    assert "question r-delay: unit: is required" in text
+    assert "question r-delay: tolerance: must be a number ≥ 0" in text
+
+
+def test_it_refuses_a_typical_wrong_answer_that_the_tolerance_accepts(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "retries",
+        """
+        - id: r-delay
+          type: numeric
+          concepts: [retry]
+          prompt: How long?
+          answer: 700
+          tolerance: 5
+          unit: ms
+          explanation: 100 + 200 + 400.
+          wrong_answers:
+            - {value: 703, explanation: Close.}
+        """,
+    )
+    assert "question r-delay: wrong_answers[0].value: 703 is within the tolerance of the answer 700" in problems(path)
+
+
+def test_it_checks_lab_questions_against_the_experiments_and_metrics(tmp_path: Path) -> None:
+    lab = """
+        - id: r-lab
+          type: lab
+          concepts: [retry]
+          experiment: cascade
+          preset: {preset}
+          metric: {metric}
+          unit: "%"
+          prompt: Run it.
+          explanation: Your run shows it.
+          prediction:
+            - {{id: a, text: Up, correct: true, explanation: Yes.}}
+            - {{id: b, text: Down, correct: false, explanation: No.}}
+    """
+    bad_preset = write(tmp_path, "retries", lab.format(preset="email-down", metric="success_rate_pct"))
+    assert "question r-lab: preset: 'email-down' is not a preset of cascade" in problems(bad_preset)
+    bad_metric = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="happiness"))
+    assert "question r-lab: metric: 'happiness' is not a run summary metric" in problems(bad_metric)
+    no_modes = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="by_mode.sync.failed"))
+    assert "question r-lab: metric: 'by_mode.sync.failed' needs an experiment with modes" in problems(no_modes)
+    good = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="latency_ms.p99"))
+    assert load(good).question("r-lab").metric == "latency_ms.p99"
+
+
+def test_it_flags_misspelt_fields_and_ordering_items_without_explanations(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "retries",
+        """
+        - id: r-order
+          type: ordering
+          concepts: [retry]
+          prompt: Order them.
+          explaination: typo
+          explanation: First, then.
+          items:
+            - {id: first, text: First, explanation: It starts.}
+            - {id: then, text: Then}
+        """,
+    )
+    text = problems(path)
+    assert "question r-order: explaination: is not a field of a ordering question" in text
+    assert "question r-order: items[then].explanation: is required" in text
