@@ -24,7 +24,7 @@ from django.urls import Resolver404, resolve
 from comms_lab.content import ContentError
 from comms_lab.lab.model.experiments import EXPERIMENTS, Experiment
 from lessons import rendering
-from lessons.glossary import SLUG_RE, GlossaryTerm, load_glossary, shown
+from lessons.glossary import SLUG_RE, YAML_LOADER, GlossaryTerm, load_glossary, shown
 
 APP_DIR = Path(__file__).resolve().parent
 CONTENT_DIR = APP_DIR / "content"
@@ -167,7 +167,7 @@ def _read(path: Path, errors: list[str]) -> _Draft | None:
         errors.append(f"{name}: front matter: no closing '---' line")
         return None
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end]))
+        meta = yaml.load("\n".join(lines[1:end]), Loader=YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         errors.append(f"{name}: front matter: invalid YAML: {' '.join(str(exc).split())}")
         return None

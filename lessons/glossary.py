@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from django.conf import settings
 
+# libyaml's safe loader when PyYAML was built with it: ten times faster, and content loads on every start.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TERM_FIELDS = {"slug", "term", "definition", "see_also"}
 
@@ -49,7 +51,7 @@ def load_glossary(directory: Path) -> tuple[dict[str, GlossaryTerm], list[str]]:
     for path in files:
         name = shown(path)
         try:
-            entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+            entries = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             errors.append(f"{name}: invalid YAML: {exc}")
             continue

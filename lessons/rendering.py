@@ -14,7 +14,6 @@ import xml.etree.ElementTree as etree
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import escape, unescape
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,9 @@ WORDS_PER_MINUTE = 220
 LAB_SECTION = "Try it in the lab"
 QUIZ_SECTION = "Check yourself"
 FENCE_RE = re.compile(r"^```(?P<kind>sequence|flow|example)\s*$")
+SVG_RE = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+BLOCK_TAG_RE = re.compile(r"</?(?:p|li|h[1-6]|td|th|pre|div|figcaption|summary|br|dt|dd)\b[^>]*>")
+TAG_RE = re.compile(r"<[^>]+>")
 H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.DOTALL)
 GLOSSARY_LINK_RE = r"\[\[(?:(?P<text>[^\]|]+)\|)?(?P<slug>[^\]|]+)\]\]"
 
@@ -268,33 +270,13 @@ def sanitise(html: str) -> str:
     )
 
 
-class _TextExtractor(HTMLParser):
-    """Visible text, without the SVG (whose steps are repeated as a list beside it); blocks end in a space."""
-
-    BLOCKS = {"p", "li", "h2", "h3", "h4", "td", "th", "pre", "div", "figcaption", "summary", "br", "dt", "dd"}
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self.in_svg = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.in_svg += tag == "svg"
-        if tag in self.BLOCKS:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        self.in_svg -= tag == "svg"
-        if tag in self.BLOCKS:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self.in_svg:
-            self.parts.append(data)
-
-
 def plain_text(html: str) -> str:
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    return " ".join("".join(parser.parts).split())
+    """Visible text of sanitised lesson HTML, without the SVG (its steps are repeated as a list beside it).
+
+    Regular expressions suffice because the input is our own sanitised output, and they are several times faster
+    than an HTML parser on every start.
+    """
+    text = SVG_RE.sub(" ", html)
+    text = BLOCK_TAG_RE.sub(" ", text)
+    text = TAG_RE.sub("", text)
+    return " ".join(unescape(text).split())

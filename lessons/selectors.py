@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
@@ -142,9 +141,10 @@ def lessons_for_concept(concept_slug: str) -> list[Lesson]:
     return [lesson for lesson in get_catalog().lessons if concept_slug in lesson.concepts]
 
 
-def glossary() -> Mapping[str, GlossaryTerm]:
-    """Every glossary term by slug (GlossaryTerm: slug, term, definition, see_also, url)."""
-    return get_catalog().glossary
+def glossary() -> dict[str, GlossaryTerm]:
+    """Every glossary term by slug (GlossaryTerm: slug, term, definition, see_also, url); a copy, so callers
+    cannot change the cached catalog."""
+    return dict(get_catalog().glossary)
 
 
 def glossary_entries() -> list[GlossaryEntry]:
