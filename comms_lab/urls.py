@@ -2,15 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 
 from comms_lab import views
+from quizzes import views as quiz_views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("progress/", views.progress, name="progress"),
+    path("progress/", quiz_views.progress, name="progress"),
     path("healthz", views.healthz, name="healthz"),
     path("lab/", include("comms_lab.lab.urls")),
     path("lessons/", include("lessons.urls")),
     path("glossary/", include("lessons.glossary_urls")),
     path("quizzes/", include("quizzes.urls")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("quizzes.account_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,4 +1,4 @@
-"""Site-wide pages: home, progress, health, and JSON-aware CSRF failures."""
+"""Site-wide pages: home, health, and JSON-aware CSRF failures (the progress page lives in quizzes)."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -13,10 +13,6 @@ from comms_lab.learners import learner_for
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"recent_runs": selectors.runs_of(learner_for(request), limit=3)})
-
-
-def progress(request: HttpRequest) -> HttpResponse:
-    return render(request, "progress.html", {"runs": selectors.runs_of(learner_for(request))})
 
 
 @never_cache

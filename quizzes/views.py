@@ -1,6 +1,162 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Quiz pages. Every form works as a plain POST (then a redirect) and, with htmx, swaps only the quiz panel."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from comms_lab.learners import Learner, learner_for
+from quizzes import dashboard, selectors, services
+from quizzes.banks import catalogue
+from quizzes.behaviours import BEHAVIOURS
+from quizzes.models import Attempt
+from quizzes.screens import CBM_TABLE, panel
+from quizzes.services import QuizError
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "quizzes/index.html")
+    learner = learner_for(request)
+    scores = selectors.quiz_scores(learner)
+    rows = [
+        (bank, scores.get(bank.quiz), selectors.open_attempt(learner, bank.quiz)) for bank in catalogue().banks.values()
+    ]
+    return render(
+        request,
+        "quizzes/index.html",
+        {
+            "rows": rows,
+            "due": selectors.due_cards(learner, now=timezone.now()).count(),
+            "review": selectors.open_review(learner),
+        },
+    )
+
+
+def quiz(request: HttpRequest, slug: str) -> HttpResponse:
+    bank = catalogue().bank(slug)
+    if bank is None:
+        raise Http404(f"There is no quiz {slug!r}.")
+    learner = learner_for(request)
+    attempts = list(selectors.attempts_of(learner).filter(quiz=slug).exclude(kind=Attempt.Kind.REVIEW))
+    latest = next((a for a in attempts if a.is_finished), None)
+    return render(
+        request,
+        "quizzes/quiz.html",
+        {
+            "bank": bank,
+            "score": selectors.quiz_scores(learner).get(slug),
+            "open": selectors.open_attempt(learner, slug),
+            "attempts": attempts,
+            "retryable": latest if latest and latest.score is not None and latest.score < 1 else None,
+            "behaviours": BEHAVIOURS.values(),
+            "cbm_table": CBM_TABLE,
+            "lab_questions": sum(q.type == "lab" for q in bank.questions),
+        },
+    )
+
+
+@require_POST
+def start(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        attempt = services.start_attempt(
+            learner=learner_for(request),
+            quiz=slug,
+            behaviour=request.POST.get("behaviour", "immediate"),
+            use_confidence=request.POST.get("confidence") == "on",
+        )
+    except QuizError as exc:
+        if exc.status == 404:
+            raise Http404(exc.message) from None
+        return render(request, "quizzes/error.html", {"error": exc}, status=exc.status)
+    return redirect("quizzes:attempt", attempt.id)
+
+
+@require_POST
+def start_review(request: HttpRequest) -> HttpResponse:
+    try:
+        attempt = services.start_review(
+            learner=learner_for(request), now=timezone.now(), use_confidence=request.POST.get("confidence") == "on"
+        )
+    except QuizError as exc:
+        return render(request, "quizzes/error.html", {"error": exc}, status=exc.status)
+    return redirect("quizzes:attempt", attempt.id)
+
+
+def _owned(request: HttpRequest, attempt_id: str) -> tuple[Learner, Attempt]:
+    learner = learner_for(request)
+    attempt = selectors.attempt_for(learner, attempt_id)
+    if attempt is None:
+        raise Http404("No such attempt among yours.")
+    return learner, attempt
+
+
+def _panel_response(
+    request: HttpRequest, attempt: Attempt, learner: Learner, *, status: int = 200, **flags: object
+) -> HttpResponse:
+    """The panel alone for htmx; the whole page otherwise (errors), or a redirect after a plain successful POST."""
+    context = {"panel": panel(attempt, learner, **flags), "cbm_table": CBM_TABLE, "focus": bool(request.htmx)}
+    if request.htmx:
+        return render(request, "quizzes/attempt.html#panel", context, status=status)
+    if request.method == "POST" and status == 200 and not flags.get("no_run"):
+        return redirect("quizzes:attempt", attempt.id)
+    return render(request, "quizzes/attempt.html", context, status=status)
+
+
+def attempt_page(request: HttpRequest, attempt_id: str) -> HttpResponse:
+    learner, attempt = _owned(request, attempt_id)
+    return _panel_response(request, attempt, learner)
+
+
+def _failed(request: HttpRequest, attempt: Attempt, learner: Learner, exc: QuizError) -> HttpResponse:
+    attempt.refresh_from_db()
+    return _panel_response(request, attempt, learner, status=exc.status, error=exc.message, error_field=exc.field)
+
+
+@require_POST
+def answer(request: HttpRequest, attempt_id: str) -> HttpResponse:
+    learner, attempt = _owned(request, attempt_id)
+    try:
+        result = services.submit(learner=learner, attempt=attempt, form=dict(request.POST.lists()))
+    except QuizError as exc:
+        return _failed(request, attempt, learner, exc)
+    if result.response is None:
+        return _panel_response(request, result.attempt, learner, no_run=True)
+    if result.replayed:
+        return _panel_response(request, result.attempt, learner, replayed=True)
+    return _panel_response(request, result.attempt, learner)
+
+
+@require_POST
+def next_question(request: HttpRequest, attempt_id: str) -> HttpResponse:
+    learner, attempt = _owned(request, attempt_id)
+    try:
+        attempt = services.advance(attempt=attempt, question_id=request.POST.get("question", ""))
+    except QuizError as exc:
+        return _failed(request, attempt, learner, exc)
+    return _panel_response(request, attempt, learner)
+
+
+@require_POST
+def finish(request: HttpRequest, attempt_id: str) -> HttpResponse:
+    learner, attempt = _owned(request, attempt_id)
+    try:
+        attempt = services.finish(learner=learner, attempt=attempt)
+    except QuizError as exc:
+        return _failed(request, attempt, learner, exc)
+    return _panel_response(request, attempt, learner)
+
+
+@require_POST
+def retry(request: HttpRequest, attempt_id: str) -> HttpResponse:
+    learner, attempt = _owned(request, attempt_id)
+    try:
+        retry_attempt = services.start_retry(learner=learner, parent=attempt)
+    except QuizError as exc:
+        return render(request, "quizzes/error.html", {"error": exc}, status=exc.status)
+    return redirect("quizzes:attempt", retry_attempt.id)
+
+
+def progress(request: HttpRequest) -> HttpResponse:
+    """The learner's dashboard: lessons, quizzes, lab runs, mastery by concept and what is due for review."""
+    return render(request, "progress.html", dashboard.dashboard(learner_for(request), now=timezone.now()))

@@ -1,0 +1,55 @@
+// Ordering questions: "Move up" / "Move down" buttons for keyboard and pointer users. Without this script the
+// position selects alone do the job; with it, the list, the selects and a spoken status stay in step.
+(function () {
+  "use strict";
+
+  function renumber(list) {
+    Array.from(list.children).forEach(function (li, index) {
+      li.querySelector("select").value = String(index + 1);
+    });
+  }
+
+  function announce(list, li) {
+    var status = list.parentElement.querySelector("[data-order-status]");
+    var position = Array.from(list.children).indexOf(li) + 1;
+    var text = li.querySelector(".item-text").textContent.trim();
+    if (status) status.textContent = "Moved “" + text + "” to position " + position + " of " + list.children.length + ".";
+  }
+
+  function enable(root) {
+    root.querySelectorAll("[data-ordering] .move").forEach(function (button) { button.hidden = false; });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-ordering] .move");
+    if (!button) return;
+    var li = button.closest("li");
+    var list = li.parentElement;
+    if (button.dataset.move === "up" && li.previousElementSibling) list.insertBefore(li, li.previousElementSibling);
+    else if (button.dataset.move === "down" && li.nextElementSibling) list.insertBefore(li.nextElementSibling, li);
+    else return;
+    renumber(list);
+    button.focus();  // moving the item in the DOM drops focus in some browsers
+    announce(list, li);
+  });
+
+  // Choosing a position in a select swaps places with the item that held it, so positions stay 1..n.
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest("[data-ordering] select");
+    if (!select) return;
+    var li = select.closest("li");
+    var list = li.parentElement;
+    var target = list.children[Number(select.value) - 1];
+    if (!target || target === li) return;
+    var marker = document.createElement("li");
+    list.replaceChild(marker, target);
+    list.replaceChild(target, li);
+    list.replaceChild(li, marker);
+    renumber(list);
+    select.focus();
+    announce(list, li);
+  });
+
+  enable(document);
+  document.addEventListener("htmx:load", function (event) { enable(event.target); });
+})();

@@ -1,0 +1,121 @@
+"""A learner retries their wrong answers from the keyboard alone, and the dashboard shows the better score."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from playwright.sync_api import Page, expect
+
+from comms_lab.learners import SESSION_KEY, Learner
+from quizzes import services
+from quizzes.banks import Question, catalogue
+
+pytestmark = pytest.mark.e2e
+
+QUIZ = "sagas"
+WRONG = ("single", "ordering", "numeric")  # the first question of each type is answered wrong beforehand
+
+
+def tab_to(page: Page, predicate: str, *, limit: int = 120) -> None:
+    """Press Tab until the focused element satisfies `predicate` (a JS expression over `el`)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({predicate}); }})()"):
+            return
+    raise AssertionError(f"Tab never reached an element where {predicate}")
+
+
+def focused_text(page: Page) -> str:
+    return page.evaluate("document.activeElement.textContent.trim()")
+
+
+def press_button(page: Page, label: str) -> None:
+    tab_to(page, f"el.tagName === 'BUTTON' && el.textContent.trim().startsWith({label!r})")
+    page.keyboard.press("Enter")
+
+
+def seed_a_finished_attempt(page: Page) -> list[Question]:
+    """The learner's first attempt, answered through the services with three wrong answers."""
+    page.goto(f"/quizzes/{QUIZ}/")
+    session_key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+    learner = Learner(user_id=None, anonymous_id=SessionStore(session_key=session_key)[SESSION_KEY])
+    bank = catalogue().bank(QUIZ)
+    wrong = [next(q for q in bank.questions if q.type == kind) for kind in WRONG]
+    attempt = services.start_attempt(learner=learner, quiz=QUIZ)
+    for question in bank.questions:
+        if question.type == "ordering":
+            order = question.items if question not in wrong else reversed(question.items)
+            form = {f"pos-{item.id}": [str(n)] for n, item in enumerate(order, 1)}
+        elif question.type == "numeric":
+            form = {"value": [str(question.answer + (1000 if question in wrong else 0))]}
+        else:
+            pick = question.correct_ids if question not in wrong else {o.id for o in question.options if not o.correct}
+            form = {"choice": [sorted(pick)[0]] if question.type != "multiple" else sorted(pick)}
+        services.submit(learner=learner, attempt=attempt, form={"question": [question.id], **form})
+        if question is not bank.questions[-1]:
+            services.advance(attempt=attempt, question_id=question.id)
+    services.finish(learner=learner, attempt=attempt)
+    return wrong
+
+
+def choose_radio(page: Page, option_id: str) -> None:
+    values = page.locator("input[name=choice]").evaluate_all("els => els.map(e => e.value)")
+    tab_to(page, "el.name === 'choice'")
+    page.keyboard.press("Space")
+    for _ in range(values.index(option_id)):
+        page.keyboard.press("ArrowDown")
+
+
+def put_in_order(page: Page, question: Question) -> None:
+    """Selection sort with the Move up buttons: each move keeps focus on the button that was pressed."""
+    for target, item in enumerate(question.items):
+        current = page.locator(".order-list li").evaluate_all("els => els.map(e => e.dataset.item)").index(item.id)
+        if current == target:
+            continue
+        tab_to(page, f"el.dataset.move === 'up' && el.closest('li').dataset.item === {item.id!r}")
+        for _ in range(current - target):
+            page.keyboard.press("Enter")
+    order = page.locator(".order-list li").evaluate_all("els => els.map(e => e.dataset.item)")
+    assert order == [i.id for i in question.items]
+
+
+def test_a_learner_retries_wrong_answers_by_keyboard_and_the_dashboard_improves(page: Page) -> None:
+    single, ordering, numeric = seed_a_finished_attempt(page)
+    page.goto("/progress/")
+    scores = page.locator("#quiz-scores")
+    expect(scores).to_contain_text("77%")  # 10 of 13
+
+    page.goto(f"/quizzes/{QUIZ}/")
+    press_button(page, "Retry the wrong answers")
+    progress = page.locator("#progress-label")
+    expect(progress).to_contain_text("Question 1 of 3")
+
+    choose_radio(page, next(iter(single.correct_ids)))
+    press_button(page, "Check")
+    status = page.get_by_role("status")
+    expect(status).to_contain_text("Correct")
+    assert focused_text(page).endswith("Correct")  # focus moved to the verdict
+    press_button(page, "Next question")
+
+    expect(progress).to_contain_text("Question 2 of 3")
+    put_in_order(page, ordering)
+    press_button(page, "Check")
+    expect(status).to_contain_text("Correct")
+    press_button(page, "Next question")
+
+    expect(progress).to_contain_text("Question 3 of 3")
+    tab_to(page, "el.name === 'value'")
+    page.keyboard.type(f"{numeric.answer:g}")
+    page.keyboard.press("Enter")  # Enter in the field submits the form
+    expect(status).to_contain_text("Correct")
+    expect(progress).to_contain_text("Score: 3 right of 3 answered")
+    press_button(page, "Finish and see results")
+
+    expect(page.locator(".results")).to_contain_text("100%: 13 of 13 right, counting the 10 you already had right")
+    tab_to(page, "el.tagName === 'A' && el.textContent.trim() === 'See your progress'")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/progress/$"))
+    expect(scores).to_contain_text("100%")
+    expect(page.locator("#mastery-table")).to_be_visible()

@@ -1,0 +1,120 @@
+"""Lab-graded questions: predict first, then enter the number your own latest finished run recorded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from comms_lab.lab.models import Run
+from quizzes.models import Attempt, Response
+from tests.integration.quizzes.conftest import QuizDriver
+
+pytestmark = pytest.mark.django_db
+
+QUIZ = "why-patterns-matter"
+LAB = "wpm-lab-side-by-side"  # checkout / side-by-side, metric by_mode.hybrid.latency_ms.p50 in ms
+
+
+def reach_the_lab_question(driver: QuizDriver) -> Attempt:
+    attempt = driver.start(QUIZ)
+    while driver.current(attempt).id != LAB:
+        driver.answer(attempt, right=True)
+        driver.next(attempt)
+    return attempt
+
+
+def save_run(
+    client: Client, p50: float | None, *, minutes_ago: float = 1, status: str = "finished", **owner: str
+) -> Run:
+    finished = timezone.now() - timedelta(minutes=minutes_ago)
+    summary = {"by_mode": {"hybrid": {"latency_ms": {"p50": p50}}}} if p50 is not None else {"requests": 0}
+    return Run.objects.create(
+        experiment="checkout",
+        preset="side-by-side",
+        config={},
+        status=status,
+        anonymous_id=owner.get("anonymous_id", client.session["learner_id"]),
+        summary=summary,
+        finished_at=finished,
+    )
+
+
+def predict(driver: QuizDriver, attempt: Attempt, choice: str = "a"):
+    return driver.post(attempt, "answer", {"question": LAB, "step": "prediction", "choice": choice})
+
+
+def enter(driver: QuizDriver, attempt: Attempt, value: str):
+    return driver.post(attempt, "answer", {"question": LAB, "step": "answer", "value": value})
+
+
+def test_the_prediction_comes_first_and_gets_feedback_without_marks(driver: QuizDriver) -> None:
+    attempt = reach_the_lab_question(driver)
+    page = driver.client.get(f"/quizzes/attempts/{attempt.id}/").content.decode()
+    assert "/lab/checkout/?preset=side-by-side" in page and "Your prediction, before you run it" in page
+    early = enter(driver, attempt, "400")
+    assert early.status_code == 409 and "make your prediction first" in early.content.decode()
+    html = predict(driver, attempt, "c").content.decode()
+    assert "Prediction: not what should happen" in html and "they are not scored" in html
+    assert "What should happen" in html and "Now run it" in html
+
+
+def test_without_a_run_the_learner_is_told_so_and_nothing_counts_against_them(driver: QuizDriver) -> None:
+    attempt = reach_the_lab_question(driver)
+    predict(driver, attempt)
+    html = enter(driver, attempt, "400").content.decode()
+    assert "No finished run of checkout / side-by-side that recorded" in html
+    assert "/lab/checkout/?preset=side-by-side" in html
+    assert not Response.objects.filter(attempt=attempt, question_id=LAB, step="answer").exists()
+    driver.post(attempt, "answer", {"question": LAB, "step": "skip"})
+    attempt = driver.take(attempt, right=lambda q: True)
+    assert (attempt.correct_count, attempt.graded_count, attempt.score) == (12, 12, 1.0)
+
+
+def test_the_entered_number_is_checked_against_the_learners_own_run(client: Client, driver: QuizDriver) -> None:
+    attempt = reach_the_lab_question(driver)
+    run = save_run(client, 412.3)
+    predict(driver, attempt)
+    html = enter(driver, attempt, "412").content.decode()
+    assert "Correct" in html and "412.3 ms" in html and f"/lab/runs/{run.id}/" in html
+    answer = Response.objects.get(attempt=attempt, question_id=LAB, step="answer")
+    assert answer.correct and answer.observed["run"] == str(run.id) and answer.observed["observed"] == 412.3
+    attempt = driver.take(attempt, right=lambda q: True)
+    assert attempt.score == 1.0
+
+
+def test_a_misread_number_is_wrong_and_the_run_value_is_explained(client: Client, driver: QuizDriver) -> None:
+    attempt = reach_the_lab_question(driver)
+    save_run(client, 412.3)
+    predict(driver, attempt)
+    html = enter(driver, attempt, "1850").content.decode()
+    assert "Not right" in html and "412.3 ms" in html and "not what the run recorded" in html
+
+
+def test_only_the_most_recent_finished_run_of_the_learner_counts(client: Client, driver: QuizDriver) -> None:
+    attempt = reach_the_lab_question(driver)
+    save_run(client, 900.0, minutes_ago=30)
+    latest = save_run(client, 420.0, minutes_ago=5)
+    save_run(client, 100.0, minutes_ago=1, status="running")
+    save_run(client, 100.0, minutes_ago=0, anonymous_id="someone-else")
+    predict(driver, attempt)
+    enter(driver, attempt, "420")
+    answer = Response.objects.get(attempt=attempt, question_id=LAB, step="answer")
+    assert answer.correct and answer.observed["run"] == str(latest.id)
+
+
+def test_skipping_is_refused_once_the_learner_has_a_run(client: Client, driver: QuizDriver) -> None:
+    attempt = reach_the_lab_question(driver)
+    save_run(client, 412.3)
+    predict(driver, attempt)
+    response = driver.post(attempt, "answer", {"question": LAB, "step": "skip"})
+    assert response.status_code == 409 and "enter the number it recorded" in response.content.decode()
+
+
+def test_a_run_without_the_metric_counts_as_no_run(client: Client, driver: QuizDriver) -> None:
+    attempt = reach_the_lab_question(driver)
+    save_run(client, None)
+    predict(driver, attempt)
+    assert "nothing to grade against" in enter(driver, attempt, "400").content.decode()
