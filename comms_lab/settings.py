@@ -68,6 +68,11 @@ TEMPLATES = [
     },
 ]
 
+# Redis: broker, channel layer, run state and event logs. `make run` starts an embedded server when unset.
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every key, queue and channel this app creates starts with this, so test runs and apps can share one server.
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "comms_lab")
+
 # SQLite by default (WAL, so the web and worker processes can write side by side); DATABASE_URL for PostgreSQL.
 DATABASES = {
     "default": dj_database_url.config(
@@ -82,7 +87,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Browser and worker tests run in other processes, so the test database must be a file, not :memory:.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One file per key prefix, so separate test sessions on one machine never share a test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{REDIS_KEY_PREFIX}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -112,10 +118,6 @@ STORAGES = {
     },
 }
 
-# Redis: broker, channel layer, run state and event logs. `make run` starts an embedded server when unset.
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-# Every key, queue and channel this app creates starts with this, so test runs and apps can share one server.
-REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "comms_lab")
 
 CHANNEL_LAYERS = {
     "default": {

@@ -1,0 +1,118 @@
+"""The lab's JSON API over HTTP, with session auth and CSRF, against the real worker."""
+
+import json
+import uuid
+
+import pytest
+from django.test import Client
+
+from comms_lab.lab.models import Run
+from tests.support.lab import wait_finished
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
+
+
+def learner_client() -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.get("/lab/")
+    return client
+
+
+def post(client: Client, path: str, body: object) -> object:
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post(path, data, content_type="application/json", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+
+
+def test_experiments_list_their_presets_and_parameter_schema() -> None:
+    data = Client().get("/lab/api/experiments").json()
+    by_slug = {e["slug"]: e for e in data["experiments"]}
+    assert set(by_slug) == {"checkout", "cascade"}
+    rate = next(p for p in by_slug["checkout"]["parameters"] if p["name"] == "rate")
+    assert (rate["type"], rate["minimum"], rate["maximum"], rate["unit"]) == ("float", 0.5, 50, "requests/s")
+    assert "email-down" in [p["slug"] for p in by_slug["checkout"]["presets"]]
+
+
+def test_starting_a_run_returns_its_id_and_where_to_watch_it() -> None:
+    client = learner_client()
+    response = post(client, "/lab/api/runs", {"experiment": "checkout", "config": {"duration": 5, "rate": 1}})
+    assert response.status_code == 201
+    run = response.json()
+    assert run["ws_url"] == f"/ws/lab/runs/{run['id']}/"
+    assert run["url"] == f"/lab/runs/{run['id']}/"
+    finished = wait_finished(Run.objects.get(pk=run["id"]))
+    detail = client.get(f"/lab/api/runs/{run['id']}").json()
+    assert detail["status"] == "finished"
+    assert detail["summary"]["requests"] == 5 == finished.summary["requests"]
+    assert set(detail["summary"]["latency_ms"]) == {"p50", "p95", "p99"}
+
+
+def test_a_post_without_the_csrf_token_is_refused_with_json() -> None:
+    client = learner_client()
+    response = client.post("/lab/api/runs", "{}", content_type="application/json")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ("{oops", {"body"}),
+        ([1, 2], {"body"}),
+        ({"experiment": "nope"}, {"experiment"}),
+        ({"experiment": "checkout", "preset": "nope"}, {"preset"}),
+        ({"experiment": "checkout", "config": {"rate": 500}}, {"config.rate"}),
+        ({"experiment": "checkout", "config": {"duration": 301, "mode": "x"}}, {"config.duration", "config.mode"}),
+        ({"experiment": "checkout", "config": []}, {"config"}),
+        ({"experiment": "checkout", "speed": 3}, {"speed"}),
+    ],
+)
+def test_bad_input_gets_a_400_naming_each_field(body: object, fields: set[str]) -> None:
+    response = post(learner_client(), "/lab/api/runs", body)
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == fields
+
+
+def test_an_out_of_range_rate_says_what_is_allowed() -> None:
+    response = post(learner_client(), "/lab/api/runs", {"experiment": "cascade", "config": {"rate": 0.1}})
+    assert response.json()["fields"] == {"config.rate": "must be a number from 0.5 to 50 requests/s, got 0.1"}
+
+
+def test_an_unknown_run_is_a_json_404() -> None:
+    response = Client().get(f"/lab/api/runs/{uuid.uuid4()}")
+    assert response.status_code == 404
+    assert "no run" in response.json()["error"]
+
+
+def test_a_third_concurrent_run_is_refused_with_when_to_retry() -> None:
+    client = learner_client()
+    started = [post(client, "/lab/api/runs", {"config": {"duration": 5, "rate": 1}}) for _ in range(2)]
+    assert [r.status_code for r in started] == [201, 201]
+    third = post(client, "/lab/api/runs", {"config": {"duration": 5, "rate": 1}})
+    assert third.status_code == 429
+    assert 1 <= third.json()["retry_after_s"] <= 120
+    assert third["Retry-After"] == str(third.json()["retry_after_s"])
+    for run in started:
+        wait_finished(Run.objects.get(pk=run.json()["id"]))
+
+
+def test_toggles_are_validated_and_only_the_owner_may_send_them() -> None:
+    owner = learner_client()
+    run = post(owner, "/lab/api/runs", {"experiment": "checkout", "config": {"duration": 6, "rate": 1}}).json()
+    path = f"/lab/api/runs/{run['id']}/toggles"
+    bad = post(owner, path, {"values": {"email.error_rate": 2}})
+    assert bad.status_code == 400
+    assert bad.json()["fields"] == {"email.error_rate": "must be a number from 0 to 1 fraction, got 2"}
+    fixed = post(owner, path, {"values": {"rate": 3}})
+    assert fixed.json()["fields"] == {"rate": "is fixed when the run starts and cannot be toggled"}
+    assert post(owner, path, {"name": "email.down", "value": True}).json()["applied"] == {"email.down": True}
+
+    watcher = learner_client()
+    assert watcher.get(f"/lab/api/runs/{run['id']}").status_code == 404
+    share = run["share_url"].split("share=")[1]
+    assert watcher.get(f"/lab/api/runs/{run['id']}?share={share}").json()["can_control"] is False
+    assert post(watcher, f"{path}?share={share}", {"values": {"email.down": False}}).status_code == 403
+
+    finished = wait_finished(Run.objects.get(pk=run["id"]))
+    toggles = [e for e in finished.stored_events() if e["type"] == "toggle"]
+    assert toggles[0]["values"] == {"email.down": True} and toggles[0]["by"] == "learner"
+    assert post(owner, path, {"values": {"email.down": False}}).status_code == 409

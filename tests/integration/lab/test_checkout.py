@@ -1,0 +1,51 @@
+"""Experiment 1 on the real broker: a sync chain against a hybrid checkout, healthy and with email down."""
+
+import statistics
+import time
+
+import pytest
+
+from tests.support.lab import of_type, start, toggle, wait_finished, wait_until_running
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
+
+
+def test_sync_checkouts_take_the_sum_of_the_chain_and_hybrid_ones_only_payment(transactional_db: None) -> None:
+    run = wait_finished(start(mode="side_by_side", duration=8, rate=2))
+    by_mode = run.summary["by_mode"]
+    assert by_mode["sync"]["success_rate_pct"] == by_mode["hybrid"]["success_rate_pct"] == 100.0
+    assert by_mode["sync"]["latency_ms"]["p50"] == pytest.approx(1850, rel=0.10)
+    events = run.stored_events()
+    payment_done = {e["correlation_id"]: e["t"] for e in of_type(events, "call.finished", to="payment", mode="hybrid")}
+    publish_ms = statistics.median(
+        (e["t"] - payment_done[e["correlation_id"]]) * 1000 for e in of_type(events, "request.finished", mode="hybrid")
+    )
+    assert by_mode["hybrid"]["latency_ms"]["p50"] == pytest.approx(400 + publish_ms, rel=0.10)
+
+
+def test_with_email_down_sync_checkouts_fail_while_hybrid_ones_queue_and_drain(transactional_db: None) -> None:
+    run = start(mode="side_by_side", duration=12, rate=2)
+    started = wait_until_running(run)
+    time.sleep(max(0.0, started + 2 - time.time()))
+    toggle(run, email__down=True)
+    time.sleep(max(0.0, started + 7 - time.time()))
+    toggle(run, email__down=False)
+    run = wait_finished(run)
+    events = run.stored_events()
+    down_at, up_at = (e["t"] for e in of_type(events, "toggle", by="learner"))
+
+    sync_during_outage = [e for e in of_type(events, "request.finished", mode="sync") if down_at + 0.1 < e["t"] < up_at]
+    assert sync_during_outage and all(e["outcome"] == "failed" for e in sync_during_outage)
+    assert all("email: refused" == e["reason"] for e in sync_during_outage)
+    assert run.summary["by_mode"]["hybrid"]["success_rate_pct"] == 100.0
+
+    email_depths = [(e["t"], e["depths"]["email"]) for e in of_type(events, "queue.depth")]
+    peak = max(d for _, d in email_depths)
+    assert peak >= 8  # two checkouts a second for five seconds, none consumed
+    assert max(d for t, d in email_depths if t < down_at) <= 1
+    assert email_depths[-1][1] == 0 and run.summary["final_queue_depth"] == 0
+
+    published = {e["message_id"] for e in of_type(events, "message.published", to="email")}
+    processed = [e["message_id"] for e in of_type(events, "message.processed", to="email", outcome="ok")]
+    assert sorted(processed) == sorted(published)  # every queued email handled, each exactly once
+    assert run.summary["dlq_count"] == 0

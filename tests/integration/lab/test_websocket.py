@@ -1,0 +1,158 @@
+"""The run websocket through the real ASGI stack (origin check, sessions, Redis channel layer)."""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from comms_lab.asgi import application
+from tests.support.lab import new_learner, session_cookie_for, start, wait_finished
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
+ORIGIN = (b"origin", b"http://testserver")
+
+
+async def open_socket(
+    run, cookie: str, *, origin: tuple[bytes, bytes] = ORIGIN, query: str = ""
+) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application, f"/ws/lab/runs/{run.id}/{query}", headers=[origin, (b"cookie", cookie.encode())]
+    )
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    hello = await communicator.receive_json_from(timeout=10)
+    assert hello["type"] == "hello"
+    return communicator
+
+
+async def read_events(communicator: WebsocketCommunicator, *, until_seq: int | None = None, timeout: float = 90):
+    """Collect events frame by frame until run.finished (or `until_seq`)."""
+    events = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        frame = await communicator.receive_json_from(timeout=deadline - loop.time())
+        batch = frame["events"] if "events" in frame else [frame]
+        events += [e for e in batch if "seq" in e]
+        if any(e["type"] == "run.finished" for e in batch) or (until_seq and events and events[-1]["seq"] >= until_seq):
+            return events
+    raise AssertionError("timed out reading events")
+
+
+SHORT = {"mode": "hybrid", "duration": 5, "rate": 5}  # 25 checkouts, about 450 events
+TINY = {"mode": "hybrid", "duration": 5, "rate": 1}
+
+
+async def start_run(**config):
+    learner = new_learner()
+    run = await sync_to_async(start)(learner, **(config or SHORT))
+    return run, await sync_to_async(session_cookie_for)(learner)
+
+
+async def test_a_run_streams_hundreds_of_events_in_order_without_gaps() -> None:
+    run, cookie = await start_run()
+    socket = await open_socket(run, cookie)
+    events = await read_events(socket)
+    await socket.disconnect()
+    seqs = [e["seq"] for e in events]
+    assert len(seqs) >= 200
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert events[0]["type"] == "run.started" and events[-1]["type"] == "run.finished"
+
+
+async def test_a_reconnect_mid_run_replays_every_missed_event() -> None:
+    run, cookie = await start_run()
+    first = await open_socket(run, cookie)
+    seen = await read_events(first, until_seq=120)
+    await first.disconnect()
+    await asyncio.sleep(2)  # events keep coming while nobody listens
+    second = await open_socket(run, cookie, query="?after=999999")
+    last_seen = seen[-1]["seq"]
+    await second.send_json_to({"type": "replay", "after": last_seen})
+    rest = await read_events(second)
+    await second.disconnect()
+    seqs = sorted({e["seq"] for e in rest if e["seq"] > last_seen})
+    assert seqs[0] == last_seen + 1
+    assert seqs == list(range(last_seen + 1, seqs[-1] + 1))
+    assert rest[-1]["type"] == "run.finished"
+
+
+async def test_a_socket_from_a_foreign_origin_is_refused() -> None:
+    run, cookie = await start_run(**TINY)
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/lab/runs/{run.id}/",
+        headers=[(b"origin", b"http://evil.example"), (b"cookie", cookie.encode())],
+    )
+    connected, _ = await communicator.connect(timeout=10)
+    assert not connected
+    await sync_to_async(wait_finished)(run)
+
+
+async def test_someone_without_the_share_link_cannot_watch() -> None:
+    run, _ = await start_run(**TINY)
+    stranger = await sync_to_async(session_cookie_for)(new_learner())
+    communicator = WebsocketCommunicator(
+        application, f"/ws/lab/runs/{run.id}/", headers=[ORIGIN, (b"cookie", stranger.encode())]
+    )
+    connected, code = await communicator.connect(timeout=10)
+    assert not connected or code == 4404
+    await sync_to_async(wait_finished)(run)
+
+
+async def test_a_share_link_can_watch_but_not_steer() -> None:
+    run, _ = await start_run(**TINY)
+    stranger = await sync_to_async(session_cookie_for)(new_learner())
+    watcher = await open_socket(run, stranger, query=f"?share={run.share_token}")
+    await watcher.send_json_to({"type": "toggle", "values": {"email.down": True}})
+    frames = []
+    while True:
+        frame = await watcher.receive_json_from(timeout=30)
+        if frame.get("type") == "error":
+            break
+        frames.append(frame)
+    assert frame["code"] == 403
+    await watcher.disconnect()
+    await sync_to_async(wait_finished)(run)
+
+
+async def test_malformed_frames_get_an_error_and_the_socket_stays_open() -> None:
+    run, cookie = await start_run(**TINY)
+    socket = await open_socket(run, cookie, query="?after=999999")
+    await socket.send_to(text_data="{not json")
+    assert await next_error(socket) == {"type": "error", "error": "frame is not valid JSON", "code": 400}
+    await socket.send_json_to({"type": "replay", "after": "ten"})
+    error = await next_error(socket)
+    assert error["fields"] == {"after": "after: must be a whole number ≥ 0 (the last seq you have)"}
+    await socket.send_json_to({"type": "toggle", "values": {"email.latency_ms": 99999}})
+    error = await next_error(socket)
+    assert error["fields"] == {"email.latency_ms": "must be a number from 0 to 10000 ms, got 99999"}
+    await socket.send_json_to({"type": "ping"})
+    assert await next_of_type(socket, "pong")
+    await socket.disconnect()
+    finished = await sync_to_async(wait_finished)(run)
+    assert finished.status == "finished"  # the run kept going
+
+
+async def next_of_type(socket: WebsocketCommunicator, kind: str) -> dict:
+    while True:
+        frame = await socket.receive_json_from(timeout=30)
+        if frame.get("type") == kind:
+            return frame
+
+
+async def next_error(socket: WebsocketCommunicator) -> dict:
+    return await next_of_type(socket, "error")
+
+
+async def test_an_idle_socket_stays_open_for_more_than_thirty_seconds() -> None:
+    run, cookie = await start_run(**TINY)
+    await sync_to_async(wait_finished)(run)
+    socket = await open_socket(run, cookie)
+    await read_events(socket)
+    assert await socket.receive_nothing(timeout=31, interval=1)
+    await socket.send_json_to({"type": "ping"})
+    assert json.dumps(await socket.receive_json_from(timeout=5)) == '{"type": "pong"}'
+    await socket.disconnect()

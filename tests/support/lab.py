@@ -1,0 +1,61 @@
+"""Helpers for tests that start real lab runs on the real worker and wait for what they produce."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from django.contrib.sessions.backends.db import SessionStore
+
+from comms_lab.lab import services
+from comms_lab.lab.events import RunEventLog
+from comms_lab.lab.models import Run
+from comms_lab.learners import SESSION_KEY, Learner
+
+
+def new_learner() -> Learner:
+    return Learner(user_id=None, anonymous_id=uuid.uuid4().hex)
+
+
+def session_cookie_for(learner: Learner) -> str:
+    """A saved session belonging to `learner`, as a Cookie header value."""
+    session = SessionStore()
+    session[SESSION_KEY] = learner.anonymous_id
+    session.create()
+    return f"sessionid={session.session_key}"
+
+
+def start(
+    learner: Learner | None = None, *, experiment: str = "checkout", preset: str | None = None, **config: Any
+) -> Run:
+    return services.start_run(learner=learner or new_learner(), experiment=experiment, preset=preset, config=config)
+
+
+def wait_until_running(run: Run, *, timeout: float = 30) -> float:
+    """Wait for the driver to start the run; returns the wall-clock start time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = RunEventLog(str(run.id)).after(0, limit=1)
+        if events and events[0]["type"] == "run.started":
+            return time.time()
+        time.sleep(0.05)
+    raise AssertionError(f"run {run.id} did not start within {timeout} s")
+
+
+def wait_finished(run: Run, *, timeout: float = 180) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if not run.is_active:
+            return run
+        time.sleep(0.25)
+    raise AssertionError(f"run {run.id} still {run.status} after {timeout} s")
+
+
+def toggle(run: Run, **values: Any) -> None:
+    services.apply_toggles(run, {k.replace("__", "."): v for k, v in values.items()}, by="learner")
+
+
+def of_type(events: list[dict[str, Any]], kind: str, **match: Any) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == kind and all(e.get(k) == v for k, v in match.items())]

@@ -1,0 +1,30 @@
+import pytest
+
+from comms_lab.lab.model.experiments import EXPERIMENTS
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS.values(), ids=lambda e: e.slug)
+def test_every_preset_is_valid_against_its_experiment_schema(experiment) -> None:
+    for preset in experiment.presets:
+        experiment.schema.validate(preset.config)
+        for step in preset.script:
+            experiment.schema.validate(step.values, prefix="", live_only=True)
+            assert 0 <= step.at
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS.values(), ids=lambda e: e.slug)
+def test_every_experiment_takes_duration_in_seconds_and_rate_in_requests_per_second(experiment) -> None:
+    params = experiment.schema.by_name
+    assert (params["duration"].unit, params["duration"].default, params["duration"].maximum) == ("s", 60, 300)
+    assert (params["rate"].unit, params["rate"].maximum) == ("requests/s", 50)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS.values(), ids=lambda e: e.slug)
+def test_every_edge_joins_two_nodes_of_the_topology(experiment) -> None:
+    nodes = {n.id for n in experiment.nodes}
+    assert all(e.source in nodes and e.target in nodes for e in experiment.edges)
+
+
+def test_the_checkout_defaults_add_up_to_a_1850_ms_sync_chain() -> None:
+    defaults = EXPERIMENTS["checkout"].schema.defaults()
+    assert sum(defaults[f"{s}_ms"] for s in ("payment", "inventory", "email", "warehouse", "analytics")) == 1850
