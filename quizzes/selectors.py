@@ -36,14 +36,20 @@ def attempt_for(learner: Learner, attempt_id: str) -> Attempt | None:
     return attempts_of(learner).filter(pk=pk).first()
 
 
+def _unfinished_quiz_attempts(learner: Learner) -> QuerySet[Attempt]:
+    return attempts_of(learner).filter(
+        status=Attempt.Status.IN_PROGRESS, kind__in=[Attempt.Kind.QUIZ, Attempt.Kind.RETRY]
+    )
+
+
 def open_attempt(learner: Learner, quiz: str) -> Attempt | None:
     """The quiz attempt to resume: the most recently touched unfinished quiz or retry attempt."""
-    return (
-        attempts_of(learner)
-        .filter(quiz=quiz, status=Attempt.Status.IN_PROGRESS, kind__in=[Attempt.Kind.QUIZ, Attempt.Kind.RETRY])
-        .order_by("-updated_at")
-        .first()
-    )
+    return _unfinished_quiz_attempts(learner).filter(quiz=quiz).order_by("-updated_at").first()
+
+
+def open_attempts(learner: Learner) -> dict[str, Attempt]:
+    """open_attempt for every quiz at once (one query), by quiz slug."""
+    return {a.quiz: a for a in _unfinished_quiz_attempts(learner).order_by("updated_at")}
 
 
 def open_review(learner: Learner) -> Attempt | None:

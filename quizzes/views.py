@@ -19,9 +19,8 @@ from quizzes.services import QuizError
 def index(request: HttpRequest) -> HttpResponse:
     learner = learner_for(request)
     scores = selectors.quiz_scores(learner)
-    rows = [
-        (bank, scores.get(bank.quiz), selectors.open_attempt(learner, bank.quiz)) for bank in catalogue().banks.values()
-    ]
+    open_attempts = selectors.open_attempts(learner)
+    rows = [(bank, scores.get(bank.quiz), open_attempts.get(bank.quiz)) for bank in catalogue().banks.values()]
     return render(
         request,
         "quizzes/index.html",

@@ -148,3 +148,12 @@ def test_each_response_step_is_stored_with_its_answer(driver: QuizDriver) -> Non
     attempt = driver.take(driver.start(QUIZ), right=lambda q: True)
     stored = list(Response.objects.filter(attempt=attempt).values_list("question_id", "step", "correct"))
     assert stored == [(qid, "answer", True) for qid in attempt.question_ids]
+
+
+def test_the_quiz_index_lists_every_quiz_and_offers_to_resume_an_unfinished_one(
+    client: Client, driver: QuizDriver
+) -> None:
+    attempt = driver.start(QUIZ)
+    page = client.get("/quizzes/").content.decode()
+    assert page.count('href="/quizzes/') >= 17
+    assert f'href="/quizzes/attempts/{attempt.id}/">Resume' in page
