@@ -134,9 +134,6 @@ class Bank:
     order: int
     questions: tuple[Question, ...]
 
-    def question(self, question_id: str) -> Question | None:
-        return next((q for q in self.questions if q.id == question_id), None)
-
 
 @dataclass(frozen=True)
 class Catalogue:

@@ -56,10 +56,6 @@ class ConceptMastery:
     right: int  # of those, right on the latest answer
     available: int  # questions the banks have for the concept
 
-    @property
-    def accuracy(self) -> float:
-        return self.right / self.answered if self.answered else 0.0
-
 
 def mastery(facts: Iterable[AnswerFact], *, available: int) -> ConceptMastery:
     by_question: dict[str, list[AnswerFact]] = {}

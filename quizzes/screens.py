@@ -172,7 +172,8 @@ class Panel:
     bank: Bank | None
     behaviour: Behaviour
     screen: QuestionScreen | None
-    answered: int
+    answered: int  # questions done: answered or skipped
+    graded: int  # questions answered (skipped lab questions are not graded)
     right: int
     results: list[QuestionScreen] = field(default_factory=list)
     error: str = ""
@@ -199,10 +200,6 @@ class Panel:
     @property
     def is_last(self) -> bool:
         return self.attempt.position >= self.total - 1
-
-    @property
-    def ready_to_finish(self) -> bool:
-        return not self.attempt.is_finished and self.answered == self.total
 
     @property
     def wrong(self) -> list[QuestionScreen]:
@@ -235,6 +232,7 @@ def panel(attempt: Attempt, learner: Learner, **flags: Any) -> Panel:
         behaviour=BEHAVIOURS[attempt.behaviour],
         screen=None,
         answered=len(done),
+        graded=len(answers),
         right=sum(bool(r.correct) for r in answers),
         **flags,
     )

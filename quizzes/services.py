@@ -127,7 +127,6 @@ class StepResult:
     """What happened to a submitted step. `response` is None when a lab answer found no run to grade against."""
 
     attempt: Attempt
-    question: Question
     response: Response | None = None
     replayed: bool = False
 
@@ -158,7 +157,7 @@ def _is_done(attempt: Attempt, question_id: str) -> bool:
 def _replay(existing: Response, *, answer: Any, confidence: str, attempt: Attempt, question: Question) -> StepResult:
     """The same step again: identical content replays the stored result, different content is refused."""
     if existing.answer == answer and existing.confidence == confidence:
-        return StepResult(attempt=attempt, question=question, response=existing, replayed=True)
+        return StepResult(attempt=attempt, response=existing, replayed=True)
     raise QuizError(
         409,
         "question",
@@ -241,7 +240,7 @@ def _store_step(
         if question.type == "lab":
             found = _graded_run_value(learner, question)
             if found is None:
-                return StepResult(attempt=attempt, question=question)
+                return StepResult(attempt=attempt)
             run, observed = found
             graded = grading.grade_lab(question, answer, observed)
             response.observed = {"run": str(run.id), **graded.details}
@@ -259,7 +258,7 @@ def _store_step(
         attempt.position += 1
     attempt.updated_at = now
     attempt.save(update_fields=["position", "updated_at"])
-    return StepResult(attempt=attempt, question=question, response=response)
+    return StepResult(attempt=attempt, response=response)
 
 
 def _graded_run_value(learner: Learner, question: Question) -> tuple[Run, float] | None:
