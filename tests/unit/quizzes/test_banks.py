@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from comms_lab.content import ContentError
+from comms_lab.content import LOADERS, ContentError
 from quizzes.banks import catalogue, parse_banks
 
 LESSONS = {"retries": 1, "queues": 2}
@@ -48,6 +48,11 @@ def test_the_shipped_banks_load_with_ten_or_more_questions_per_lesson() -> None:
     assert all(len(bank.questions) >= 10 for bank in banks.banks.values())
     assert {q.type for q in banks.questions.values()} >= {"single", "multiple", "true_false", "ordering", "numeric"}
     assert {q.experiment for q in banks.questions.values() if q.type == "lab"} == {"checkout", "cascade"}
+
+
+def test_load_content_runs_the_bank_loader_and_reports_what_it_loaded() -> None:
+    banks = catalogue()
+    assert LOADERS["quizzes"]().startswith(f"{len(banks.banks)} banks, {len(banks.questions)} questions (")
 
 
 def test_a_valid_bank_parses_into_questions(tmp_path: Path) -> None:
