@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from comms_lab import views
 from quizzes import views as quiz_views
@@ -14,4 +16,5 @@ urlpatterns = [
     path("quizzes/", include("quizzes.urls")),
     path("accounts/", include("quizzes.account_urls")),
     path("admin/", admin.site.urls),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

@@ -115,6 +115,7 @@ def sync_call(
     that wait counts against its timeout. `nested`, when given, runs inside the target's work (a service that
     itself calls another).
     """
+    ctx.refresh()  # a toggle made while this chain was running applies from its next call
     target = env["to"]
     spec = FailureSpec.from_params(ctx.params, target)
     index = ctx.state.next_call_index(target)

@@ -163,6 +163,14 @@
       charts.histogram.setData([xs, ys]);
     }
     renderBreakerLane();
+    renderMarkers();
+  }
+  function renderMarkers() {
+    const list = $("markers");
+    if (!metrics.markers.length) return;
+    list.replaceChildren(...metrics.markers.map((m) => {
+      const li = document.createElement("li"); li.textContent = `${m.t.toFixed(1)} s — ${m.label}`; return li;
+    }));
   }
   function niceBin(raw) {
     const steps = [5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000];

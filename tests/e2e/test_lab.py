@@ -1,0 +1,39 @@
+"""The lab page in Chromium against a live daphne and a real worker."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+
+def test_clicking_start_shows_events_arriving_and_the_run_finishing(page: Page) -> None:
+    page.goto("/lab/checkout/?preset=quick-tour")
+    page.get_by_text("Run settings").click()
+    page.get_by_label("Duration (s)").fill("5")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#event-log li").first).to_be_visible()
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    assert page.locator("#event-log li").count() > 50
+    expect(page.get_by_role("table").filter(has_text="Success rate")).to_contain_text("100%")
+    expect(page).to_have_url(re.compile(r"/lab/runs/[0-9a-f-]+/$"))
+
+
+def test_taking_email_down_grows_its_queue_and_marks_the_charts(page: Page) -> None:
+    page.goto("/lab/checkout/?preset=hybrid-baseline")
+    page.get_by_text("Run settings").click()
+    page.get_by_label("Duration (s)").fill("10")
+    page.get_by_label("Request rate (requests/s)").fill("3")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    page.get_by_text("Faults: email").click()
+    page.get_by_label("Email down").check()
+    expect(page.locator("#markers")).to_contain_text("email.down=true")
+    expect(page.locator("#event-log")).to_contain_text("toggle by learner: email.down=true")
+    queue_badge = page.locator("#topology .node.queue", has_text="Email queue").locator(".badge-text")
+    expect(queue_badge).to_have_text(re.compile(r"^([4-9]|\d\d+) waiting$"), timeout=15_000)
+    page.get_by_label("Email down").uncheck()
+    expect(page.locator("#markers")).to_contain_text("email.down=false")
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=90_000)
+    expect(queue_badge).to_have_text("0 waiting")
