@@ -12,7 +12,7 @@ import uuid
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comms_lab.settings")
 os.environ.setdefault("REDIS_KEY_PREFIX", "clbench")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

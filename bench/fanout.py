@@ -42,10 +42,21 @@ def watch(url: str, origin: str, cookie: str, results: list, index: int) -> None
 def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, PORT=str(port), DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3",
-                   REDIS_KEY_PREFIX="clbench", LOG_LEVEL="WARNING")
-        stack = subprocess.Popen([sys.executable, "-m", "comms_lab.stack", "run"], cwd=ROOT, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        env = dict(
+            os.environ,
+            PORT=str(port),
+            DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3",
+            REDIS_KEY_PREFIX="clbench",
+            LOG_LEVEL="WARNING",
+        )
+        stack = subprocess.Popen(
+            [sys.executable, "-m", "comms_lab.stack", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             for _ in range(240):
@@ -62,8 +73,10 @@ def main() -> None:
             run = client.post("/lab/api/runs", json=body, headers=headers).json()
             cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
             results: list = [None] * WATCHERS
-            threads = [threading.Thread(target=watch, args=(f"ws://127.0.0.1:{port}{run['ws_url']}", base, cookie,
-                                                            results, i)) for i in range(WATCHERS)]
+            threads = [
+                threading.Thread(target=watch, args=(f"ws://127.0.0.1:{port}{run['ws_url']}", base, cookie, results, i))
+                for i in range(WATCHERS)
+            ]
             for t in threads:
                 t.start()
             for t in threads:
@@ -74,11 +87,15 @@ def main() -> None:
             delivered = sum(len(r[0]) for r in results)
             broken = sum(1 for seqs, _ in results if seqs != list(range(1, total + 1)))
             print(f"run: {total:,} events logged, {logged_rate:,.0f} events/s while the load ran (baseline)")
-            print(f"{WATCHERS} watchers: {delivered:,} events delivered, {delivered / (DURATION_S + 1):,.0f} events/s "
-                  f"in all ({delivered / (DURATION_S + 1) / logged_rate:.1f}× the logged rate)")
+            print(
+                f"{WATCHERS} watchers: {delivered:,} events delivered, {delivered / (DURATION_S + 1):,.0f} events/s "
+                f"in all ({delivered / (DURATION_S + 1) / logged_rate:.1f}× the logged rate)"
+            )
             print(f"watchers with a gap or out-of-order event: {broken}")
-            print(f"checkout p50 at 50 requests/s: {detail['summary']['latency_ms']['p50']} ms "
-                  f"(success {detail['summary']['success_rate_pct']}%)")
+            print(
+                f"checkout p50 at 50 requests/s: {detail['summary']['latency_ms']['p50']} ms "
+                f"(success {detail['summary']['success_rate_pct']}%)"
+            )
         finally:
             os.killpg(stack.pid, signal.SIGINT)
             stack.wait(timeout=30)
