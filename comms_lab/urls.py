@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -16,5 +15,5 @@ urlpatterns = [
     path("quizzes/", include("quizzes.urls")),
     path("accounts/", include("quizzes.account_urls")),
     path("admin/", admin.site.urls),
-    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("favicon.ico", RedirectView.as_view(url="/static/favicon.svg", permanent=True)),
 ]

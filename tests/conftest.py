@@ -76,8 +76,10 @@ def web_server(worker: Worker) -> Iterator[WebServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(web_server: WebServer) -> Iterator[object]:
+    """Chromium for one test module. Playwright's sync API keeps an event loop running in this thread while it is
+    open, which async tests cannot share, so it is closed after each browser module."""
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         missing(f"Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

@@ -219,7 +219,7 @@
         const g = document.createElementNS(svgNS, "g");
         g.setAttribute("class", `node ${n.kind}`); g.setAttribute("transform", `translate(${n.cx},${n.cy})`);
         const rect = document.createElementNS(svgNS, "rect");
-        Object.entries({ x: -66, y: -28, width: 132, height: 56, rx: 8 }).forEach(([k, v]) => rect.setAttribute(k, v));
+        Object.entries({ x: -76, y: -28, width: 152, height: 56, rx: 8 }).forEach(([k, v]) => rect.setAttribute(k, v));
         const label = document.createElementNS(svgNS, "text"); label.setAttribute("y", -4); label.textContent = n.label;
         const badge = document.createElementNS(svgNS, "text"); badge.setAttribute("y", 16); badge.setAttribute("class", "badge-text");
         g.append(rect, label, badge); nodeLayer.appendChild(g);
