@@ -27,8 +27,16 @@ def tab_to(page: Page, predicate: str, *, limit: int = 120) -> None:
     raise AssertionError(f"Tab never reached an element where {predicate}")
 
 
-def focused_text(page: Page) -> str:
-    return page.evaluate("document.activeElement.textContent.trim()")
+def focus_lands_on(page: Page, selector: str) -> None:
+    """Wait until focus is on `selector` and htmx has finished settling the swap.
+
+    Chromium focuses a newly inserted [autofocus] element by itself, up to 20 ms before htmx has wired up the
+    swapped-in forms; a key pressed in that gap would submit a form the plain, non-htmx way.
+    """
+    page.wait_for_function(
+        f"() => document.activeElement?.matches({selector!r})"
+        " && !document.querySelector('.htmx-added, .htmx-settling, .htmx-swapping, .htmx-request')"
+    )
 
 
 def press_button(page: Page, label: str) -> None:
@@ -96,24 +104,29 @@ def test_a_learner_retries_wrong_answers_by_keyboard_and_the_dashboard_improves(
     press_button(page, "Check")
     status = page.get_by_role("status")
     expect(status).to_contain_text("Correct")
-    assert focused_text(page).endswith("Correct")  # focus moved to the verdict
+    focus_lands_on(page, ".feedback h3")  # the verdict, so a screen reader reads it next
     press_button(page, "Next question")
 
     expect(progress).to_contain_text("Question 2 of 3")
+    focus_lands_on(page, "#q-title")
     put_in_order(page, ordering)
     press_button(page, "Check")
     expect(status).to_contain_text("Correct")
+    focus_lands_on(page, ".feedback h3")
     press_button(page, "Next question")
 
     expect(progress).to_contain_text("Question 3 of 3")
+    focus_lands_on(page, "#q-title")
     tab_to(page, "el.name === 'value'")
     page.keyboard.type(f"{numeric.answer:g}")
     page.keyboard.press("Enter")  # Enter in the field submits the form
     expect(status).to_contain_text("Correct")
     expect(progress).to_contain_text("Score: 3 right of 3 answered")
+    focus_lands_on(page, ".feedback h3")
     press_button(page, "Finish and see results")
 
     expect(page.locator(".results")).to_contain_text("100%: 13 of 13 right, counting the 10 you already had right")
+    focus_lands_on(page, ".results h2")
     tab_to(page, "el.tagName === 'A' && el.textContent.trim() === 'See your progress'")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/progress/$"))

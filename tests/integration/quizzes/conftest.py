@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 
 from quizzes.banks import Question, catalogue
@@ -49,21 +50,21 @@ class QuizDriver:
         assert response.status_code == 302, response.content
         return Attempt.objects.get(pk=response.url.rstrip("/").rsplit("/", 1)[1])
 
-    def post(self, attempt: Attempt, action: str, data: dict[str, Any], **headers: Any):
+    def post(self, attempt: Attempt, action: str, data: dict[str, Any], **headers: Any) -> HttpResponse:
         return self.client.post(f"/quizzes/attempts/{attempt.id}/{action}", data, **HTMX, **headers)
 
     def current(self, attempt: Attempt) -> Question:
         attempt.refresh_from_db()
         return catalogue().questions[attempt.question_ids[attempt.position]]
 
-    def answer(self, attempt: Attempt, *, right: bool, **extra: str):
+    def answer(self, attempt: Attempt, *, right: bool, **extra: str) -> HttpResponse:
         question = self.current(attempt)
         form = {**(right_form(question) if right else wrong_form(question)), **extra}
         response = self.post(attempt, "answer", form)
         assert response.status_code == 200, response.content.decode()[:2000]
         return response
 
-    def next(self, attempt: Attempt):
+    def next(self, attempt: Attempt) -> HttpResponse:
         return self.post(attempt, "next", {"question": self.current(attempt).id})
 
     def take(self, attempt: Attempt, *, right: Callable[[Question], bool], **extra: str) -> Attempt:

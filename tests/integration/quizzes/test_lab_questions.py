@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -42,11 +43,11 @@ def save_run(
     )
 
 
-def predict(driver: QuizDriver, attempt: Attempt, choice: str = "a"):
+def predict(driver: QuizDriver, attempt: Attempt, choice: str = "a") -> HttpResponse:
     return driver.post(attempt, "answer", {"question": LAB, "step": "prediction", "choice": choice})
 
 
-def enter(driver: QuizDriver, attempt: Attempt, value: str):
+def enter(driver: QuizDriver, attempt: Attempt, value: str) -> HttpResponse:
     return driver.post(attempt, "answer", {"question": LAB, "step": "answer", "value": value})
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from comms_lab.content import LOADERS, ContentError
-from quizzes.banks import catalogue, parse_banks
+from quizzes.banks import Catalogue, catalogue, parse_banks
 
 LESSONS = {"retries": 1, "queues": 2}
 CONCEPTS = frozenset({"retry", "jitter", "message-queue"})
@@ -32,7 +32,7 @@ def write(tmp_path: Path, name: str, questions: str, *, quiz: str | None = None)
     return path
 
 
-def load(*paths: Path):
+def load(*paths: Path) -> Catalogue:
     return parse_banks(paths, lessons=LESSONS, concepts=CONCEPTS, experiments=EXPERIMENTS)
 
 
