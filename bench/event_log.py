@@ -6,8 +6,12 @@ this measures what that costs compared with appending without numbering.
 
 import json
 import os
+import sys
 import time
 import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comms_lab.settings")
 os.environ.setdefault("REDIS_KEY_PREFIX", "clbench")

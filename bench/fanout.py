@@ -25,6 +25,7 @@ from comms_lab.stack import free_port  # noqa: E402
 
 WATCHERS = int(os.environ.get("BENCH_WATCHERS", "20"))
 DURATION_S = int(os.environ.get("BENCH_DURATION_S", "20"))
+RATE = float(os.environ.get("BENCH_RATE", "50"))
 
 
 def watch(url: str, origin: str, cookie: str, results: list, index: int) -> None:
@@ -69,7 +70,7 @@ def main() -> None:
             client = httpx.Client(base_url=base, timeout=30)
             client.get("/lab/")
             headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": f"{base}/lab/"}
-            body = {"experiment": "checkout", "config": {"mode": "hybrid", "rate": 50, "duration": DURATION_S}}
+            body = {"experiment": "checkout", "config": {"mode": "hybrid", "rate": RATE, "duration": DURATION_S}}
             run = client.post("/lab/api/runs", json=body, headers=headers).json()
             cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
             results: list = [None] * WATCHERS
@@ -81,8 +82,12 @@ def main() -> None:
                 t.start()
             for t in threads:
                 t.join()
-            detail = client.get(f"/lab/api/runs/{run['id']}").json()
-            total = detail["event_count"]
+            total = max(seqs[-1] for seqs, _ in results if seqs)
+            for _ in range(40):  # the run is saved just after run.finished is sent
+                detail = client.get(f"/lab/api/runs/{run['id']}").json()
+                if detail["status"] == "finished":
+                    break
+                time.sleep(0.25)
             logged_rate = total / (DURATION_S + 1)
             delivered = sum(len(r[0]) for r in results)
             broken = sum(1 for seqs, _ in results if seqs != list(range(1, total + 1)))
@@ -93,7 +98,7 @@ def main() -> None:
             )
             print(f"watchers with a gap or out-of-order event: {broken}")
             print(
-                f"checkout p50 at 50 requests/s: {detail['summary']['latency_ms']['p50']} ms "
+                f"checkout p50 at {RATE:g} requests/s: {detail['summary']['latency_ms']['p50']} ms "
                 f"(success {detail['summary']['success_rate_pct']}%)"
             )
         finally:

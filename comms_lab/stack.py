@@ -62,6 +62,8 @@ def start_embedded_redis(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
             workdir,
             "--loglevel",
             "warning",
+            "--logfile",
+            "redis.log",
         ],
     )
     if not wait_for_port(port, timeout=10):
@@ -139,7 +141,7 @@ def run_stack() -> int:
             manage("load_content", env=env)
             if env.get("DEBUG", "1").lower() in ("0", "false", "no", "off"):
                 manage("collectstatic", "--noinput", "-v", "0", env=env)
-            concurrency = env.get("WORKER_CONCURRENCY", "64")
+            concurrency = env.get("WORKER_CONCURRENCY", "200")
             supervisor.spawn(
                 "worker",
                 [

@@ -11,6 +11,7 @@ from comms_lab.http import BadRequest, json_error, optional_object, optional_str
 from comms_lab.lab import selectors, services
 from comms_lab.lab.model.experiments import EXPERIMENTS
 from comms_lab.lab.model.schema import ConfigError
+from comms_lab.lab.models import Run
 from comms_lab.learners import learner_for
 
 ALLOWED_RUN_FIELDS = {"experiment", "preset", "config"}
@@ -76,36 +77,36 @@ def run_events(request: HttpRequest, run_id: str) -> JsonResponse:
     return JsonResponse({"events": selectors.events_after(access[0], after, limit=5000)})
 
 
-@require_POST
-def run_toggles(request: HttpRequest, run_id: str) -> JsonResponse:
+def _controlled_run(request: HttpRequest, run_id: str, action: str) -> Run | JsonResponse:
+    """The run if this learner owns it; otherwise the 404 or 403 to answer with."""
     access = _access(request, run_id)
     if access is None:
         return json_error(404, f"no run {run_id} that you can see")
     run, can_control = access
     if not can_control:
-        return json_error(403, "only the run's owner can change it; this link is read-only")
+        return json_error(403, f"only the run's owner can {action} it; this link is read-only")
+    return run
+
+
+@require_POST
+def run_toggles(request: HttpRequest, run_id: str) -> JsonResponse:
+    run = _controlled_run(request, run_id, "change")
+    if isinstance(run, JsonResponse):
+        return run
     try:
-        data = read_json_object(request)
-        values = data.get("values")
-        if values is None and "name" in data:
-            values = {data["name"]: data.get("value")}
-        if not isinstance(values, dict):
-            raise BadRequest({"values": 'give {"name": ..., "value": ...} or {"values": {name: value}}'})
+        values = services.toggle_values(read_json_object(request))
         logged = services.apply_toggles(run, values, by="learner")
     except BadRequest as exc:
         return json_error(400, str(exc), fields=exc.fields)
     except ConfigError as exc:
-        return json_error(400 if "run" not in exc.errors else 409, str(exc), fields=exc.errors)
+        return json_error(409 if "run" in exc.errors else 400, str(exc), fields=exc.errors)
     return JsonResponse({"applied": logged[0]["values"], "seq": logged[0]["seq"]})
 
 
 @require_POST
 def run_stop(request: HttpRequest, run_id: str) -> JsonResponse:
-    access = _access(request, run_id)
-    if access is None:
-        return json_error(404, f"no run {run_id} that you can see")
-    run, can_control = access
-    if not can_control:
-        return json_error(403, "only the run's owner can stop it")
+    run = _controlled_run(request, run_id, "stop")
+    if isinstance(run, JsonResponse):
+        return run
     services.request_stop(run)
     return JsonResponse({"status": "stopping"}, status=202)

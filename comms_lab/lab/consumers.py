@@ -137,16 +137,11 @@ class RunConsumer(AsyncWebsocketConsumer):
         if not self.can_control:
             await self.error("only the run's owner can change it; this link is read-only", code=403)
             return
-        values = message.get("values")
-        if values is None and "name" in message:
-            values = {message["name"]: message.get("value")}
-        if not isinstance(values, dict):
-            await self.error('values: give {"name": ..., "value": ...} or {"values": {name: value}}', field="values")
-            return
         try:
+            values = services.toggle_values(message)
             await database_sync_to_async(self._apply)(values)
         except ConfigError as exc:
-            await self.send_json({"type": "error", "error": str(exc), "fields": exc.errors})
+            await self.send_json({"type": "error", "error": str(exc), "fields": exc.errors, "code": 400})
 
     def _apply(self, values: dict[str, Any]) -> None:
         self.run.refresh_from_db(fields=["status"])

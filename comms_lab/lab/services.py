@@ -141,6 +141,16 @@ def service_of(param: str) -> str | None:
     return head if tail and head not in ("retry", "timeout", "breaker", "bulkhead", "consumer") else None
 
 
+def toggle_values(message: dict[str, Any]) -> dict[str, Any]:
+    """The values a toggle request asks for: `{"name": n, "value": v}` or `{"values": {n: v, ...}}`."""
+    values = message.get("values")
+    if values is None and "name" in message:
+        values = {message["name"]: message.get("value")}
+    if not isinstance(values, dict):
+        raise ConfigError({"values": 'give {"name": ..., "value": ...} or {"values": {name: value}}'})
+    return values
+
+
 def apply_toggles(run: Run, values: dict[str, Any], *, by: str) -> list[dict[str, Any]]:
     """Change live knobs of a running run; takes effect at the services' next step and is logged as an event."""
     if not run.is_active:

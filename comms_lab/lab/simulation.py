@@ -87,6 +87,7 @@ def envelope(
         "from": source,
         "to": target,
         "attempt": attempt,
+        "sent_at": round(time.time(), 3),
         **extra,
     }
 

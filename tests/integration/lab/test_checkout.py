@@ -1,5 +1,6 @@
 """Experiment 1 on the real broker: a sync chain against a hybrid checkout, healthy and with email down."""
 
+import itertools
 import statistics
 import time
 
@@ -55,3 +56,39 @@ def test_with_email_down_sync_checkouts_fail_while_hybrid_ones_queue_and_drain(t
     processed = [e["message_id"] for e in of_type(events, "message.processed", to="email", outcome="ok")]
     assert sorted(processed) == sorted(published)  # every queued email handled, each exactly once
     assert run.summary["dlq_count"] == 0
+
+
+def test_failing_consumers_retry_after_the_policy_delay_then_dead_letter(transactional_db: None) -> None:
+    run = start(
+        mode="hybrid",
+        duration=5,
+        rate=1,
+        **{
+            "analytics.error_rate": 1.0,
+            "retry.max_attempts": 3,
+            "retry.delay_ms": 300.0,
+            "retry.backoff": "exponential",
+        },
+    )
+    run = wait_finished(run)
+    events = run.stored_events()
+    first = of_type(events, "message.published", to="analytics")[0]["message_id"]
+    consumed = [e["t"] for e in of_type(events, "message.consumed", message_id=first)]
+    assert [e["attempt"] for e in of_type(events, "message.consumed", message_id=first)] == [1, 2, 3]
+    gaps_ms = [(b - a) * 1000 - 150 for a, b in itertools.pairwise(consumed)]  # minus service time
+    assert gaps_ms == [pytest.approx(300, abs=150), pytest.approx(600, abs=150)]
+    assert run.summary["dlq_count"] == 5
+    assert {e["reason"] for e in of_type(events, "dlq.added")} == {"analytics failed 3 times"}
+    assert run.summary["by_mode"]["hybrid"]["success_rate_pct"] == 100.0  # the checkout itself never waited
+
+
+@pytest.mark.parametrize(("idempotent", "processed_twice"), [(True, 0), (False, 4)])
+def test_duplicated_messages_are_processed_twice_unless_consumers_are_idempotent(
+    transactional_db: None, idempotent: bool, processed_twice: int
+) -> None:
+    run = start(mode="hybrid", duration=5, rate=0.8, **{"email.duplicate_rate": 1.0, "consumer.idempotent": idempotent})
+    run = wait_finished(run)
+    events = run.stored_events()
+    assert len(of_type(events, "message.published", to="email")) == 8  # four messages, each delivered twice
+    assert run.summary["duplicates_processed"] == processed_twice
+    assert len(of_type(events, "message.processed", to="email", outcome="duplicate_skipped")) == 4 - processed_twice
