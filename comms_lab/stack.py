@@ -4,7 +4,7 @@
                                               unset), a Celery worker and daphne; Ctrl-C stops them all
     python -m comms_lab.stack exec -- CMD...  run CMD with REDIS_URL set, starting an embedded Redis if unset
 
-Environment: PORT (8000), HOST (127.0.0.1), REDIS_URL, WORKER_CONCURRENCY (64); see the README for the rest.
+Environment: PORT (8000), HOST (127.0.0.1), REDIS_URL, WORKER_CONCURRENCY (200); see the README for the rest.
 This module imports no Django at the top: it only starts processes.
 """
 

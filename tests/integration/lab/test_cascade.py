@@ -75,7 +75,7 @@ def phase_locking(events: list[dict], target: str) -> float:
 def test_retries_without_jitter_arrive_in_waves_and_full_jitter_spreads_them(transactional_db: None) -> None:
     common = {
         "duration": 6,
-        "rate": 20,
+        "rate": 10,
         "arrival": "burst",
         "browse_share": 0.0,
         "inventory.down": True,
@@ -89,6 +89,10 @@ def test_retries_without_jitter_arrive_in_waves_and_full_jitter_spreads_them(tra
     spread = cascade(**common, **{"retry.jitter": "full"})
     waves, spread = wait_finished(waves), wait_finished(spread)
     assert waves.summary["retries_per_request"] > 0.3
-    assert phase_locking(waves.stored_events(), "inventory") > 0.5
-    assert phase_locking(spread.stored_events(), "inventory") < 0.35
+    locked, jittered = (
+        phase_locking(waves.stored_events(), "inventory"),
+        phase_locking(spread.stored_events(), "inventory"),
+    )
+    assert locked > 0.3  # measured 0.72 on an idle machine, 0.38 under full test load
+    assert locked > 3 * jittered
     assert waves.summary["throughput_rps"] > waves.summary["goodput_rps"]  # retry amplification
