@@ -1,10 +1,11 @@
 """Start the whole comms_lab stack, or run a command beside an embedded Redis.
 
     python -m comms_lab.stack run             migrate, load content, then Redis (embedded when REDIS_URL is
-                                              unset), a Celery worker and daphne; Ctrl-C stops them all
+                                              unset), Celery workers and daphne; Ctrl-C stops them all
     python -m comms_lab.stack exec -- CMD...  run CMD with REDIS_URL set, starting an embedded Redis if unset
 
-Environment: PORT (8000), HOST (127.0.0.1), REDIS_URL, WORKER_CONCURRENCY (200); see the README for the rest.
+Environment: PORT (8000), HOST (127.0.0.1), REDIS_URL, WORKER_PROCESSES (one per core, at most 4),
+WORKER_CONCURRENCY (100 threads each); see the README for the rest.
 This module imports no Django at the top: it only starts processes.
 """
 
@@ -115,6 +116,13 @@ class Supervisor:
             time.sleep(0.2)
 
 
+def whole_number(env: dict[str, str], name: str, default: int, maximum: int) -> int:
+    raw = env.get(name) or str(default)
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise SystemExit(f"{name}={raw!r}: must be a whole number from 1 to {maximum}")
+    return int(raw)
+
+
 def manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -141,10 +149,11 @@ def run_stack() -> int:
             manage("load_content", env=env)
             if env.get("DEBUG", "1").lower() in ("0", "false", "no", "off"):
                 manage("collectstatic", "--noinput", "-v", "0", env=env)
-            concurrency = env.get("WORKER_CONCURRENCY", "200")
-            supervisor.spawn(
-                "worker",
-                [
+            concurrency = str(whole_number(env, "WORKER_CONCURRENCY", 100, 512))
+            # One Python process runs on one core at a time (the GIL): a worker per core keeps the lab's
+            # timings exact up to its maximum rate (docs/benchmarks.md).
+            for index in range(whole_number(env, "WORKER_PROCESSES", min(4, os.cpu_count() or 1), 32)):
+                argv = [
                     sys.executable,
                     "-m",
                     "celery",
@@ -158,10 +167,9 @@ def run_stack() -> int:
                     "-l",
                     "WARNING",
                     "-n",
-                    f"lab-{os.getpid()}@%h",
-                ],
-                env,
-            )
+                    f"lab-{os.getpid()}-{index}@%h",
+                ]
+                supervisor.spawn("worker", argv, env)
             supervisor.spawn(
                 "web", [sys.executable, "-m", "daphne", "-b", host, "-p", port, "comms_lab.asgi:application"], env
             )
@@ -191,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m comms_lab.stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start Redis (if needed), a Celery worker and daphne")
+    sub.add_parser("run", help="start Redis (if needed), Celery workers and daphne")
     exec_parser = sub.add_parser("exec", help="run a command with REDIS_URL set (embedded Redis if unset)")
     exec_parser.add_argument("cmd", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

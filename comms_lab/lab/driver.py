@@ -44,7 +44,7 @@ def _plan(run: Run, rng: random.Random) -> list[tuple[float, int, str, Any]]:
     return plan
 
 
-def _send_request(run: Run, state: RunState, payload: dict[str, Any]) -> None:
+def _send_request(run: Run, state: RunState, payload: dict[str, Any], *, t: float) -> None:
     from comms_lab.lab import tasks
 
     suffix = payload.get("mode") or payload.get("path")
@@ -56,7 +56,7 @@ def _send_request(run: Run, state: RunState, payload: dict[str, Any]) -> None:
         [
             {
                 "type": "request.created",
-                "t": round(state.elapsed(), 3),
+                "t": round(t, 3),
                 "correlation_id": correlation_id,
                 **{k: v for k, v in payload.items() if k != "index"},
             }
@@ -68,8 +68,8 @@ def _send_request(run: Run, state: RunState, payload: dict[str, Any]) -> None:
         tasks.checkout_order.delay(str(run.id), correlation_id, payload["mode"], created)
 
 
-def _sample(run: Run, state: RunState) -> None:
-    t = round(state.elapsed(), 3)
+def _sample(run: Run, state: RunState, *, t: float) -> None:
+    t = round(t, 3)
     if run.experiment == "checkout":
         events = [
             {
@@ -114,11 +114,11 @@ def drive(run_id: str) -> None:
             while plan and plan[0][0] <= now:
                 _, _, kind, payload = heapq.heappop(plan)
                 if kind == "request":
-                    _send_request(run, state, payload)
+                    _send_request(run, state, payload, t=time.time() - started)
                 else:
                     services.apply_toggles(run, payload, by="preset")
             if now >= next_sample:
-                _sample(run, state)
+                _sample(run, state, t=time.time() - started)
                 next_sample = now + SAMPLE_EVERY_S
             if not plan and now >= cfg["duration"]:
                 break
@@ -142,7 +142,7 @@ def _drain(run: Run, state: RunState, started: float) -> None:
     next_sample = 0.0
     while state.outstanding() > 0 and time.time() < deadline:
         if time.time() >= next_sample:
-            _sample(run, state)
+            _sample(run, state, t=time.time() - started)
             next_sample = time.time() + SAMPLE_EVERY_S
         time.sleep(0.05)
-    _sample(run, state)
+    _sample(run, state, t=time.time() - started)

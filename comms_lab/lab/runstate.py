@@ -68,13 +68,18 @@ class RunState:
 
     def params(self) -> dict[str, Any]:
         """The config with every live toggle applied: what a service reads at each step."""
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[dict[str, Any], float]:
+        """Live parameters and the run's start time, in one round trip."""
         pipe = self.redis.pipeline()
         pipe.get(self.key("config"))
         pipe.hgetall(self.key("live"))
-        raw_config, live = pipe.execute()
+        pipe.hget(self.key("meta"), "started_at")
+        raw_config, live, started_at = pipe.execute()
         params = json.loads(raw_config) if raw_config else {}
         params.update({k: json.loads(v) for k, v in live.items()})
-        return params
+        return params, float(started_at) if started_at else time.time()
 
     def set_live(self, values: dict[str, Any]) -> None:
         pipe = self.redis.pipeline()

@@ -11,7 +11,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from comms_lab.lab.events import emit
@@ -35,28 +35,56 @@ def new_message_id() -> str:
 
 @dataclass
 class RunContext:
-    """What one task step knows about its run: fresh live parameters, the clock and the event sink."""
+    """What one task step knows about its run: fresh live parameters, the clock and the event sink.
+
+    Events are buffered and written in one round trip whenever the service is about to wait (or the step ends),
+    so everything that happened in the same instant travels together; use it as a context manager.
+    """
 
     state: RunState
     params: dict[str, Any]
+    started_at: float
+    pending: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, run_id: str) -> RunContext:
         state = RunState(run_id)
-        return cls(state=state, params=state.params())
+        params, started_at = state.snapshot()
+        return cls(state=state, params=params, started_at=started_at)
+
+    def __enter__(self) -> RunContext:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.flush()
 
     @property
     def run_id(self) -> str:
         return self.state.run_id
 
     def refresh(self) -> None:
-        self.params = self.state.params()
+        self.params, self.started_at = self.state.snapshot()
 
     def now(self) -> float:
-        return round(self.state.elapsed(), 3)
+        return round(time.time() - self.started_at, 3)
 
     def emit(self, event_type: str, /, **fields: Any) -> None:
-        emit(self.run_id, [{"type": event_type, "t": self.now(), **fields}])
+        self.pending.append({"type": event_type, "t": self.now(), **fields})
+
+    def flush(self) -> None:
+        if self.pending:
+            events, self.pending = self.pending, []
+            emit(self.run_id, events)
+
+    def sleep(self, seconds: float) -> None:
+        """Wait as a busy service would, after letting the page see what led up to the wait."""
+        self.flush()
+        time.sleep(seconds)
+
+    def settle(self, delta: int) -> None:
+        """Mark work as done (or added) once its events are logged, so the driver never ends the run early."""
+        self.flush()
+        self.state.add_outstanding(delta)
 
     def rng_for(self, *parts: object) -> random.Random:
         """Dice for one call, seeded by run seed and message, so a seed replays the same faults."""
@@ -129,13 +157,13 @@ def sync_call(
         return _finish_call(ctx, env, "timeout", started, reason=f"no free {target} thread")
     try:
         if fault.refused:
-            time.sleep(CONNECT_REFUSED_MS / 1000)
+            ctx.sleep(CONNECT_REFUSED_MS / 1000)
             return _finish_call(ctx, env, "refused", started, reason=f"{target} is down")
         if fault.duplicate:
             ctx.emit("message.processed", duplicate=True, outcome="ok", **env)
         work_ms = service_ms + fault.extra_latency_ms
         left_ms = budget_ms - (time.time() - started) * 1000
-        time.sleep(max(0.0, min(work_ms, left_ms)) / 1000)
+        ctx.sleep(max(0.0, min(work_ms, left_ms)) / 1000)
         inner = nested() if nested is not None and not fault.drop and work_ms <= left_ms else None
         if fault.drop or work_ms > left_ms:
             outcome = "timeout"
@@ -157,7 +185,7 @@ def _wait_for_slot(ctx: RunContext, pool: tuple[str, int], holder: str, budget_m
     while not ctx.state.acquire(pool[0], pool[1], holder):
         if time.time() >= deadline:
             return False
-        time.sleep(POOL_POLL_S)
+        ctx.sleep(POOL_POLL_S)
     return True
 
 
@@ -176,7 +204,7 @@ def finish_request(ctx: RunContext, *, correlation_id: str, created_at: float, o
         latency_ms=latency,
         **fields,
     )
-    ctx.state.add_outstanding(-1)
+    ctx.settle(-1)
 
 
 def publish(ctx: RunContext, env: dict[str, Any], send: Sender) -> None:
@@ -233,7 +261,7 @@ def checkout_order(ctx: RunContext, *, correlation_id: str, mode: str, created_a
 class ConsumeOutcome:
     """What the consumer task must do next with its message."""
 
-    action: str  # done | requeue | retry | dead
+    action: str  # done | dead (finished with the message) | requeue | retry
     countdown_s: float = 0.0
 
 
@@ -247,7 +275,7 @@ def consume(ctx: RunContext, env: dict[str, Any]) -> ConsumeOutcome:
     fault = decide(spec, call_index=index, now=ctx.now(), rng=ctx.rng_for(env["message_id"], env["attempt"]))
     ctx.emit("message.consumed", kind="async", **env)
     started = time.time()
-    time.sleep((ctx.params[f"{target}_ms"] + fault.extra_latency_ms) / 1000)
+    ctx.sleep((ctx.params[f"{target}_ms"] + fault.extra_latency_ms) / 1000)
     duration = round((time.time() - started) * 1000, 1)
     if fault.crash == "before_ack":
         ctx.emit("message.processed", outcome="crashed", duration_ms=duration, redelivered=True, **env)
@@ -301,7 +329,7 @@ def _breaker_step(ctx: RunContext, action: Any) -> Any:
     """Run `action(breaker, now)` on the shared breaker and emit any state change it caused."""
     with ctx.state.breaker("inventory", breaker_config(ctx.params)) as breaker:
         before = len(breaker.transitions)
-        value = action(breaker, ctx.state.elapsed())
+        value = action(breaker, time.time() - ctx.started_at)
         changes = breaker.transitions[before:]
     for change in changes:
         ctx.emit("breaker.state", target="inventory", **{k: change[k] for k in ("from", "to", "reason")})
