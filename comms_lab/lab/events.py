@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import queue
 import threading
 from collections import defaultdict
 from typing import Any
@@ -73,32 +72,30 @@ class RunEventLog:
 class LivePusher:
     """One background thread with its own event loop sends each run's new events as one frame per ~50 ms.
 
-    Calling `group_send` per event from worker threads would cost a new loop and connection each time.
+    Calling `group_send` per event from worker threads would cost a new loop and connection each time. Threads
+    hand events over with `call_soon_threadsafe`, so nothing ever blocks a thread the interpreter must join.
     """
 
     def __init__(self) -> None:
-        self._inbox: queue.SimpleQueue[tuple[str, list[dict[str, Any]]]] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="lab-live-pusher", daemon=True)
+        self._loop = asyncio.new_event_loop()
+        self._inbox: asyncio.Queue[tuple[str, list[dict[str, Any]]]] = asyncio.Queue()
+        self._thread = threading.Thread(
+            target=self._loop.run_until_complete, args=(self._send_forever(),), name="lab-live-pusher", daemon=True
+        )
         self._thread.start()
 
     def push(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        self._inbox.put((run_id, events))
+        self._loop.call_soon_threadsafe(self._inbox.put_nowait, (run_id, events))
 
-    def _run(self) -> None:
-        asyncio.run(self._loop())
-
-    async def _loop(self) -> None:
+    async def _send_forever(self) -> None:
         layer = get_channel_layer()
         while True:
             pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            run_id, events = await asyncio.to_thread(self._inbox.get)
+            run_id, events = await self._inbox.get()
             pending[run_id] += events
             await asyncio.sleep(PUSH_INTERVAL_S)
-            while True:
-                try:
-                    run_id, events = self._inbox.get_nowait()
-                except queue.Empty:
-                    break
+            while not self._inbox.empty():
+                run_id, events = self._inbox.get_nowait()
                 pending[run_id] += events
             for run_id, batch in pending.items():
                 try:
