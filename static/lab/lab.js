@@ -32,7 +32,7 @@
     },
     sec(t) {
       const s = Math.floor(t);
-      if (!this.secs.has(s)) this.secs.set(s, { lat: [], ok: 0, failed: 0, attempts: 0 });
+      if (!this.secs.has(s)) this.secs.set(s, { lat: [], byGroup: {}, ok: 0, failed: 0, attempts: 0 });
       return this.secs.get(s);
     },
     add(e) {
@@ -41,6 +41,8 @@
       switch (e.type) {
         case "request.finished": {
           const b = this.sec(t); b.lat.push(e.latency_ms); e.outcome === "ok" ? b.ok++ : b.failed++;
+          const group = e.mode || e.path;
+          if (group) (b.byGroup[group] = b.byGroup[group] || []).push(e.latency_ms);
           this.latencies.push(e.latency_ms); this.requests++; if (e.outcome === "ok") this.ok++;
           break;
         }
@@ -113,7 +115,10 @@
   const charts = {};
   function buildCharts() {
     const line = (label, i, extra = {}) => ({ label, stroke: palette[i], width: 2, spanGaps: true, ...extra });
-    charts.latency = makeChart($("chart-latency"), [line("p50", 0), line("p95", 4), line("p99", 1)]);
+    // Each mode (checkout) or path (cascade) also gets its own median line, so side-by-side runs compare at a glance.
+    charts.groups = exp.slug === "cascade" ? ["browse", "checkout"] : ["sync", "hybrid"];
+    charts.latency = makeChart($("chart-latency"), [line("p50", 0), line("p95", 4), line("p99", 1),
+      ...charts.groups.map((g, i) => line(`p50 ${g}`, 2 + i * 3, { dash: [6, 4], width: 1.5 }))]);
     charts.throughput = makeChart($("chart-throughput"), [line("attempts/s", 2), line("goodput/s", 3),
       line("success %", 0, { scale: "pct", dash: [5, 3] })], {
       scales: { pct: { range: [0, 100] } },
@@ -136,13 +141,15 @@
   function renderCharts() {
     const secs = [...metrics.secs.keys()].sort((a, b) => a - b);
     const lat = { p50: [], p95: [], p99: [] }, att = [], good = [], pct = [];
+    const groupMedians = charts.groups.map(() => []);
     for (const s of secs) {
       const b = metrics.secs.get(s), sorted = b.lat.slice().sort((x, y) => x - y);
       lat.p50.push(percentile(sorted, 50)); lat.p95.push(percentile(sorted, 95)); lat.p99.push(percentile(sorted, 99));
+      charts.groups.forEach((g, i) => groupMedians[i].push(percentile((b.byGroup[g] || []).slice().sort((x, y) => x - y), 50)));
       att.push(b.attempts); good.push(b.ok);
       pct.push(b.ok + b.failed ? (100 * b.ok) / (b.ok + b.failed) : null);
     }
-    charts.latency && charts.latency.setData([secs, lat.p50, lat.p95, lat.p99]);
+    charts.latency && charts.latency.setData([secs, lat.p50, lat.p95, lat.p99, ...groupMedians]);
     charts.throughput && charts.throughput.setData([secs, att, good, pct]);
     if (charts.depth) {
       const xs = metrics.depth.map((d) => d.t);
