@@ -123,6 +123,27 @@ def whole_number(env: dict[str, str], name: str, default: int, maximum: int) -> 
     return int(raw)
 
 
+def worker_command(concurrency: int, name: str, *extra: str) -> list[str]:
+    """A Celery worker of the lab: a thread pool, since the simulated services mostly sleep."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "comms_lab",
+        "worker",
+        "-P",
+        "threads",
+        "-c",
+        str(concurrency),
+        "-l",
+        "WARNING",
+        "-n",
+        name,
+        *extra,
+    ]
+
+
 def manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -149,27 +170,11 @@ def run_stack() -> int:
             manage("load_content", env=env)
             if env.get("DEBUG", "1").lower() in ("0", "false", "no", "off"):
                 manage("collectstatic", "--noinput", "-v", "0", env=env)
-            concurrency = str(whole_number(env, "WORKER_CONCURRENCY", 100, 512))
+            concurrency = whole_number(env, "WORKER_CONCURRENCY", 100, 512)
             # One Python process runs on one core at a time (the GIL): a worker per core keeps the lab's
             # timings exact up to its maximum rate (docs/benchmarks.md).
             for index in range(whole_number(env, "WORKER_PROCESSES", min(4, os.cpu_count() or 1), 32)):
-                argv = [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "comms_lab",
-                    "worker",
-                    "-P",
-                    "threads",
-                    "-c",
-                    concurrency,
-                    "-l",
-                    "WARNING",
-                    "-n",
-                    f"lab-{os.getpid()}-{index}@%h",
-                ]
-                supervisor.spawn("worker", argv, env)
+                supervisor.spawn("worker", worker_command(concurrency, f"lab-{os.getpid()}-{index}@%h"), env)
             supervisor.spawn(
                 "web", [sys.executable, "-m", "daphne", "-b", host, "-p", port, "comms_lab.asgi:application"], env
             )

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from comms_lab.redis_client import redis_client, rkey
-from comms_lab.stack import free_port
+from comms_lab.stack import free_port, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,24 +45,7 @@ class Worker:
 
     def start(self, timeout: float = 60) -> None:
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "comms_lab",
-                "worker",
-                "-P",
-                "threads",
-                "-c",
-                str(self.concurrency),
-                "-l",
-                "WARNING",
-                "-n",
-                self.name,
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            worker_command(self.concurrency, self.name, "--without-mingle", "--without-gossip"),
             cwd=ROOT,
             env=child_env(),
         )
