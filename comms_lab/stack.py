@@ -186,6 +186,8 @@ def run_stack() -> int:
 
 
 def run_with_redis(command: list[str]) -> int:
+    # A plain SIGTERM would skip the `finally` below and orphan the embedded Redis.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     env = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="comms-lab-redis-") as workdir:
         proc = None
