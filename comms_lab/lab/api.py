@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -50,8 +48,9 @@ def runs(request: HttpRequest) -> JsonResponse:
     return JsonResponse(selectors.run_as_json(run, can_control=True), status=201)
 
 
-def _access(request: HttpRequest, run_id: str) -> tuple[Any, bool] | None:
-    return selectors.run_access(run_id, learner_for(request), request.GET.get("share"))
+def _access(request: HttpRequest, run_id: str) -> tuple[Run, bool] | None:
+    access = selectors.run_access(run_id, learner_for(request), request.GET.get("share"))
+    return None if access is None else (services.close_if_abandoned(access[0]), access[1])
 
 
 @require_GET

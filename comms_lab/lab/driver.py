@@ -93,6 +93,8 @@ def _sample(run: Run, state: RunState, *, t: float) -> None:
 
 def drive(run_id: str) -> None:
     run = Run.objects.get(pk=run_id)
+    if run.status != Run.Status.QUEUED:
+        return  # already closed (abandoned while this message waited); never run it twice
     state = RunState(run_id)
     started = time.time()
     state.set_meta(started_at=started, status="running")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +42,8 @@ return {0, '0'}
 """
 # Time after the load ends for queues to drain and retries to finish before the run is closed.
 DRAIN_GRACE_S = 45
+# A run still open this long after its load should have ended has lost the worker that was driving it.
+ABANDONED_AFTER_S = DRAIN_GRACE_S + 60
 
 
 class AdmissionError(Exception):
@@ -217,3 +220,14 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
             set_consuming(run_id, service, consuming=False)
     state.cleanup([*CHECKOUT_ASYNC, "payment", "orders", "inventory", "browse"])
     return run
+
+
+def close_if_abandoned(run: Run) -> Run:
+    """Close a run whose worker died mid-run, keeping what it logged, so it neither stays "running" forever nor
+    holds the learner's slot."""
+    if not run.is_active:
+        return run
+    due = run.created_at + timedelta(seconds=run.config["duration"] + ABANDONED_AFTER_S)
+    if timezone.now() < due:
+        return run
+    return finish_run(str(run.id), load_seconds=run.config["duration"], status=Run.Status.FAILED)

@@ -4,7 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from comms_lab.lab import selectors
+from comms_lab.lab import selectors, services
 from comms_lab.lab.model.experiments import DEFAULT_EXPERIMENT, EXPERIMENTS
 from comms_lab.learners import learner_for
 
@@ -39,6 +39,7 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
     if access is None:
         raise Http404("No run you can see here")
     run, can_control = access
+    run = services.close_if_abandoned(run)
     experiment = EXPERIMENTS[run.experiment]
     return render(
         request,

@@ -2,9 +2,11 @@
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from comms_lab.lab.models import Run
 from tests.support.lab import wait_finished
@@ -116,3 +118,13 @@ def test_toggles_are_validated_and_only_the_owner_may_send_them() -> None:
     toggles = [e for e in finished.stored_events() if e["type"] == "toggle"]
     assert toggles[0]["values"] == {"email.down": True} and toggles[0]["by"] == "learner"
     assert post(owner, path, {"values": {"email.down": False}}).status_code == 409
+
+
+def test_a_run_whose_worker_vanished_is_closed_as_failed_when_next_looked_at() -> None:
+    owner = learner_client()
+    learner_id = owner.session["learner_id"]
+    run = Run.objects.create(experiment="checkout", config={"duration": 5}, anonymous_id=learner_id, status="running")
+    Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    detail = owner.get(f"/lab/api/runs/{run.id}").json()
+    assert detail["status"] == "failed"
+    assert detail["summary"]["requests"] == 0
