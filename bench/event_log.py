@@ -20,8 +20,8 @@ import django
 
 django.setup()
 
-from comms_lab.lab.events import RunEventLog  # noqa: E402
 from comms_lab.redis_client import redis_client, rkey  # noqa: E402
+from lab.events import RunEventLog  # noqa: E402
 
 N = 20_000
 EVENT = {"type": "call.finished", "t": 1.234, "from": "order", "to": "payment", "outcome": "ok", "duration_ms": 400.1}

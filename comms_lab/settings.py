@@ -33,7 +33,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "comms_lab",
-    "comms_lab.lab",
+    "lab",
     "lessons",
     "quizzes",
 ]

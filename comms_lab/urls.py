@@ -9,7 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("progress/", quiz_views.progress, name="progress"),
     path("healthz", views.healthz, name="healthz"),
-    path("lab/", include("comms_lab.lab.urls")),
+    path("lab/", include("lab.urls")),
     path("lessons/", include("lessons.urls")),
     path("glossary/", include("lessons.glossary_urls")),
     path("quizzes/", include("quizzes.urls")),

@@ -7,8 +7,8 @@ from django.views.decorators.cache import never_cache
 
 from comms_lab.health import health
 from comms_lab.http import json_error
-from comms_lab.lab import selectors
 from comms_lab.learners import learner_for
+from lab import selectors
 
 
 def home(request: HttpRequest) -> HttpResponse:

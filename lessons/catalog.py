@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import Resolver404, resolve
 
 from comms_lab.content import ContentError
-from comms_lab.lab.model.experiments import EXPERIMENTS, Experiment
+from lab.model.experiments import EXPERIMENTS, Experiment
 from lessons import rendering
 from lessons.glossary import SLUG_RE, YAML_LOADER, GlossaryTerm, load_glossary, shown
 

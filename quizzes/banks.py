@@ -179,7 +179,7 @@ def _glossary_slugs() -> frozenset[str]:
 
 
 def _experiments() -> dict[str, frozenset[str]]:
-    from comms_lab.lab.model.experiments import EXPERIMENTS
+    from lab.model.experiments import EXPERIMENTS
 
     return {slug: frozenset(p.slug for p in e.presets) for slug, e in EXPERIMENTS.items()}
 

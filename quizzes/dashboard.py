@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from comms_lab.lab.selectors import runs_of
 from comms_lab.learners import Learner
+from lab.selectors import runs_of
 from quizzes.banks import Bank, catalogue
 from quizzes.mastery import Calibration, ConceptMastery, Level, calibration
 from quizzes.selectors import (

@@ -11,9 +11,9 @@ from typing import Any
 
 from django.urls import reverse
 
-from comms_lab.lab.model.experiments import EXPERIMENTS
-from comms_lab.lab.models import Run
 from comms_lab.learners import Learner
+from lab.model.experiments import EXPERIMENTS
+from lab.models import Run
 from quizzes.banks import Bank, Question, catalogue
 from quizzes.behaviours import BEHAVIOURS, Behaviour
 from quizzes.grading import CBM_MARKS, CBM_MAX, grade, metric_value

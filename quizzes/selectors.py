@@ -9,8 +9,8 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
-from comms_lab.lab.models import Run
 from comms_lab.learners import Learner
+from lab.models import Run
 from quizzes.banks import catalogue
 from quizzes.mastery import AnswerFact, Calibration, ConceptMastery, calibration, mastery
 from quizzes.models import Attempt, Response, ReviewCard

@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from fsrs import Scheduler
 
-from comms_lab.lab.models import Run
 from comms_lab.learners import Learner
+from lab.models import Run
 from quizzes import grading, scheduling
 from quizzes.banks import Question, catalogue
 from quizzes.behaviours import BEHAVIOURS, IMMEDIATE

@@ -8,10 +8,10 @@ from typing import Any
 
 from django.contrib.sessions.backends.db import SessionStore
 
-from comms_lab.lab import services
-from comms_lab.lab.events import RunEventLog
-from comms_lab.lab.models import Run
 from comms_lab.learners import SESSION_KEY, Learner
+from lab import services
+from lab.events import RunEventLog
+from lab.models import Run
 
 
 def new_learner() -> Learner:

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from comms_lab.lab.models import Run
+from lab.models import Run
 from tests.support.lab import wait_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]

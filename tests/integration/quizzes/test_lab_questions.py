@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
-from comms_lab.lab.models import Run
+from lab.models import Run
 from quizzes.models import Attempt, Response
 from tests.integration.quizzes.conftest import QuizDriver
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from comms_lab.lab.models import Run
+from lab.models import Run
 from quizzes.banks import catalogue
 from quizzes.models import Attempt, ReviewCard
 from tests.integration.quizzes.conftest import QuizDriver

@@ -1,6 +1,6 @@
 import pytest
 
-from comms_lab.lab.model.experiments import EXPERIMENTS
+from lab.model.experiments import EXPERIMENTS
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS.values(), ids=lambda e: e.slug)

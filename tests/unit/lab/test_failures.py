@@ -1,6 +1,6 @@
 import random
 
-from comms_lab.lab.model.failures import CallFault, FailureSpec, decide
+from lab.model.failures import CallFault, FailureSpec, decide
 
 
 def test_a_healthy_service_gets_no_fault() -> None:

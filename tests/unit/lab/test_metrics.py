@@ -1,4 +1,4 @@
-from comms_lab.lab.model.metrics import percentile, summarize
+from lab.model.metrics import percentile, summarize
 
 
 def finished(t: float, latency: float, outcome: str = "ok", **extra: object) -> dict[str, object]:

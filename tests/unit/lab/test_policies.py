@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from comms_lab.lab.model.policies import BreakerConfig, Bulkhead, CircuitBreaker, RetryPolicy
+from lab.model.policies import BreakerConfig, Bulkhead, CircuitBreaker, RetryPolicy
 
 
 class FixedRandom(random.Random):

@@ -1,6 +1,6 @@
 import pytest
 
-from comms_lab.lab.model.schema import ConfigError, Param, Schema
+from lab.model.schema import ConfigError, Param, Schema
 
 SCHEMA = Schema(
     (

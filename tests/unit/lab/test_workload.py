@@ -1,6 +1,6 @@
 import random
 
-from comms_lab.lab.model.workload import arrival_times
+from lab.model.workload import arrival_times
 
 
 def test_uniform_arrivals_are_evenly_spaced() -> None:

@@ -11,20 +11,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from comms_lab.celery import app as celery_app
-from comms_lab.lab.events import RunEventLog, emit
-from comms_lab.lab.model.experiments import (
+from comms_lab.learners import Learner
+from comms_lab.redis_client import redis_client, rkey
+from lab.events import RunEventLog, emit
+from lab.model.experiments import (
     CHECKOUT_ASYNC,
     DEFAULT_EXPERIMENT,
     DEFAULT_PRESET,
     EXPERIMENTS,
     Experiment,
 )
-from comms_lab.lab.model.metrics import summarize
-from comms_lab.lab.model.schema import ConfigError
-from comms_lab.lab.models import Run
-from comms_lab.lab.runstate import RunState, queue_name
-from comms_lab.learners import Learner
-from comms_lab.redis_client import redis_client, rkey
+from lab.model.metrics import summarize
+from lab.model.schema import ConfigError
+from lab.models import Run
+from lab.runstate import RunState, queue_name
 
 # Admit a run if both the learner's and the global set of active runs have room. Scores are expiry times.
 _ADMIT = """
@@ -130,7 +130,7 @@ def start_run(*, learner: Learner, experiment: str | None, preset: str | None, c
         with transaction.atomic():
             run.save()
             RunState(str(run.id)).init(experiment=exp.slug, preset=preset_slug, config=merged, learner=learner.key)
-            from comms_lab.lab.tasks import drive_run
+            from lab.tasks import drive_run
 
             drive_run.delay_on_commit(str(run.id))
     except Exception:

@@ -6,11 +6,11 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from comms_lab.http import BadRequest, json_error, optional_object, optional_str, read_json_object
-from comms_lab.lab import selectors, services
-from comms_lab.lab.model.experiments import EXPERIMENTS
-from comms_lab.lab.model.schema import ConfigError
-from comms_lab.lab.models import Run
 from comms_lab.learners import learner_for
+from lab import selectors, services
+from lab.model.experiments import EXPERIMENTS
+from lab.model.schema import ConfigError
+from lab.models import Run
 
 ALLOWED_RUN_FIELDS = {"experiment", "preset", "config"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from comms_lab.lab.model.schema import Param, Schema
+from lab.model.schema import Param, Schema
 
 FAILURE_SCHEDULES = ("always", "first_n", "every_kth", "for_seconds")
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from django.urls import reverse
 
-from comms_lab.lab.events import RunEventLog
-from comms_lab.lab.model.metrics import summarize
-from comms_lab.lab.models import Run
 from comms_lab.learners import Learner
+from lab.events import RunEventLog
+from lab.model.metrics import summarize
+from lab.models import Run
 
 
 def is_owner(run: Run, learner: Learner | None) -> bool:

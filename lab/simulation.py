@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from comms_lab.lab.events import emit
-from comms_lab.lab.model.experiments import CHECKOUT_ASYNC, CHECKOUT_SERVICES
-from comms_lab.lab.model.failures import CONNECT_REFUSED_MS, FailureSpec, decide
-from comms_lab.lab.model.policies import BreakerConfig, RetryPolicy
-from comms_lab.lab.runstate import RunState
+from lab.events import emit
+from lab.model.experiments import CHECKOUT_ASYNC, CHECKOUT_SERVICES
+from lab.model.failures import CONNECT_REFUSED_MS, FailureSpec, decide
+from lab.model.policies import BreakerConfig, RetryPolicy
+from lab.runstate import RunState
 
 # Puts a message on its target's queue, optionally after a delay in seconds.
 Sender = Callable[[dict[str, Any], float | None], None]

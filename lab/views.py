@@ -4,9 +4,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from comms_lab.lab import selectors, services
-from comms_lab.lab.model.experiments import DEFAULT_EXPERIMENT, EXPERIMENTS
 from comms_lab.learners import learner_for
+from lab import selectors, services
+from lab.model.experiments import DEFAULT_EXPERIMENT, EXPERIMENTS
 
 
 @ensure_csrf_cookie

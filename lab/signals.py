@@ -44,7 +44,7 @@ def stop_heartbeat(sender: Any = None, **_: Any) -> None:
 @receiver(user_logged_in)
 def adopt_anonymous_runs(sender: Any, request: Any, user: Any, **_: Any) -> None:
     """Runs made before signing in become the account's (the session's learner id survives log-in)."""
-    from comms_lab.lab.models import Run
+    from lab.models import Run
 
     anonymous_id = request.session.get(SESSION_KEY) if request is not None else None
     if anonymous_id:

@@ -11,10 +11,10 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from comms_lab.lab import selectors, services
-from comms_lab.lab.events import REPLAY_PAGE, group_name
-from comms_lab.lab.model.schema import ConfigError
 from comms_lab.learners import learner_for_scope
+from lab import selectors, services
+from lab.events import REPLAY_PAGE, group_name
+from lab.model.schema import ConfigError
 
 TAIL_CHECK_S = 1.0
 
@@ -67,7 +67,7 @@ class RunConsumer(AsyncWebsocketConsumer):
 
     async def watch_tail(self) -> None:
         """The channel layer may drop a frame; the log may not. Check it every second for anything missed."""
-        from comms_lab.lab.events import RunEventLog
+        from lab.events import RunEventLog
 
         log = RunEventLog(str(self.run.id))
         while True:

@@ -6,7 +6,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import comms_lab.lab.models
+import lab.models
 
 
 class Migration(migrations.Migration):
@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                 ("anonymous_id", models.CharField(blank=True, db_index=True, max_length=32)),
                 (
                     "share_token",
-                    models.CharField(default=comms_lab.lab.models.new_share_token, max_length=32, unique=True),
+                    models.CharField(default=lab.models.new_share_token, max_length=32, unique=True),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("started_at", models.DateTimeField(blank=True, null=True)),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from comms_lab.lab import api, views
+from lab import api, views
 
 app_name = "lab"
 urlpatterns = [

@@ -4,8 +4,8 @@ from typing import Any
 
 from celery import shared_task
 
-from comms_lab.lab import driver, simulation
-from comms_lab.lab.runstate import queue_name
+from lab import driver, simulation
+from lab.runstate import queue_name
 
 
 @shared_task(name="lab.drive_run")

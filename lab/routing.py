@@ -1,6 +1,6 @@
 from django.urls import path
 
-from comms_lab.lab.consumers import RunConsumer
+from lab.consumers import RunConsumer
 
 websocket_urlpatterns = [
     path("ws/lab/runs/<str:run_id>/", RunConsumer.as_asgi(), name="run-ws"),

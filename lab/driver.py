@@ -11,12 +11,12 @@ from typing import Any
 
 from django.utils import timezone
 
-from comms_lab.lab import services
-from comms_lab.lab.events import emit
-from comms_lab.lab.model.experiments import CHECKOUT_ASYNC, EXPERIMENTS
-from comms_lab.lab.model.workload import arrival_times
-from comms_lab.lab.models import Run
-from comms_lab.lab.runstate import RunState
+from lab import services
+from lab.events import emit
+from lab.model.experiments import CHECKOUT_ASYNC, EXPERIMENTS
+from lab.model.workload import arrival_times
+from lab.models import Run
+from lab.runstate import RunState
 
 log = logging.getLogger(__name__)
 SAMPLE_EVERY_S = 0.25
@@ -45,7 +45,7 @@ def _plan(run: Run, rng: random.Random) -> list[tuple[float, int, str, Any]]:
 
 
 def _send_request(run: Run, state: RunState, payload: dict[str, Any], *, t: float) -> None:
-    from comms_lab.lab import tasks
+    from lab import tasks
 
     suffix = payload.get("mode") or payload.get("path")
     correlation_id = f"r{payload['index'] + 1:05d}-{suffix}"

@@ -2,9 +2,9 @@ from django.apps import AppConfig
 
 
 class LabConfig(AppConfig):
-    name = "comms_lab.lab"
+    name = "lab"
     label = "lab"
     verbose_name = "Failure lab"
 
     def ready(self) -> None:
-        from comms_lab.lab import signals  # noqa: F401
+        from lab import signals  # noqa: F401

@@ -14,8 +14,8 @@ from typing import Any
 
 from django.conf import settings
 
-from comms_lab.lab.model.policies import BreakerConfig, CircuitBreaker
 from comms_lab.redis_client import redis_client, rkey
+from lab.model.policies import BreakerConfig, CircuitBreaker
 
 # Take a pool slot if fewer than ARGV[2] leases are live; a lease ends at its score (epoch seconds).
 _ACQUIRE = """
