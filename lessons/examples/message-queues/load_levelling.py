@@ -1,4 +1,4 @@
-"""A queue absorbs a burst that the consumers cannot keep up with (one tick = 1 s)."""
+"""A queue absorbs a burst that the consumers cannot keep up with (one tick = 1 s; the burst is ticks 0-9)."""
 from collections import deque
 
 PER_CONSUMER = 100            # messages one consumer handles per second
@@ -27,7 +27,7 @@ def run(consumers):
         peak = max(peak, depth)
         if t >= 10 and depth == 0 and empty_at is None:
             empty_at = t
-    print(f"{consumers} consumers: peak depth {peak:>4}, empty again at t={empty_at} s, "
+    print(f"{consumers} consumers: peak depth {peak:>4}, empty by the end of tick {empty_at}, "
           f"longest wait {worst_wait} s, messages refused 0")
 
 

@@ -19,7 +19,7 @@ for t in range(600):
         queue -= min(queue, EMAIL_CAPACITY_PER_S)
     if queue > peak:
         peak, peak_at = queue, t
-    if t > DOWN.stop and queue == 0 and drained_at is None:
+    if t >= DOWN.stop and queue == 0 and drained_at is None:
         drained_at = t
 
 total = 600 * ORDERS_PER_S
@@ -27,4 +27,5 @@ print(f"orders placed:            {total}")
 print(f"sync checkouts failed:    {sync_failed} ({sync_failed / total:.0%})")
 print("hybrid checkouts failed:  0")
 print(f"hybrid queue peak:        {peak} emails at t={peak_at} s")
-print(f"hybrid backlog cleared:   t={drained_at} s ({drained_at - DOWN.stop} s after recovery)")
+ticks = drained_at - DOWN.stop + 1  # email is back from tick 300, and tick 300 drains too
+print(f"hybrid backlog cleared:   end of tick {drained_at} ({ticks} ticks of draining, {DOWN.stop}-{drained_at})")
