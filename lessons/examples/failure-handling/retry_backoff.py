@@ -5,6 +5,8 @@ from collections import Counter
 rng = random.Random(42)
 BASE, FACTOR, CAP, MAX_ATTEMPTS = 100, 2, 2000, 5  # ms, ms, ms, calls in total
 RETRYABLE = {429, 502, 503, 504, "timeout"}
+TIMEOUT = 300  # ms: a timed-out attempt costs the whole timeout
+ATTEMPT_MS = {503: 20, "timeout": TIMEOUT, 200: 40, 400: 15}  # how long each kind of answer takes
 
 
 def ceiling(retry):  # retry 1 is the second attempt
@@ -19,11 +21,12 @@ def call_with_retries(responses, delay):
     clock = 0.0
     for attempt in range(1, MAX_ATTEMPTS + 1):
         status = responses[attempt - 1]
-        print(f"  t={clock:6.0f} ms  attempt {attempt} -> {status}")
+        start, clock = clock, clock + ATTEMPT_MS[status]  # the attempt itself takes time
+        print(f"  t={start:6.0f} ms  attempt {attempt} -> {status} at t={clock:.0f} ms")
         if status == 200 or status not in RETRYABLE:
             return status  # success, or an error a retry cannot fix (400, 404...)
         if attempt < MAX_ATTEMPTS:
-            clock += delay(attempt)
+            clock += delay(attempt)  # then wait before the next attempt
     return "gave up"
 
 

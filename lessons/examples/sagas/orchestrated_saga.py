@@ -1,6 +1,7 @@
 """An orchestrator runs local steps in order and compensates the finished ones."""
 
 state = {"order": None, "stock": 5, "charged": 0, "refund_attempts": 0}
+provider_refunds = {}  # kept by the payment provider: idempotency key -> refund id
 
 
 def book_courier():
@@ -9,9 +10,12 @@ def book_courier():
 
 def refund_card():
     state["refund_attempts"] += 1
-    if state["refund_attempts"] == 1:
-        raise TimeoutError("payment provider timed out")  # compensations get retried
-    state["charged"] -= 4999
+    key = "refund-ord-98017"  # the same idempotency key on every attempt
+    if key not in provider_refunds:  # the provider refunds once per key
+        provider_refunds[key] = f"re-{len(provider_refunds) + 1}"
+        state["charged"] -= 4999
+    if state["refund_attempts"] == 1:  # the refund went through, but its reply was lost
+        raise TimeoutError("reply from payment provider lost")  # compensations get retried
 
 
 STEPS = [  # (name, local transaction, compensating transaction)
@@ -47,3 +51,4 @@ def run_saga():
 
 
 print("saga", run_saga(), "->", state)
+print("refunds made by the provider:", len(provider_refunds))
