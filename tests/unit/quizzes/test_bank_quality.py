@@ -12,6 +12,9 @@ from quizzes.banks import Question, catalogue
 
 SINGLE_ANSWER_TYPES = ("single", "scenario")
 MAX_KEY_LONGEST_SHARE = 0.35
+# With about four options chance is 25%: a key that is almost never the longest (or often the shortest) is a cue too.
+MIN_KEY_LONGEST_SHARE = 0.10
+MAX_KEY_SHORTEST_SHARE = 0.35
 TRUE_SHARE_RANGE = (0.40, 0.60)
 MAX_KEY_FIRST_SHARE = 0.40
 
@@ -41,6 +44,17 @@ def test_the_correct_option_is_the_longest_in_at_most_35_percent_of_single_answe
     assert len(longest) / len(questions) <= MAX_KEY_LONGEST_SHARE, (
         f"the key is the longest option in {len(longest)} of {len(questions)}: {longest}"
     )
+
+
+def key_is_shortest(question: Question) -> bool:
+    key = next(o for o in question.options if o.correct)
+    return len(key.text) <= min(len(o.text) for o in question.options if not o.correct)
+
+
+def test_the_correct_option_is_not_kept_short_instead_so_length_points_neither_way() -> None:
+    questions = single_answer_questions()
+    assert share(questions, key_is_longest) >= MIN_KEY_LONGEST_SHARE
+    assert share(questions, key_is_shortest) <= MAX_KEY_SHORTEST_SHARE
 
 
 def test_true_is_the_answer_to_between_40_and_60_percent_of_true_false_questions() -> None:
