@@ -1,10 +1,11 @@
 # Home timelines: fan-out on read (pull), on write (push), or both. Work per day.
 USERS = 50_000_000
-FOLLOWS = 200                 # accounts each user follows, 3 of them celebrities
+FOLLOWS = 200                 # accounts each user follows: 197 ordinary users and 3 celebrities
 CELEB_FOLLOWED = 3
-USER_FOLLOWERS = 200          # followers of an ordinary account
+USER_FOLLOWERS = FOLLOWS - CELEB_FOLLOWED  # 50M x 197 follow edges spread over 50M ordinary accounts
 USER_POSTS, LOADS = 1, 10     # per user per day
-CELEBS, CELEB_FOLLOWERS, CELEB_POSTS = 10, 15_000_000, 5
+CELEBS, CELEB_POSTS = 10, 5   # each celebrity posts 5 times a day
+CELEB_FOLLOWERS = USERS * CELEB_FOLLOWED // CELEBS  # 150M celebrity follows over 10 accounts = 15M each
 FANOUT_WRITES_PER_S = 1_000_000  # timeline inserts the push workers manage
 
 loads = USERS * LOADS
