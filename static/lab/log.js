@@ -1,0 +1,191 @@
+// The event log: a virtualised listbox. It keeps every loggable event (100k is fine) in time order, but the DOM
+// holds only a window of rows around what is visible, reused frame to frame. Rows have a fixed height, so
+// nothing is measured per event: the viewport's height comes from a ResizeObserver, the scroll position from
+// scroll events. One tab stop; arrow keys, Page Up/Down, Home and End move inside; Enter follows a request.
+import { toggleLabel } from "./util.js";
+
+const ROW_PX = 20;
+const OVERSCAN = 80;
+// Shown even when the log is thinned because the page is struggling to keep up.
+const NOTABLE = new Set(["run.started", "run.finished", "toggle", "breaker.state", "dlq.added", "request.finished", "call.finished", "message.processed", "message.dropped", "retry.scheduled"]);
+
+export function describe(e) {
+  const t = `${(e.t || 0).toFixed(2)}s`;
+  switch (e.type) {
+    case "run.started": return `${t} run started (${e.experiment || "run"}${e.preset ? `, ${e.preset}` : ""})`;
+    case "request.created": return `${t} ${e.correlation_id} created`;
+    case "request.attempt": return e.attempt > 1 ? `${t} ${e.correlation_id} attempt ${e.attempt}` : null;
+    case "call.started": return `${t} ${e.from} → ${e.to} call (${e.correlation_id}, attempt ${e.attempt})`;
+    case "call.finished": return `${t} ${e.from} ← ${e.to} ${e.outcome} in ${e.duration_ms} ms${e.reason ? ` — ${e.reason}` : ""}`;
+    case "message.published": return `${t} ${e.from} ⇢ ${e.queue || `queue ${e.to}`} (${e.message_id})`;
+    case "message.consumed": return `${t} ${e.to} took ${e.message_id}${e.queue ? ` from ${e.queue}` : ""} (attempt ${e.attempt})`;
+    case "message.processed": return `${t} ${e.to} ${e.outcome} ${e.message_id}${e.duplicate ? " (duplicate!)" : ""}`;
+    case "message.dropped": return `${t} message to ${e.to} dropped in transit`;
+    case "retry.scheduled": return `${t} retry of ${e.correlation_id} in ${e.delay_ms} ms (next attempt ${e.next_attempt})`;
+    case "dlq.added": return `${t} ${e.message_id} → dead-letter queue: ${e.reason}`;
+    case "request.finished": return `${t} ${e.correlation_id} ${e.outcome === "ok" ? "succeeded" : "FAILED"} after ${e.latency_ms} ms${e.reason ? ` — ${e.reason}` : ""}`;
+    case "breaker.state": return `${t} breaker${e.target ? ` on ${e.target}` : ""} ${e.from} → ${e.to} (${e.reason})`;
+    case "toggle": return `${t} toggle by ${e.by}: ${toggleLabel(e.values)}`;
+    case "run.finished": return `${t} run ${e.status}`;
+    default: return null;
+  }
+}
+
+function rowClass(e) {
+  if (e.type === "toggle") return "toggle";
+  if (e.type === "breaker.state") return "breaker";
+  if ((e.outcome && e.outcome !== "ok" && e.outcome !== "duplicate_skipped") || e.type === "dlq.added" || e.type === "message.dropped") return "failed";
+  return "";
+}
+
+export function createLog(list, { onSelect, invalidate }) {
+  let all = [];
+  let notable = [];
+  let thin = false;
+  let viewH = 300;
+  let scrollTop = 0;
+  let stick = true;
+  let active = -1; // index in the shown rows
+  let dirty = true;
+  const pool = [];
+  const body = list.querySelector(".log-rows"); // padded to the full height; the scroller itself never is
+  list.setAttribute("role", "listbox");
+  list.setAttribute("aria-orientation", "vertical");
+
+  new ResizeObserver((entries) => {
+    viewH = entries[0].contentRect.height || viewH;
+    dirty = true;
+    invalidate();
+  }).observe(list);
+  list.addEventListener("scroll", () => {
+    scrollTop = list.scrollTop;
+    stick = scrollTop + viewH >= rows().length * ROW_PX - ROW_PX;
+    dirty = true;
+    invalidate();
+  }, { passive: true });
+
+  const rows = () => (thin ? notable : all);
+
+  function insert(arr, entry) {
+    let i = arr.length;
+    while (i > 0 && arr[i - 1].t > entry.t) i--; // events from parallel workers may be a little out of time order
+    if (i === arr.length) arr.push(entry);
+    else arr.splice(i, 0, entry);
+  }
+
+  function follow(index) {
+    const entry = rows()[index];
+    if (entry && entry.e.correlation_id) onSelect(entry.e);
+  }
+
+  function moveTo(index) {
+    const shown = rows();
+    if (!shown.length) return;
+    active = Math.max(0, Math.min(shown.length - 1, index));
+    const top = active * ROW_PX;
+    if (top < scrollTop) scrollTop = top;
+    else if (top + ROW_PX > scrollTop + viewH) scrollTop = top + ROW_PX - viewH;
+    stick = active === shown.length - 1;
+    list.scrollTop = scrollTop;
+    dirty = true;
+    invalidate();
+  }
+
+  list.addEventListener("keydown", (ev) => {
+    const page = Math.max(1, Math.floor(viewH / ROW_PX) - 1);
+    const start = active < 0 ? Math.floor(scrollTop / ROW_PX) : active;
+    const moves = { ArrowDown: start + 1, ArrowUp: start - 1, PageDown: start + page, PageUp: start - page, Home: 0, End: rows().length - 1 };
+    if (ev.key in moves) {
+      ev.preventDefault();
+      moveTo(moves[ev.key]);
+    } else if ((ev.key === "Enter" || ev.key === " ") && active >= 0) {
+      ev.preventDefault();
+      follow(active);
+    }
+  });
+  list.addEventListener("click", (ev) => {
+    const li = ev.target.closest("li[data-index]");
+    if (!li) return;
+    active = Number(li.dataset.index);
+    dirty = true;
+    invalidate();
+    follow(active);
+  });
+  list.addEventListener("focus", () => {
+    if (active < 0 && rows().length) moveTo(stick ? rows().length - 1 : Math.floor(scrollTop / ROW_PX));
+  });
+
+  return {
+    add(e) {
+      if (e.type === "request.attempt" && !(e.attempt > 1)) return;
+      if (describe(e) === null) return;
+      const entry = { t: e.t || 0, e };
+      insert(all, entry);
+      if (NOTABLE.has(e.type)) insert(notable, entry);
+      dirty = true;
+    },
+    reset() {
+      all = [];
+      notable = [];
+      active = -1;
+      stick = true;
+      scrollTop = 0;
+      dirty = true;
+    },
+    setThin(value) {
+      if (thin === value) return;
+      thin = value;
+      active = -1;
+      stick = true;
+      dirty = true;
+      invalidate();
+    },
+    size: () => all.length,
+    /** Draw the visible window; call at most once per frame. */
+    render() {
+      if (!dirty) return;
+      dirty = false;
+      const shown = rows();
+      const total = shown.length;
+      if (stick) scrollTop = Math.max(0, total * ROW_PX - viewH);
+      const first = Math.max(0, Math.floor(scrollTop / ROW_PX) - OVERSCAN);
+      const last = Math.min(total, Math.ceil((scrollTop + viewH) / ROW_PX) + OVERSCAN);
+      const count = last - first;
+      while (pool.length < count) {
+        const li = document.createElement("li");
+        li.setAttribute("role", "option");
+        li.tx = null;
+        pool.push(li);
+      }
+      for (let i = 0; i < count; i++) {
+        const li = pool[i], entry = shown[first + i], index = first + i;
+        if (li.entry !== entry) {
+          li.entry = entry;
+          li.textContent = describe(entry.e);
+          li.className = rowClass(entry.e);
+        }
+        if (li.index !== index) {
+          li.index = index;
+          li.dataset.index = index;
+          li.setAttribute("aria-posinset", index + 1);
+        }
+        li.setAttribute("aria-setsize", total);
+        const isActive = index === active;
+        if (li.isActive !== isActive) {
+          li.isActive = isActive;
+          li.classList.toggle("active", isActive);
+          li.setAttribute("aria-selected", String(isActive));
+          if (isActive) li.id = "event-log-active";
+          else if (li.id) li.removeAttribute("id");
+        }
+        if (body.children[i] !== li) body.insertBefore(li, body.children[i] || null);
+      }
+      while (body.children.length > count) body.lastChild.remove();
+      body.style.paddingTop = `${first * ROW_PX}px`;
+      body.style.paddingBottom = `${(total - last) * ROW_PX}px`;
+      if (active >= first && active < last) list.setAttribute("aria-activedescendant", "event-log-active");
+      else list.removeAttribute("aria-activedescendant");
+      if (stick) list.scrollTop = scrollTop; // a write, never a read: the position comes from scroll events
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// The run's numbers after it finishes, each under the name lessons and quizzes use (the summary key) beside a
+// plain label and a one-line definition. A run of all classes side by side shows per-class figures, never a
+// blended headline latency.
+import { h, fmt } from "./util.js";
+
+const ROWS = [
+  ["requests", "Requests", (s) => fmt(s.requests), "Requests that finished, ok or failed."],
+  ["unfinished", "Unfinished", (s) => fmt(s.unfinished), "Requests still open when the run ended: counted, never dropped."],
+  ["success_rate_pct", "Success rate", (s) => fmt(s.success_rate_pct, "%"), "Share of finished requests that succeeded."],
+  ["latency_ms.p50", "Latency p50 / p95 / p99", (s) => `${fmt(s.latency_ms?.p50, " ms")} / ${fmt(s.latency_ms?.p95, " ms")} / ${fmt(s.latency_ms?.p99, " ms")}`, "Half, 95% and 99% of requests finished within these times.", "latency"],
+  ["throughput_rps", "Throughput (attempts/s)", (s) => fmt(s.throughput_rps), "Attempts per second, retries included."],
+  ["goodput_rps", "Goodput (successes/s)", (s) => fmt(s.goodput_rps), "Successful requests per second: what users got."],
+  ["retries_per_request", "Retries per request", (s) => fmt(s.retries_per_request), "Extra attempts per request; above 0 the load is amplified."],
+  ["dlq_count", "Dead letters", (s) => fmt(s.dlq_count), "Messages moved to the dead-letter queue after their last attempt."],
+  ["max_queue_depth", "Largest queue depth", (s) => fmt(s.max_queue_depth), "Most messages waiting in one queue at any sample."],
+  ["final_queue_depth", "Final queue depth", (s) => fmt(typeof s.final_queue_depth === "object" && s.final_queue_depth ? Object.values(s.final_queue_depth).reduce((a, b) => a + b, 0) : s.final_queue_depth), "Messages still waiting when the run ended (0: everything drained)."],
+  ["breaker_opened", "Breaker opened", (s) => fmt(s.breaker_opened, " times"), "How often the circuit breaker tripped open."],
+  ["calls_while_open", "Calls reaching the guarded service while open", (s) => fmt(s.calls_while_open), "Should be 0: an open breaker refuses calls without trying."],
+  ["duplicates_processed", "Duplicates processed", (s) => fmt(s.duplicates_processed), "Messages handled twice (idempotent consumers skip them)."],
+];
+
+export function renderSummary(el, summary, exp, config) {
+  if (!summary) return;
+  const view = exp.view || {};
+  const sideBySide = view.class_param && view.all_classes_value !== null && config[view.class_param] === view.all_classes_value;
+  const table = h("table", { class: "data summary" }, h("caption", { class: "sr-only", text: "Run summary" }));
+  const head = table.createTHead().insertRow();
+  for (const title of ["Figure", "Name in lessons", "Value", "What it means"]) head.append(h("th", { scope: "col", text: title }));
+  const body = table.createTBody();
+  for (const [key, label, value, meaning, kind] of ROWS) {
+    const top = key.split(".")[0];
+    if (!(top in summary)) continue;
+    if (kind === "latency" && sideBySide) continue; // two designs: see the per-class table
+    const tr = body.insertRow();
+    tr.append(h("th", { scope: "row", text: label }));
+    tr.insertCell().append(h("code", { text: key }));
+    tr.insertCell().textContent = value(summary);
+    tr.insertCell().textContent = meaning;
+  }
+  const parts = [table];
+  const groupsKey = Object.keys(summary).find((k) => k.startsWith("by_") && summary[k] && typeof summary[k] === "object");
+  if (groupsKey) {
+    const name = groupsKey.slice(3);
+    const by = h("table", { class: "data" }, h("caption", { text: `By ${name}${sideBySide ? ": the designs side by side, never blended" : ""}` }));
+    const hr = by.createTHead().insertRow();
+    for (const title of [name[0].toUpperCase() + name.slice(1), "Requests", "Success", "p50", "p95", "p99"]) hr.append(h("th", { scope: "col", text: title }));
+    const tb = by.createTBody();
+    for (const [group, g] of Object.entries(summary[groupsKey])) {
+      const tr = tb.insertRow();
+      tr.append(h("th", { scope: "row" }, h("code", { text: `${groupsKey}.${group}` })));
+      for (const v of [g.requests, fmt(g.success_rate_pct, "%"), fmt(g.latency_ms?.p50, " ms"), fmt(g.latency_ms?.p95, " ms"), fmt(g.latency_ms?.p99, " ms")]) tr.insertCell().textContent = v;
+    }
+    parts.push(by);
+  }
+  if (Array.isArray(summary.findings) && summary.findings.length) {
+    parts.push(h("h3", { text: "Findings" }), h("ul", {}, ...summary.findings.map((f) => h("li", { text: typeof f === "string" ? f : f.text || JSON.stringify(f) }))));
+  }
+  if (Array.isArray(summary.invariants) && summary.invariants.length) {
+    parts.push(h("h3", { text: "Invariants" }), h("ul", { class: "invariants" }, ...summary.invariants.map((i) =>
+      h("li", { class: i.holds ? "ok" : "bad", text: `${i.holds ? "✓ holds" : "✗ violated"}: ${i.name}${i.violations ? ` (${i.violations} violations)` : ""}${i.explanation ? ` — ${i.explanation}` : ""}` }))));
+  }
+  el.replaceChildren(...parts);
+}

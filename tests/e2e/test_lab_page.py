@@ -1,0 +1,145 @@
+"""The lab page's modules in Chromium: drawn from the experiment JSON, a legend, faults opened on the diagram,
+a virtualised keyboard-driven log, and a websocket that resumes after the last event it has."""
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import Page, WebSocket, expect
+
+from lab.model.experiments import EXPERIMENTS
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def errors(page: Page) -> list[str]:
+    """Console errors and uncaught exceptions on the page; each test asserts there are none."""
+    found: list[str] = []
+    page.on("console", lambda msg: found.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: found.append(str(exc)))
+    return found
+
+
+def start(page: Page, preset: str, *, duration: int, rate: float | None = None) -> None:
+    page.goto(f"/lab/checkout/?preset={preset}")
+    page.get_by_text("Run settings").click()
+    page.get_by_label("Duration (s)").fill(str(duration))
+    if rate is not None:
+        page.get_by_label("Request rate (requests/s)").fill(str(rate))
+    page.get_by_role("button", name="Start run").click()
+
+
+@pytest.mark.parametrize("slug", ["checkout", "cascade"])
+def test_the_page_is_drawn_from_the_experiment_json_with_a_legend_for_every_mark(
+    page: Page, errors: list[str], slug: str
+) -> None:
+    page.goto(f"/lab/{slug}/")
+    experiment = EXPERIMENTS[slug].as_json()
+    for node in experiment["diagram"]["nodes"]:
+        expect(page.locator(f'#topology .node[data-node="{node["id"]}"]')).to_contain_text(node["label"])
+    figures = page.locator("#charts figure")
+    expect(figures).to_have_count(len(experiment["view"]["charts"]) + 1)  # and the toggle markers
+    legend = page.locator("#legend")
+    for text in ("Synchronous call", "Request or reply", "Failed call", "Service", "DOWN", "slow", "a toggle"):
+        expect(legend).to_contain_text(text)
+    if slug == "checkout":
+        for text in ("Asynchronous message", "Message on a queue", "Queue: “N waiting”", "Dead-letter", "chosen mode"):
+            expect(legend).to_contain_text(text)
+        expect(page.locator("#chart-breaker-lane")).to_have_count(0)
+    else:
+        expect(legend).to_contain_text("Pool: threads in use")
+        expect(legend).to_contain_text("Circuit breaker state")
+        expect(legend).not_to_contain_text("Queue")
+        expect(page.locator("#chart-breaker-lane")).to_have_attribute("role", "img")
+        expect(page.locator(".lane-legend")).to_contain_text("HALF-OPEN")
+    assert errors == []
+
+
+def test_clicking_a_service_opens_its_faults_in_place_and_down_shows_on_its_badge(
+    page: Page, errors: list[str]
+) -> None:
+    start(page, "hybrid-baseline", duration=10, rate=3)
+    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    expect(page.get_by_label("Duration (s)")).to_be_disabled()  # settings are locked while the run goes
+    email = page.locator('#topology .node[data-node="email"]')
+    expect(email.locator(".badge-text")).to_have_text("up")
+    email.click()
+    box = page.locator("#node-faults")
+    expect(box).to_be_visible()
+    expect(box.get_by_role("heading")).to_have_text("Email faults")
+    for label in ("Down", "Extra latency (ms)", "Error rate (fraction)"):
+        expect(box.get_by_label(label)).to_be_visible()
+    box.get_by_label("Down").check()
+    expect(email.locator(".badge-text")).to_have_text("DOWN")
+    expect(email).to_have_class(re.compile(r"\bdown\b"))
+    expect(page.locator("#markers")).to_contain_text("email.down=true")
+    expect(page.get_by_label("Email down")).to_be_checked()  # the side panel follows
+    page.keyboard.press("Escape")
+    expect(box).to_be_hidden()
+    email.focus()
+    page.keyboard.press("Enter")  # the diagram's services work from the keyboard too
+    expect(box).to_be_visible()
+    expect(box.get_by_label("Down")).to_be_checked()
+    box.get_by_label("Down").uncheck()
+    expect(email.locator(".badge-text")).to_have_text("up")
+    expect(page.locator("#markers")).to_contain_text("email.down=false")
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    expect(page.get_by_label("Email down")).to_be_disabled()
+    expect(page.locator("#toggles-note")).to_contain_text("This run has ended")
+    assert errors == []
+
+
+def test_a_dropped_socket_resumes_after_the_last_event_without_duplicates_and_the_log_stays_small(
+    page: Page, errors: list[str]
+) -> None:
+    sockets: list[WebSocket] = []
+    received: dict[int, list[int]] = {}
+
+    def on_socket(ws: WebSocket) -> None:
+        index = len(sockets)
+        sockets.append(ws)
+        received[index] = []
+
+        def frame(payload: str | bytes) -> None:
+            for seq in re.findall(r'"seq":(\d+)', payload if isinstance(payload, str) else payload.decode()):
+                received[index].append(int(seq))
+
+        ws.on("framereceived", frame)
+
+    page.on("websocket", on_socket)
+    start(page, "quick-tour", duration=8)
+    page.wait_for_function("window.commsLab && window.commsLab.store.lastSeq > 40", timeout=30_000)
+    held = page.evaluate(
+        "() => { const s = window.commsLab.store.lastSeq; window.commsLab.connection.drop(); return s; }"
+    )
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    assert len(sockets) == 2
+    assert parse_qs(urlparse(sockets[0].url).query)["after"] == ["0"]
+    after = int(parse_qs(urlparse(sockets[1].url).query)["after"][0])
+    assert after >= held > 0
+    assert received[1] and min(received[1]) == after + 1  # nothing the page already had was sent again
+    seqs = page.evaluate("() => window.commsLab.store.events.map((e) => e.seq)")
+    assert seqs == list(range(1, len(seqs) + 1))
+
+    log = page.locator("#event-log")
+    lines = page.evaluate("() => window.commsLab.logSize()")
+    assert lines > 300
+    assert 50 < log.locator("li").count() <= 200  # a window of rows, not every line
+    log.focus()
+    page.keyboard.press("Home")
+    active = page.locator("#event-log-active")
+    expect(active).to_contain_text("run started")
+    expect(log).to_have_attribute("aria-activedescendant", "event-log-active")
+    page.keyboard.press("ArrowDown")
+    expect(active).to_have_attribute("aria-posinset", "2")
+    page.keyboard.press("End")
+    expect(active).to_contain_text("run finished")
+    expect(active).to_have_attribute("aria-posinset", str(lines))
+    page.keyboard.press("PageUp")
+    page.keyboard.press("ArrowUp")
+    created = page.locator("#event-log li", has_text="created").first
+    request = created.inner_text().split()[1]
+    created.click()
+    expect(page.locator("#journey")).to_contain_text(f"{request} created")
+    assert errors == []
