@@ -10,14 +10,21 @@ from comms_lab.learners import learner_for
 from lab import selectors, services
 from lab.model.experiments import EXPERIMENTS
 from lab.model.schema import ConfigError
+from lab.model.topology_schema import TOPOLOGY_JSON_SCHEMA
 from lab.models import Run
 
-ALLOWED_RUN_FIELDS = {"experiment", "preset", "config"}
+ALLOWED_RUN_FIELDS = {"experiment", "preset", "config", "topology"}
 
 
 @require_GET
 def experiments(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"experiments": [e.as_json() for e in EXPERIMENTS.values()]})
+
+
+@require_GET
+def topology_schema(request: HttpRequest) -> JsonResponse:
+    """The JSON Schema of topology documents, for editors and for learners writing their own designs."""
+    return JsonResponse(TOPOLOGY_JSON_SCHEMA)
 
 
 def runs(request: HttpRequest) -> JsonResponse:
@@ -30,12 +37,19 @@ def runs(request: HttpRequest) -> JsonResponse:
         data = read_json_object(request)
         unknown = sorted(set(data) - ALLOWED_RUN_FIELDS)
         if unknown:
-            raise BadRequest({name: "unknown field; allowed: experiment, preset, config" for name in unknown})
+            allowed = "experiment, preset, config, topology"
+            raise BadRequest({name: f"unknown field; allowed: {allowed}" for name in unknown})
+        topology = data.get("topology")
+        if topology is not None and not isinstance(topology, dict):
+            raise BadRequest(
+                {"topology": "must be a topology document (a JSON object); see GET /lab/api/topology-schema"}
+            )
         run = services.start_run(
             learner=learner_for(request),
             experiment=optional_str(data, "experiment"),
             preset=optional_str(data, "preset"),
             config=optional_object(data, "config"),
+            topology=topology,
         )
     except BadRequest as exc:
         return json_error(400, str(exc), fields=exc.fields)

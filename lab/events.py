@@ -19,7 +19,7 @@ from django.conf import settings
 from comms_lab.redis_client import redis_client, rkey
 
 # Atomically number a batch and append it: stream ids are "0-<seq>", so order and gaplessness come from Redis.
-_APPEND = """
+APPEND_SCRIPT = """
 local n = #ARGV - 1
 local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
@@ -53,7 +53,7 @@ class RunEventLog:
         if not events:
             return []
         payloads = [json.dumps(e, separators=(",", ":")) for e in events]
-        script = redis_client().register_script(_APPEND)
+        script = redis_client().register_script(APPEND_SCRIPT)
         first = int(script(keys=[self.seq_key, self.stream_key], args=[*payloads, settings.LAB_EVENT_LOG_TTL_S]))
         return [{"seq": first + i, **e} for i, e in enumerate(events)]
 

@@ -20,6 +20,7 @@ class Run(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
+        CLOSING = "closing"  # being summarised and saved; one closer only
         FINISHED = "finished"
         FAILED = "failed"
 
@@ -27,6 +28,8 @@ class Run(models.Model):
     experiment = models.CharField(max_length=40)
     preset = models.CharField(max_length=40, blank=True)
     config = models.JSONField()
+    # The topology document the run executed, so a learner-made design replays exactly like a built-in one.
+    topology = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
     anonymous_id = models.CharField(max_length=32, blank=True, db_index=True)
@@ -48,7 +51,7 @@ class Run(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING, self.Status.CLOSING)
 
     def store_events(self, events: list[dict[str, Any]]) -> None:
         self.event_log = zlib.compress(json.dumps(events, separators=(",", ":")).encode())

@@ -52,7 +52,8 @@ def run_as_json(run: Run, *, can_control: bool) -> dict[str, Any]:
     summary = run.summary
     if summary is None and run.status == Run.Status.RUNNING:
         events = RunEventLog(str(run.id)).after(0)
-        summary = summarize(events, duration_s=max(events[-1]["t"], 0.001) if events else 0.001)
+        group_by = (run.topology or {}).get("workload", {}).get("group_by")
+        summary = summarize(events, duration_s=max(events[-1]["t"], 0.001) if events else 0.001, group_by=group_by)
     run_id = str(run.id)
     return {
         "id": run_id,

@@ -10,21 +10,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from comms_lab.celery import app as celery_app
 from comms_lab.learners import Learner
 from comms_lab.redis_client import redis_client, rkey
+from lab.engine.driver import DRAIN_GRACE_S
 from lab.events import RunEventLog, emit
-from lab.model.experiments import (
-    CHECKOUT_ASYNC,
-    DEFAULT_EXPERIMENT,
-    DEFAULT_PRESET,
-    EXPERIMENTS,
-    Experiment,
-)
+from lab.model.catalog import DEFAULT_EXPERIMENT, DEFAULT_PRESET, EXPERIMENTS, Experiment
 from lab.model.metrics import summarize
 from lab.model.schema import ConfigError
+from lab.model.topology import TopologyError, parse_topology
 from lab.models import Run
-from lab.runstate import RunState, queue_name
+from lab.runstate import RunState
 
 # Admit a run if both the learner's and the global set of active runs have room. Scores are expiry times.
 _ADMIT = """
@@ -40,8 +35,6 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 return {0, '0'}
 """
-# Time after the load ends for queues to drain and retries to finish before the run is closed.
-DRAIN_GRACE_S = 45
 # A run still open this long after its load should have ended has lost the worker that was driving it.
 ABANDONED_AFTER_S = DRAIN_GRACE_S + 60
 
@@ -62,20 +55,38 @@ def _global_runs_key() -> str:
     return rkey("lab", "active", "all")
 
 
+def experiment_for(run: Run) -> Experiment:
+    """A run's experiment: its own stored document (learner-made or saved with it), else the built-in one."""
+    if run.topology:
+        return Experiment(parse_topology(run.topology, source=f"run {run.id}"))
+    return EXPERIMENTS[run.experiment]
+
+
 def resolve_config(
-    experiment_slug: str | None, preset_slug: str | None, config: dict[str, Any]
+    experiment_slug: str | None,
+    preset_slug: str | None,
+    config: dict[str, Any],
+    *,
+    topology: dict[str, Any] | None = None,
 ) -> tuple[Experiment, str, dict[str, Any]]:
     """Defaults, then the preset, then the learner's own values; every field checked against its schema."""
-    if experiment_slug is None and preset_slug is None:
-        experiment_slug, preset_slug = DEFAULT_EXPERIMENT, DEFAULT_PRESET
-    experiment = EXPERIMENTS.get(experiment_slug or DEFAULT_EXPERIMENT)
-    if experiment is None:
-        raise ConfigError({"experiment": f"unknown experiment; one of {', '.join(EXPERIMENTS)}"})
+    if topology is not None:
+        try:
+            experiment = Experiment(parse_topology(topology, source="topology"))
+        except TopologyError as exc:
+            raise ConfigError({f"topology.{path}": message for path, message in exc.errors.items()}) from exc
+    else:
+        if experiment_slug is None and preset_slug is None:
+            experiment_slug, preset_slug = DEFAULT_EXPERIMENT, DEFAULT_PRESET
+        found = EXPERIMENTS.get(experiment_slug or DEFAULT_EXPERIMENT)
+        if found is None:
+            raise ConfigError({"experiment": f"unknown experiment; one of {', '.join(EXPERIMENTS)}"})
+        experiment = found
     preset = None
     if preset_slug is not None:
         preset = experiment.preset(preset_slug)
         if preset is None:
-            names = ", ".join(p.slug for p in experiment.presets)
+            names = ", ".join(p.slug for p in experiment.presets) or "none"
             raise ConfigError({"preset": f"unknown preset for {experiment.slug}; one of {names}"})
     clean = experiment.schema.validate(config)
     errors = {}
@@ -115,13 +126,21 @@ def release_admission(run: Run) -> None:
     pipe.execute()
 
 
-def start_run(*, learner: Learner, experiment: str | None, preset: str | None, config: dict[str, Any]) -> Run:
+def start_run(
+    *,
+    learner: Learner,
+    experiment: str | None,
+    preset: str | None,
+    config: dict[str, Any],
+    topology: dict[str, Any] | None = None,
+) -> Run:
     """Validate, admit, save and enqueue a run. Raises ConfigError or AdmissionError."""
-    exp, preset_slug, merged = resolve_config(experiment, preset, config)
+    exp, preset_slug, merged = resolve_config(experiment, preset, config, topology=topology)
     run = Run(
         experiment=exp.slug,
         preset=preset_slug,
         config=merged,
+        topology=exp.topology.document,
         user_id=learner.user_id,
         anonymous_id=learner.anonymous_id,
     )
@@ -129,7 +148,15 @@ def start_run(*, learner: Learner, experiment: str | None, preset: str | None, c
     try:
         with transaction.atomic():
             run.save()
-            RunState(str(run.id)).init(experiment=exp.slug, preset=preset_slug, config=merged, learner=learner.key)
+            live = {p.name: merged[p.name] for p in exp.schema.params if p.live}
+            RunState(str(run.id)).init(
+                experiment=exp.slug,
+                preset=preset_slug,
+                config=merged,
+                live=live,
+                topology=exp.topology.document,
+                learner=learner.key,
+            )
             from lab.tasks import drive_run
 
             drive_run.delay_on_commit(str(run.id))
@@ -139,9 +166,21 @@ def start_run(*, learner: Learner, experiment: str | None, preset: str | None, c
     return run
 
 
-def service_of(param: str) -> str | None:
+def claim_run(run_id: str) -> tuple[str, list[tuple[float, dict[str, Any]]]] | None:
+    """Mark a queued run as running; its preset and scripted toggles, or None if it was already taken or closed."""
+    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        status=Run.Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    run = Run.objects.get(pk=run_id)
+    preset = experiment_for(run).preset(run.preset) if run.preset else None
+    return run.preset, [(step.at, step.values) for step in (preset.script if preset else ())]
+
+
+def service_of(param: str, experiment: Experiment) -> str | None:
     head, _, tail = param.partition(".")
-    return head if tail and head not in ("retry", "timeout", "breaker", "bulkhead", "consumer") else None
+    return head if tail and head in experiment.topology.services else None
 
 
 def toggle_values(message: dict[str, Any]) -> dict[str, Any]:
@@ -158,43 +197,28 @@ def apply_toggles(run: Run, values: dict[str, Any], *, by: str) -> list[dict[str
     """Change live knobs of a running run; takes effect at the services' next step and is logged as an event."""
     if not run.is_active:
         raise ConfigError({"run": f"the run is {run.status}; toggles apply only while it runs"})
-    experiment = EXPERIMENTS[run.experiment]
+    experiment = experiment_for(run)
     clean = experiment.schema.validate(values, prefix="", live_only=True)
     if not clean:
         raise ConfigError({"values": "give at least one parameter to change"})
     state = RunState(str(run.id))
     now = state.elapsed()
-    touched = {s for s in (service_of(k) for k in clean) if s}
+    touched = {s for s in (service_of(k, experiment) for k in clean) if s}
     stamped = dict(clean)
     for service in touched:
         stamped[f"{service}.schedule_since"] = round(now, 3)
         state.reset_call_index(service)
     state.set_live(stamped)
-    if run.experiment == "checkout":
-        _follow_consumers(run, clean)
-    return emit(str(run.id), [{"type": "toggle", "t": round(now, 3), "values": clean, "by": by}])
+    logged = emit(str(run.id), [{"type": "toggle", "t": round(now, 3), "values": clean, "by": by}])
+    if any(k.endswith(".down") and v is False for k, v in clean.items()):
+        from lab.tasks import dispatch
+
+        dispatch.delay(str(run.id))  # a consumer is back: its waiting messages go out again
+    return logged
 
 
-def _follow_consumers(run: Run, values: dict[str, Any]) -> None:
-    """A service that is down stops consuming its queue, so its messages really wait in Redis."""
-    if run.config.get("mode") == "sync":
-        return
-    for service in CHECKOUT_ASYNC:
-        down = values.get(f"{service}.down")
-        if down is None:
-            continue
-        set_consuming(str(run.id), service, consuming=not down)
-
-
-def set_consuming(run_id: str, service: str, *, consuming: bool) -> None:
-    queue = queue_name(run_id, service)
-    registry = rkey("lab", "consumed-queues")
-    if consuming:
-        redis_client().sadd(registry, queue)
-        celery_app.control.add_consumer(queue, reply=False)
-    else:
-        redis_client().srem(registry, queue)
-        celery_app.control.cancel_consumer(queue, reply=False)
+def apply_toggles_by_id(run_id: str, values: dict[str, Any], *, by: str) -> None:
+    apply_toggles(Run.objects.get(pk=run_id), values, by=by)
 
 
 def request_stop(run: Run) -> None:
@@ -203,10 +227,19 @@ def request_stop(run: Run) -> None:
 
 
 def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FINISHED) -> Run:
-    """Summarise the log, announce the end, store config, summary and events, and free the run's slot."""
+    """Summarise the log, announce the end, store config, summary and events, and free the run's slot.
+
+    Idempotent: only the first caller closes the run; later ones get it as it was saved.
+    """
+    closing = Run.objects.filter(pk=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
+        status=Run.Status.CLOSING
+    )
     run = Run.objects.get(pk=run_id)
+    if not closing:
+        return run
     log = RunEventLog(run_id)
-    summary = summarize(log.after(0), duration_s=load_seconds)
+    group_by = experiment_for(run).topology.workload.group_by
+    summary = summarize(log.after(0), duration_s=load_seconds, group_by=group_by)
     state = RunState(run_id)
     emit(run_id, [{"type": "run.finished", "t": round(state.elapsed(), 3), "status": status, "summary": summary}])
     run.status = status
@@ -215,10 +248,7 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
     run.store_events(log.after(0))
     run.save(update_fields=["status", "summary", "finished_at", "event_log", "event_count"])
     release_admission(run)
-    if run.experiment == "checkout":
-        for service in CHECKOUT_ASYNC:
-            set_consuming(run_id, service, consuming=False)
-    state.cleanup([*CHECKOUT_ASYNC, "payment", "orders", "inventory", "browse"])
+    state.cleanup()
     return run
 
 

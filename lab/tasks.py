@@ -1,63 +1,71 @@
-"""Celery tasks: the simulated services. Each is a thin shell over `simulation`, `driver` and `services`."""
+"""Celery tasks: thin shells that hand lab work to this process's engine loop and return at once.
 
+`deliver` is the real broker hop of every queued message; the simulated waiting happens on the engine loop, so
+a worker's threads are never held by a sleeping service.
+"""
+
+from __future__ import annotations
+
+import functools
 from typing import Any
 
+import redis.asyncio as aioredis
 from celery import shared_task
+from django.conf import settings
 
-from lab import driver, simulation
-from lab.runstate import queue_name
+from lab.engine.driver import drive
+from lab.engine.interpreter import Engine
+from lab.engine.loop import engine as engine_loop
+
+
+@functools.cache
+def _engine() -> Engine:
+    redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30)
+    return Engine(redis, deliver=_deliver, requeue=_requeue)
+
+
+def _deliver(run_id: str, queue: str, message: dict[str, Any]) -> None:
+    deliver.apply_async((run_id, queue, message), argsrepr=f"({run_id}, {queue})")
+
+
+def _requeue(run_id: str, queue: str, message: dict[str, Any], delay_s: float) -> None:
+    requeue.apply_async((run_id, queue, message), countdown=delay_s, argsrepr=f"({run_id}, {queue})")
 
 
 @shared_task(name="lab.drive_run")
 def drive_run(run_id: str) -> None:
-    driver.drive(run_id)
+    engine_loop().submit(drive(_engine(), run_id))
 
 
-@shared_task(name="lab.checkout_order")
-def checkout_order(run_id: str, correlation_id: str, mode: str, created_at: float) -> None:
-    with simulation.RunContext.load(run_id) as ctx:
-        simulation.checkout_order(
-            ctx,
-            correlation_id=correlation_id,
-            mode=mode,
-            created_at=created_at,
-            send=lambda env, delay_s: _enqueue(run_id, env, delay_s),
-        )
+@shared_task(name="lab.deliver")
+def deliver(run_id: str, queue: str, message: dict[str, Any]) -> None:
+    engine_loop().submit(_handle(run_id, queue, message))
 
 
-def _enqueue(run_id: str, env: dict[str, Any], delay_s: float | None = None) -> None:
-    consume_message.apply_async((run_id, env), queue=queue_name(run_id, env["to"]), countdown=delay_s)
+async def _handle(run_id: str, queue: str, message: dict[str, Any]) -> None:
+    engine = _engine()
+    await engine.handle_message(await engine.context(run_id), queue, message)
 
 
-@shared_task(name="lab.consume_message", bind=True, max_retries=None)
-def consume_message(self: Any, run_id: str, env: dict[str, Any]) -> None:
-    with simulation.RunContext.load(run_id) as ctx:
-        outcome = simulation.consume(ctx, env)
-        if outcome.action in ("done", "dead"):
-            ctx.settle(-1)
-            return
-    if outcome.action == "requeue":
-        _enqueue(run_id, env)
-    else:
-        retried = {**env, "attempt": env["attempt"] + 1}
-        raise self.retry(args=(run_id, retried), countdown=outcome.countdown_s, queue=queue_name(run_id, env["to"]))
+@shared_task(name="lab.requeue")
+def requeue(run_id: str, queue: str, message: dict[str, Any]) -> None:
+    """A consumer retry's backoff is over: the message goes back on its queue for the next free instance."""
+    engine_loop().submit(_put_back(run_id, queue, message))
 
 
-@shared_task(name="lab.cascade_request", bind=True, max_retries=None)
-def cascade_request(self: Any, run_id: str, correlation_id: str, path: str, created_at: float, attempt: int) -> None:
-    with simulation.RunContext.load(run_id) as ctx:
-        outcome = simulation.cascade_request(
-            ctx, correlation_id=correlation_id, path=path, created_at=created_at, attempt=attempt
-        )
-        if outcome.retry_in_s is None:
-            simulation.finish_request(
-                ctx,
-                correlation_id=correlation_id,
-                created_at=created_at,
-                ok=outcome.ok,
-                path=path,
-                attempts=attempt,
-                reason=outcome.reason,
-            )
-            return
-    raise self.retry(args=(run_id, correlation_id, path, created_at, attempt + 1), countdown=outcome.retry_in_s)
+async def _put_back(run_id: str, queue: str, message: dict[str, Any]) -> None:
+    engine = _engine()
+    ctx = await engine.context(run_id)
+    await ctx.state.enqueue(queue, message)
+    await engine.dispatch(ctx, queue)
+
+
+@shared_task(name="lab.dispatch")
+def dispatch(run_id: str) -> None:
+    """A consumer came back: hand its waiting messages out again."""
+    engine_loop().submit(_dispatch_all(run_id))
+
+
+async def _dispatch_all(run_id: str) -> None:
+    engine = _engine()
+    await engine.dispatch_all(await engine.context(run_id))

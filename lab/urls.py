@@ -6,6 +6,7 @@ app_name = "lab"
 urlpatterns = [
     path("", views.index, name="index"),
     path("api/experiments", api.experiments, name="api-experiments"),
+    path("api/topology-schema", api.topology_schema, name="api-topology-schema"),
     path("api/runs", api.runs, name="api-runs"),
     path("api/runs/<str:run_id>", api.run_detail, name="api-run"),
     path("api/runs/<str:run_id>/events", api.run_events, name="api-run-events"),

@@ -40,7 +40,7 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
         raise Http404("No run you can see here")
     run, can_control = access
     run = services.close_if_abandoned(run)
-    experiment = EXPERIMENTS[run.experiment]
+    experiment = services.experiment_for(run)
     return render(
         request,
         "lab/experiment.html",

@@ -46,7 +46,7 @@ def test_with_email_down_sync_checkouts_fail_while_hybrid_ones_queue_and_drain(t
     assert {(e["outcome"], e.get("reason")) for e in reached_email_while_down} == {("failed", "email: refused")}
     assert run.summary["by_mode"]["hybrid"]["success_rate_pct"] == 100.0
 
-    email_depths = [(e["t"], e["depths"]["email"]) for e in of_type(events, "queue.depth")]
+    email_depths = [(e["t"], e["depths"]["q.email"]) for e in of_type(events, "queue.depth")]
     peak = max(d for _, d in email_depths)
     assert peak >= 8  # two checkouts a second for five seconds, none consumed
     assert max(d for t, d in email_depths if t < down_at) <= 1

@@ -21,8 +21,8 @@ def test_every_experiment_takes_duration_in_seconds_and_rate_in_requests_per_sec
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS.values(), ids=lambda e: e.slug)
 def test_every_edge_joins_two_nodes_of_the_topology(experiment) -> None:
-    nodes = {n.id for n in experiment.nodes}
-    assert all(e.source in nodes and e.target in nodes for e in experiment.edges)
+    nodes = {n["id"] for n in experiment.diagram["nodes"]}
+    assert all(e["from"] in nodes and e["to"] in nodes for e in experiment.diagram["edges"])
 
 
 def test_the_checkout_defaults_add_up_to_a_1850_ms_sync_chain() -> None:

@@ -1,0 +1,518 @@
+"""The interpreter: what a service does for one request or one message, for any topology document.
+
+Handlers are coroutines on the engine loop. A sync call waits (sleeps) in its caller's coroutine, as a thread
+blocked on an HTTP reply would, but without holding a real thread; the simulated thread pools are Redis leases, so
+they exhaust exactly as real ones do. Queue and topic hops are real messages: a Redis list per queue, handed to
+consumers through Celery as instances free up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from lab.engine.loop import spawn
+from lab.engine.sink import EventSink
+from lab.engine.state import EngineState
+from lab.model.failures import CONNECT_REFUSED_MS, CallFault, FailureSpec, decide
+from lab.model.policies import BreakerConfig, RetryPolicy
+from lab.model.routing import binding_matches, filter_passes
+from lab.model.topology import Link, RequestClass, Service, Step, Topology, parse_topology
+
+# Without a timeout policy a caller waits this long for a reply that never comes (a dropped request).
+DEFAULT_CLIENT_WAIT_MS = 10_000.0
+# How often a caller waiting for a free thread in a full pool looks again.
+POOL_POLL_S = 0.02
+# Live toggles are re-read at most this often per run and process: a toggle applies within one frame.
+PARAMS_FRESH_S = 0.05
+# A message that has crossed this many hops is dead-lettered: async cycles may not amplify without end.
+MAX_HOPS = 32
+
+# Hands a message taken off a queue to some worker process: (run_id, queue, message).
+Deliver = Callable[[str, str, dict[str, Any]], None]
+# Puts a message back on its queue after a delay (a consumer retry's backoff): (run_id, queue, message, seconds).
+Requeue = Callable[[str, str, dict[str, Any], float], None]
+
+
+def new_message_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class RunContext:
+    """What this process knows about one run: its document, fresh parameters, clock and event sink."""
+
+    run_id: str
+    topology: Topology
+    state: EngineState
+    sink: EventSink
+    params: dict[str, Any]
+    started_at: float
+    group_by: str | None
+    refreshed_at: float = 0.0
+    breaker_configs: dict[str, BreakerConfig] = field(default_factory=dict)
+
+    def now(self) -> float:
+        return round(time.time() - self.started_at, 3)
+
+    def emit(self, event_type: str, /, **fields: Any) -> None:
+        self.sink.emit(self.run_id, {"type": event_type, "t": self.now(), **fields})
+
+    async def flush(self) -> None:
+        await self.sink.flush(self.run_id)
+
+    async def refresh(self) -> None:
+        if time.monotonic() - self.refreshed_at >= PARAMS_FRESH_S:
+            self.params.update(await self.state.live_params())
+            self.refreshed_at = time.monotonic()
+
+    async def settle(self, delta: int) -> None:
+        """Mark work as done (or added) once its events are logged, so the driver never ends the run early."""
+        await self.flush()
+        await self.state.add_outstanding(delta)
+
+    def rng_for(self, *parts: object) -> random.Random:
+        """Dice for one call, seeded by run seed and message, so a seed replays the same faults."""
+        return random.Random(":".join(str(p) for p in (self.params.get("seed", 0), *parts)))
+
+    def enabled(self, policy: str | None, flag: str = "enabled") -> bool:
+        return bool(policy) and bool(self.params.get(f"{policy}.{flag}"))
+
+    def retry_policy(self, name: str | None) -> RetryPolicy:
+        p = self.params
+        if not self.enabled(name):
+            return RetryPolicy(max_attempts=1)
+        return RetryPolicy(
+            max_attempts=p[f"{name}.max_attempts"],
+            delay_ms=p[f"{name}.delay_ms"],
+            backoff=p[f"{name}.backoff"],
+            multiplier=p[f"{name}.multiplier"],
+            jitter=p[f"{name}.jitter"],
+            max_delay_ms=p[f"{name}.max_delay_ms"],
+        )
+
+    def timeout_ms(self, link: Link) -> float:
+        return self.params[f"{link.timeout}.ms"] if self.enabled(link.timeout) else DEFAULT_CLIENT_WAIT_MS
+
+    def breaker_config(self, name: str) -> BreakerConfig:
+        p = self.params
+        return BreakerConfig(
+            mode=p[f"{name}.mode"],
+            sliding_window_type=p[f"{name}.sliding_window_type"],
+            sliding_window_size=p[f"{name}.sliding_window_size"],
+            failure_rate_threshold=p[f"{name}.failure_rate_threshold"],
+            minimum_number_of_calls=p[f"{name}.minimum_number_of_calls"],
+            slow_call_duration_threshold_ms=p[f"{name}.slow_call_duration_threshold_ms"],
+            slow_call_rate_threshold=p[f"{name}.slow_call_rate_threshold"],
+            wait_duration_in_open_state_ms=p[f"{name}.wait_duration_in_open_state_ms"],
+            permitted_number_of_calls_in_half_open_state=p[f"{name}.permitted_number_of_calls_in_half_open_state"],
+            consecutive_failures=p[f"{name}.consecutive_failures"],
+        )
+
+    def work_ms(self, service: Service) -> float:
+        return float(self.params.get(service.work_param, service.work_ms) if service.work_param else service.work_ms)
+
+    def pool_size(self, service: Service) -> int:
+        assert service.pool is not None
+        return int(self.params.get(service.pool.param, service.pool.size) if service.pool.param else service.pool.size)
+
+    async def fault_for(self, service: str, *parts: object, transit: bool = False) -> tuple[FailureSpec, CallFault]:
+        spec = FailureSpec.from_params(self.params, service)
+        index = 0
+        if not transit and spec.schedule in ("first_n", "every_kth"):
+            index = await self.state.next_call_index(service)
+        return spec, decide(spec, call_index=index, now=self.now(), rng=self.rng_for(*parts))
+
+
+def envelope(
+    *, correlation_id: str, causation_id: str | None, source: str, target: str, attempt: int = 1, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "message_id": new_message_id(),
+        "correlation_id": correlation_id,
+        "causation_id": causation_id,
+        "from": source,
+        "to": target,
+        "attempt": attempt,
+        "sent_at": round(time.time(), 3),
+        **extra,
+    }
+
+
+@dataclass(frozen=True)
+class CallResult:
+    outcome: str  # ok | error | refused | timeout | rejected | short_circuited
+    duration_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+class Engine:
+    """Everything one worker process needs to run lab work: Redis, the event sink, the runs it has seen."""
+
+    def __init__(self, redis: aioredis.Redis, *, deliver: Deliver, requeue: Requeue) -> None:
+        self.redis = redis
+        self.sink = EventSink(redis)
+        self.deliver = deliver
+        self.requeue = requeue
+        self.contexts: dict[str, RunContext] = {}
+
+    async def context(self, run_id: str) -> RunContext:
+        ctx = self.contexts.get(run_id)
+        if ctx is None:
+            state = EngineState(run_id, self.redis)
+            document, params, started_at, _ = await state.load()
+            topology = parse_topology(document, source=f"run {run_id}")
+            ctx = RunContext(
+                run_id=run_id,
+                topology=topology,
+                state=state,
+                sink=self.sink,
+                params=params,
+                started_at=started_at,
+                group_by=topology.workload.group_by,
+                refreshed_at=time.monotonic(),
+            )
+            self.contexts[run_id] = ctx
+        return ctx
+
+    def forget(self, run_id: str) -> None:
+        self.contexts.pop(run_id, None)
+
+    # Requests entering the system
+
+    async def handle_request(
+        self, ctx: RunContext, request_class: RequestClass, *, correlation_id: str, created_at: float
+    ) -> None:
+        """One client request from arrival to its answer, retried by the client when the workload says so."""
+        tag = {ctx.group_by: request_class.name} if ctx.group_by else {}
+        attempt = 1
+        while True:
+            ctx.emit("request.attempt", correlation_id=correlation_id, attempt=attempt, **tag)
+            try:
+                reason = await self._attempt(ctx, request_class, correlation_id=correlation_id, attempt=attempt)
+            except Exception as exc:  # a handler bug is a failed request and an event, never a silent stall
+                ctx.emit("handler.error", correlation_id=correlation_id, error=repr(exc)[:200])
+                reason = f"handler error: {type(exc).__name__}"
+            await ctx.refresh()
+            policy = ctx.retry_policy(ctx.topology.workload.retry)
+            if reason is None or not policy.should_retry(attempt):
+                break
+            delay = policy.delay_for(attempt, ctx.rng_for(correlation_id, "backoff", attempt))
+            ctx.emit(
+                "retry.scheduled",
+                correlation_id=correlation_id,
+                attempt=attempt,
+                next_attempt=attempt + 1,
+                delay_ms=round(delay, 1),
+                to=ctx.topology.workload.entry,
+                reason=reason,
+                **tag,
+            )
+            await ctx.flush()
+            await asyncio.sleep(delay / 1000)
+            attempt += 1
+        latency = round((time.time() - created_at) * 1000, 1)
+        ctx.emit(
+            "request.finished",
+            correlation_id=correlation_id,
+            outcome="ok" if reason is None else "failed",
+            latency_ms=latency,
+            attempts=attempt,
+            reason=reason or "",
+            **tag,
+        )
+        await ctx.settle(-1)
+
+    async def _attempt(
+        self, ctx: RunContext, request_class: RequestClass, *, correlation_id: str, attempt: int
+    ) -> str | None:
+        """One attempt through the entry service: its bulkhead and pool, then the class's steps. None is success."""
+        entry = ctx.topology.services[ctx.topology.workload.entry]
+        holder = f"{correlation_id}:{attempt}"
+        bulkhead = request_class.bulkhead if ctx.enabled(request_class.bulkhead) else None
+        if bulkhead and not await ctx.state.acquire("bulkhead", ctx.params[f"{bulkhead}.max_concurrent"], holder):
+            return "bulkhead full"
+        try:
+            if entry.pool and not await ctx.state.acquire(entry.id, ctx.pool_size(entry), holder):
+                return f"{entry.id} pool exhausted"
+            try:
+                env = {"correlation_id": correlation_id, "causation_id": correlation_id, "attempt": attempt}
+                if ctx.group_by:
+                    env[ctx.group_by] = request_class.name
+                return await self.run_steps(ctx, entry, request_class.steps, env)
+            finally:
+                if entry.pool:
+                    await ctx.state.release(entry.id, holder)
+        finally:
+            if bulkhead:
+                await ctx.state.release("bulkhead", holder)
+
+    async def run_steps(
+        self, ctx: RunContext, service: Service, steps: tuple[Step, ...], env: dict[str, Any]
+    ) -> str | None:
+        """Run a handler's steps in order; the first failing one ends it with its reason."""
+        for step in steps:
+            if step.kind == "call":
+                result = await self.call(ctx, ctx.topology.links[step.target], env)
+                if not result.ok:
+                    return f"{ctx.topology.links[step.target].target}: {result.outcome}"
+            elif step.kind in ("send", "outbox"):
+                await self.publish(ctx, ctx.topology.links[step.target], env, step.options)
+            elif step.kind == "work":
+                await asyncio.sleep(step.options["ms"] / 1000)
+            elif step.kind == "fail":
+                return step.target or f"{service.id} failed"
+            elif step.kind == "emit":
+                ctx.emit("service.event", service=service.id, name=step.target, correlation_id=env["correlation_id"])
+            else:
+                raise NotImplementedError(f"the engine cannot run {step.kind!r} steps yet")
+        return None
+
+    # Sync calls
+
+    async def call(self, ctx: RunContext, link: Link, caller_env: dict[str, Any]) -> CallResult:
+        """A blocking call over `link`, through its breaker, the target's faults and pool, and the caller's timeout."""
+        env = envelope(
+            correlation_id=caller_env["correlation_id"],
+            causation_id=caller_env.get("message_id", caller_env["correlation_id"]),
+            source=link.source,
+            target=link.target,
+            attempt=caller_env.get("attempt", 1),
+            **{ctx.group_by: caller_env[ctx.group_by]} if ctx.group_by and ctx.group_by in caller_env else {},
+        )
+        await ctx.refresh()
+        guarded = link.breaker if ctx.enabled(link.breaker) else None
+        if guarded and not await self._breaker(ctx, link, guarded, lambda b, now: b.allow(now)):
+            ctx.emit(
+                "call.finished",
+                kind="sync",
+                outcome="short_circuited",
+                duration_ms=0.0,
+                reason="circuit breaker open",
+                **env,
+            )
+            return CallResult("short_circuited", 0.0)
+        result = await self._call(ctx, link, env)
+        if guarded:
+            await self._breaker(
+                ctx, link, guarded, lambda b, now: b.record(now, success=result.ok, duration_ms=result.duration_ms)
+            )
+        return result
+
+    async def _breaker(self, ctx: RunContext, link: Link, name: str, action: Callable[[Any, float], Any]) -> Any:
+        async with ctx.state.breaker(link.target, ctx.breaker_config(name)) as breaker:
+            before = len(breaker.transitions)
+            value = action(breaker, time.time() - ctx.started_at)
+            changes = breaker.transitions[before:]
+        for change in changes:
+            ctx.emit("breaker.state", target=link.target, **{k: change[k] for k in ("from", "to", "reason")})
+        return value
+
+    async def _call(self, ctx: RunContext, link: Link, env: dict[str, Any]) -> CallResult:
+        target = ctx.topology.services[link.target]
+        _, fault = await ctx.fault_for(target.id, env["message_id"])
+        ctx.emit("call.started", kind="sync", **env)
+        started = time.time()
+        budget_ms = ctx.timeout_ms(link)
+        holder = env["message_id"]
+        if target.pool:
+            if target.pool.when_full == "reject":
+                if not await ctx.state.acquire(target.id, ctx.pool_size(target), holder):
+                    return self._finished(ctx, env, "rejected", started, reason=f"{target.id} pool exhausted")
+            elif not await self._wait_for_slot(ctx, target, holder, budget_ms):
+                return self._finished(ctx, env, "timeout", started, reason=f"no free {target.id} thread")
+        if fault.refused:
+            if target.pool:
+                await ctx.state.release(target.id, holder)
+            await ctx.flush()
+            await asyncio.sleep(CONNECT_REFUSED_MS / 1000)
+            return self._finished(ctx, env, "refused", started, reason=f"{target.id} is down")
+        if fault.duplicate:
+            ctx.emit("message.processed", duplicate=True, outcome="ok", **env)
+        # The callee works in its own coroutine: if the caller gives up, the callee goes on and keeps its thread.
+        work = spawn(self._serve(ctx, target, env, fault, holder))
+        await ctx.flush()
+        left_s = max(0.0, budget_ms / 1000 - (time.time() - started))
+        done, _ = await asyncio.wait({work}, timeout=left_s)
+        if not done:
+            return self._finished(ctx, env, "timeout", started)
+        outcome = work.result()
+        return self._finished(ctx, env, outcome, started)
+
+    async def _serve(self, ctx: RunContext, target: Service, env: dict[str, Any], fault: CallFault, holder: str) -> str:
+        """The callee's side of a sync call: its work, then its own steps; holds its pool slot until done."""
+        try:
+            if fault.drop:
+                await asyncio.sleep(DEFAULT_CLIENT_WAIT_MS / 1000)  # the request never arrived; nobody answers
+                return "timeout"
+            await asyncio.sleep((ctx.work_ms(target) + fault.extra_latency_ms + self._jitter(ctx, target, env)) / 1000)
+            inner = await self.run_steps(ctx, target, target.steps, env) if target.steps else None
+            if fault.error or fault.crash != "none" or inner is not None:
+                return "error"
+            return "ok"
+        finally:
+            if target.pool:
+                await ctx.state.release(target.id, holder)
+
+    @staticmethod
+    def _jitter(ctx: RunContext, service: Service, env: dict[str, Any]) -> float:
+        if not service.jitter_ms:
+            return 0.0
+        return max(0.0, ctx.rng_for(env["message_id"], "work").uniform(-service.jitter_ms, service.jitter_ms))
+
+    async def _wait_for_slot(self, ctx: RunContext, target: Service, holder: str, budget_ms: float) -> bool:
+        deadline = time.time() + budget_ms / 1000
+        while not await ctx.state.acquire(target.id, ctx.pool_size(target), holder):
+            if time.time() >= deadline:
+                return False
+            await asyncio.sleep(POOL_POLL_S)
+        return True
+
+    @staticmethod
+    def _finished(ctx: RunContext, env: dict[str, Any], outcome: str, started: float, **extra: Any) -> CallResult:
+        duration = round((time.time() - started) * 1000, 1)
+        ctx.emit("call.finished", kind="sync", outcome=outcome, duration_ms=duration, **env, **extra)
+        return CallResult(outcome, duration)
+
+    # Messages: queues and topics
+
+    async def publish(self, ctx: RunContext, link: Link, caller_env: dict[str, Any], options: dict[str, Any]) -> None:
+        """Send over a queue (one copy) or a topic (one copy per matching subscription), after transit faults."""
+        routing_key = str(options.get("key", ""))
+        body = dict(options.get("body") or {})
+        tag = {ctx.group_by: caller_env[ctx.group_by]} if ctx.group_by and ctx.group_by in caller_env else {}
+        if link.kind == "topic":
+            destinations = [
+                (sub.id, sub.to)
+                for sub in link.subscriptions
+                if binding_matches(sub.binding, routing_key) and filter_passes(sub.filter, body)
+            ]
+        else:
+            destinations = [(link.id, link.target)]
+        for queue, consumer in destinations:
+            env = envelope(
+                correlation_id=caller_env["correlation_id"],
+                causation_id=caller_env.get("message_id", caller_env["correlation_id"]),
+                source=link.source,
+                target=consumer,
+                queue=queue,
+                hops=caller_env.get("hops", 0) + 1,
+                **({"key": routing_key} if routing_key else {}),
+                **({"body": body} if body else {}),
+                **tag,
+            )
+            await self._send(ctx, queue, env)
+
+    async def _send(self, ctx: RunContext, queue: str, env: dict[str, Any]) -> None:
+        spec, fault = await ctx.fault_for(env["to"], env["message_id"], "transit", transit=True)
+        if fault.drop and not spec.down:
+            ctx.emit("message.dropped", kind="async", **env)
+            return
+        copies = 2 if fault.duplicate and not spec.down else 1
+        await ctx.state.add_outstanding(copies)
+        for _ in range(copies):
+            ctx.emit("message.published", kind="async", **env)
+            if fault.reorder_delay_ms:
+                spawn(self._enqueue_later(ctx, queue, env, fault.reorder_delay_ms / 1000))
+            else:
+                await ctx.state.enqueue(queue, env)
+        await self.dispatch(ctx, queue)
+
+    async def _enqueue_later(self, ctx: RunContext, queue: str, env: dict[str, Any], delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        await ctx.state.enqueue(queue, env)
+        await self.dispatch(ctx, queue)
+
+    def consumer_of(self, ctx: RunContext, queue: str) -> tuple[Link, Service]:
+        for link in ctx.topology.links.values():
+            if link.id == queue:
+                return link, ctx.topology.services[link.target]
+            for sub in link.subscriptions:
+                if sub.id == queue:
+                    return link, ctx.topology.services[sub.to]
+        raise KeyError(f"no queue {queue!r} in run {ctx.run_id}")
+
+    async def dispatch(self, ctx: RunContext, queue: str) -> None:
+        """Hand waiting messages to the consumer's free instances, as real task messages through Celery."""
+        link, consumer = self.consumer_of(ctx, queue)
+        taken = await ctx.state.take(
+            queue, capacity=consumer.instances * link.prefetch, down_param=f"{consumer.id}.down"
+        )
+        for message in taken:
+            self.deliver(ctx.run_id, queue, message)
+
+    async def dispatch_all(self, ctx: RunContext) -> None:
+        for queue in ctx.topology.queues():
+            await self.dispatch(ctx, queue)
+
+    async def handle_message(self, ctx: RunContext, queue: str, env: dict[str, Any]) -> None:
+        """A consumer instance taking one message off its queue, with its faults, retries and dead letters."""
+        link, consumer = self.consumer_of(ctx, queue)
+        await ctx.refresh()
+        try:
+            finished = await self._consume(ctx, link, consumer, queue, env)
+        except Exception as exc:
+            ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
+            finished = True
+        await ctx.state.done_with(queue)
+        if finished:
+            await ctx.settle(-1)
+        await self.dispatch(ctx, queue)
+
+    async def _consume(self, ctx: RunContext, link: Link, consumer: Service, queue: str, env: dict[str, Any]) -> bool:
+        """Process one delivery; True when the message is finished with (done, lost or dead-lettered)."""
+        spec = FailureSpec.from_params(ctx.params, consumer.id)
+        if spec.down and spec.applies(call_index=0, now=ctx.now()):
+            await ctx.state.enqueue(queue, env, front=True)  # taken just before its consumer went down: put back
+            return False
+        _, fault = await ctx.fault_for(consumer.id, env["message_id"], env["attempt"])
+        ctx.emit("message.consumed", kind="async", **env)
+        await ctx.flush()
+        started = time.time()
+        await asyncio.sleep((ctx.work_ms(consumer) + fault.extra_latency_ms + self._jitter(ctx, consumer, env)) / 1000)
+        duration = round((time.time() - started) * 1000, 1)
+        if fault.crash == "before_ack":
+            ctx.emit("message.processed", outcome="crashed", duration_ms=duration, redelivered=True, **env)
+            await ctx.state.enqueue(queue, env, front=True)
+            return False
+        over_limit = env.get("hops", 0) > MAX_HOPS
+        failed = fault.error or over_limit or await self._handler_fails(ctx, consumer, env)
+        if failed:
+            policy = ctx.retry_policy(link.retry)
+            allowed = link.max_deliveries or policy.max_attempts
+            if not over_limit and env["attempt"] < allowed:
+                delay = policy.delay_for(env["attempt"], ctx.rng_for(env["message_id"], "backoff", env["attempt"]))
+                ctx.emit("message.processed", outcome="error", duration_ms=duration, **env)
+                ctx.emit("retry.scheduled", delay_ms=round(delay, 1), next_attempt=env["attempt"] + 1, **env)
+                await ctx.flush()
+                self.requeue(ctx.run_id, queue, {**env, "attempt": env["attempt"] + 1}, delay / 1000)
+                return False
+            reason = f"passed {MAX_HOPS} hops" if over_limit else f"{consumer.id} failed {env['attempt']} times"
+            await ctx.state.dead_letter(env, reason)
+            ctx.emit("message.processed", outcome="error", duration_ms=duration, **env)
+            ctx.emit("dlq.added", reason=reason, **env)
+            return True
+        first_time = await ctx.state.mark_processed(consumer.id, env["message_id"])
+        if not first_time and ctx.enabled(link.idempotency, "idempotent"):
+            ctx.emit("message.processed", outcome="duplicate_skipped", duration_ms=duration, **env)
+        else:
+            outcome = "lost" if fault.crash == "after_ack" else "ok"
+            ctx.emit("message.processed", outcome=outcome, duration_ms=duration, duplicate=not first_time, **env)
+        return True
+
+    async def _handler_fails(self, ctx: RunContext, consumer: Service, env: dict[str, Any]) -> bool:
+        """Run what the consumer does with the message (its steps, or those for the message's event)."""
+        steps = consumer.on.get(str(env.get("key", "")), consumer.steps)
+        if not steps:
+            return False
+        return await self.run_steps(ctx, consumer, steps, env) is not None

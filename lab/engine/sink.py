@@ -1,0 +1,61 @@
+"""Events from the engine loop: buffered per run for a few milliseconds, numbered and logged in one script call,
+then pushed to the run's Channels group from the same loop (no thread hop, no new connection per frame)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import redis.asyncio as aioredis
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from comms_lab.redis_client import rkey
+from lab.events import APPEND_SCRIPT, group_name
+
+log = logging.getLogger(__name__)
+FLUSH_AFTER_S = 0.01
+
+
+class EventSink:
+    """Owned by one event loop. `emit` never waits; `flush` waits until everything emitted so far is logged."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self.script = redis.register_script(APPEND_SCRIPT)
+        self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.scheduled: dict[str, asyncio.Task[None]] = {}
+        self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    def emit(self, run_id: str, event: dict[str, Any]) -> None:
+        event["emitted_at"] = round(time.time(), 4)
+        self.pending[run_id].append(event)
+        if run_id not in self.scheduled:
+            self.scheduled[run_id] = asyncio.get_running_loop().create_task(self._flush_soon(run_id))
+
+    async def _flush_soon(self, run_id: str) -> None:
+        await asyncio.sleep(FLUSH_AFTER_S)
+        self.scheduled.pop(run_id, None)
+        await self.flush(run_id)
+
+    async def flush(self, run_id: str) -> None:
+        async with self.locks[run_id]:
+            events = self.pending.pop(run_id, [])
+            if not events:
+                return
+            payloads = [json.dumps(e, separators=(",", ":")) for e in events]
+            first = int(
+                await self.script(
+                    keys=[rkey("run", run_id, "seq"), rkey("run", run_id, "events")],
+                    args=[*payloads, settings.LAB_EVENT_LOG_TTL_S],
+                )
+            )
+        logged = [{"seq": first + i, **e} for i, e in enumerate(events)]
+        try:
+            await get_channel_layer().group_send(group_name(run_id), {"type": "run.events", "events": logged})
+        except Exception:  # the log has them; consumers fill the gap from it
+            log.warning("live push to run %s failed", run_id, exc_info=True)

@@ -1,0 +1,153 @@
+"""A run's working state in Redis, as the engine uses it: parameters, counters, queues, pools and breakers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from comms_lab.redis_client import rkey
+from lab.model.policies import BreakerConfig, CircuitBreaker
+
+# Take a pool slot if fewer than ARGV[2] leases are live; a lease ends at its score (epoch seconds).
+ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  return 1
+end
+return 0
+"""
+# Hand waiting messages to free consumer instances, unless the consumer is down: returns the messages taken.
+DISPATCH = """
+if redis.call('HGET', KEYS[3], ARGV[2]) == 'true' then return {} end
+local free = tonumber(ARGV[1]) - tonumber(redis.call('GET', KEYS[2]) or '0')
+if free <= 0 then return {} end
+local taken = redis.call('LPOP', KEYS[1], free)
+if not taken then return {} end
+redis.call('INCRBY', KEYS[2], #taken)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return taken
+"""
+LEASE_MAX_S = 120
+WORKING_TTL_S = 3600
+
+
+class EngineState:
+    """One run's keys, through the engine loop's asyncio Redis client."""
+
+    def __init__(self, run_id: str, redis: aioredis.Redis) -> None:
+        self.run_id = run_id
+        self.redis = redis
+        self.acquire_script = redis.register_script(ACQUIRE)
+        self.dispatch_script = redis.register_script(DISPATCH)
+
+    def key(self, *parts: object) -> str:
+        return rkey("run", self.run_id, *parts)
+
+    async def load(self) -> tuple[dict[str, Any], dict[str, Any], float, dict[str, str]]:
+        """Document, parameters, start time and meta, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self.key("topology"))
+        pipe.get(self.key("config"))
+        pipe.hgetall(self.key("live"))
+        pipe.hgetall(self.key("meta"))
+        raw_topology, raw_config, live, meta = await pipe.execute()
+        if raw_topology is None or raw_config is None:
+            raise LookupError(f"run {self.run_id} has no live state")
+        params = json.loads(raw_config)
+        params.update({k: json.loads(v) for k, v in live.items() if k != "_"})
+        started = float(meta["started_at"]) if meta.get("started_at") else time.time()
+        return json.loads(raw_topology), params, started, meta
+
+    async def live_params(self) -> dict[str, Any]:
+        live = await self.redis.hgetall(self.key("live"))
+        return {k: json.loads(v) for k, v in live.items() if k != "_"}
+
+    async def set_meta(self, **values: object) -> None:
+        await self.redis.hset(self.key("meta"), mapping={k: str(v) for k, v in values.items()})
+
+    async def stop_requested(self) -> bool:
+        return bool(await self.redis.exists(self.key("stop")))
+
+    async def next_call_index(self, service: str) -> int:
+        return int(await self.redis.incr(self.key("calls", service)))
+
+    async def add_outstanding(self, delta: int) -> int:
+        return int(await self.redis.incrby(self.key("outstanding"), delta))
+
+    async def outstanding(self) -> int:
+        return int(await self.redis.get(self.key("outstanding")) or 0)
+
+    async def mark_processed(self, service: str, message_id: str) -> bool:
+        """Record a message as processed by a service; False when it already was (a duplicate)."""
+        return bool(await self.redis.sadd(self.key("processed", service), message_id))
+
+    # Queues: waiting messages are a real Redis list per queue; taken ones count against the consumers' capacity
+    async def enqueue(self, queue: str, message: dict[str, Any], *, front: bool = False) -> None:
+        payload = json.dumps(message, separators=(",", ":"))
+        if front:
+            await self.redis.lpush(self.key("q", queue), payload)
+        else:
+            await self.redis.rpush(self.key("q", queue), payload)
+
+    async def take(self, queue: str, *, capacity: int, down_param: str) -> list[dict[str, Any]]:
+        taken = await self.dispatch_script(
+            keys=[self.key("q", queue), self.key("inflight", queue), self.key("live")],
+            args=[capacity, down_param, WORKING_TTL_S],
+        )
+        return [json.loads(m) for m in taken or []]
+
+    async def done_with(self, queue: str) -> None:
+        await self.redis.decr(self.key("inflight", queue))
+
+    async def queue_depths(self, queues: list[str]) -> dict[str, int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in queues:
+            pipe.llen(self.key("q", queue))
+        return dict(zip(queues, (int(n) for n in await pipe.execute()), strict=True))
+
+    async def dead_letter(self, envelope: dict[str, Any], reason: str) -> None:
+        await self.redis.rpush(self.key("dlq"), json.dumps({**envelope, "reason": reason}))
+
+    async def dead_letter_count(self) -> int:
+        return int(await self.redis.llen(self.key("dlq")))
+
+    # Bounded pools (thread pools and bulkheads), as leases that end at a known time
+    async def acquire(self, pool: str, size: int, holder: str) -> bool:
+        now = time.time()
+        return bool(
+            await self.acquire_script(
+                keys=[self.key("pool", pool)], args=[now, size, now + LEASE_MAX_S, holder, LEASE_MAX_S]
+            )
+        )
+
+    async def release(self, pool: str, holder: str) -> None:
+        await self.redis.zrem(self.key("pool", pool), holder)
+
+    async def pool_usage(self, pools: list[str]) -> dict[str, int]:
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        for pool in pools:
+            pipe.zcount(self.key("pool", pool), f"({now}", "+inf")
+        return dict(zip(pools, (int(n) for n in await pipe.execute()), strict=True))
+
+    # Circuit breakers: one state for every worker process calling the same target
+    @asynccontextmanager
+    async def breaker(self, target: str, config: BreakerConfig) -> AsyncIterator[CircuitBreaker]:
+        async with self.redis.lock(self.key("breaker", target, "lock"), timeout=5, blocking_timeout=5):
+            raw = await self.redis.get(self.key("breaker", target))
+            breaker = CircuitBreaker.from_dict(config, json.loads(raw) if raw else None)
+            yield breaker
+            await self.redis.set(self.key("breaker", target), json.dumps(breaker.to_dict()), ex=WORKING_TTL_S)
+
+    async def breaker_states(self, targets: list[str]) -> dict[str, str]:
+        if not targets:
+            return {}
+        raws = await self.redis.mget([self.key("breaker", t) for t in targets])
+        return {t: json.loads(raw)["state"] if raw else "CLOSED" for t, raw in zip(targets, raws, strict=True)}

@@ -1,0 +1,1070 @@
+"""Topology documents: an experiment written as data (services, links, behaviours, workload, presets, view) and
+checked on load, with every error naming the document, the element and the field.
+
+A document is plain YAML or JSON (see docs/topology.md). `parse_topology` turns it into the typed `Topology` the
+engine interprets, the parameter `Schema` learners fill in, and the diagram and view spec the page draws.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lab.model.routing import parse_filter
+from lab.model.schema import Param, Schema
+
+MAX_SERVICES = 12
+MAX_LINKS = 24
+MAX_PARTITIONS = 8
+MAX_STEPS = 40
+MAX_DEPTH = 6  # nesting of steps inside workflows and reactions
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+NODE_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
+FAILURE_SCHEDULES = ("always", "first_n", "every_kth", "for_seconds")
+
+LinkKind = Literal["call", "queue", "topic", "stream", "reply"]
+LINK_KINDS: tuple[str, ...] = ("call", "queue", "topic", "stream", "reply")
+POLICY_KINDS = ("timeout", "retry", "breaker", "bulkhead", "idempotency")
+STEP_KINDS = ("call", "send", "request", "reply", "work", "fail", "emit", "saga", "aggregate", "outbox", "project")
+
+
+class TopologyError(ValueError):
+    """A document is invalid. `errors` maps `element.field` paths to what is wrong there."""
+
+    def __init__(self, source: str, errors: dict[str, str]) -> None:
+        detail = "; ".join(f"{path}: {message}" for path, message in errors.items())
+        super().__init__(f"{source}: {detail}")
+        self.source = source
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A service's bounded thread pool: `reject` refuses at once when full, `wait` queues the caller."""
+
+    size: int
+    param: str | None
+    when_full: Literal["reject", "wait"]
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    label: str
+    kind: Literal["client", "service", "orchestrator"]
+    work_ms: float
+    work_param: str | None
+    jitter_ms: float
+    pool: Pool | None
+    instances: int
+    faults: bool
+    steps: tuple[Step, ...]
+    on: dict[str, tuple[Step, ...]]
+    at: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    to: str
+    binding: str
+    filter: str
+    durable: bool
+
+
+@dataclass(frozen=True)
+class ConsumerGroup:
+    id: str
+    to: str
+
+
+@dataclass(frozen=True)
+class Link:
+    id: str
+    kind: LinkKind
+    source: str
+    target: str  # the consumer service; for a topic, its publisher's first subscriber is in `subscriptions`
+    label: str
+    classes: tuple[str, ...]
+    timeout: str | None = None
+    retry: str | None = None
+    breaker: str | None = None
+    bulkhead: str | None = None
+    idempotency: str | None = None
+    max_deliveries: int = 0  # 0: retry policy decides; otherwise dead-letter after this many deliveries
+    prefetch: int = 1
+    subscriptions: tuple[Subscription, ...] = ()
+    partitions: int = 1
+    key: str = ""
+    groups: tuple[ConsumerGroup, ...] = ()
+    retention: int = 10_000
+    deadline_ms: float = 0.0
+    at: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    kind: str
+    defaults: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing a handler does. `kind` picks the meaning of `target` and `options`."""
+
+    kind: str
+    target: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    children: tuple[Step, ...] = ()
+    compensation: Step | None = None
+
+
+@dataclass(frozen=True)
+class RequestClass:
+    name: str
+    steps: tuple[Step, ...]
+    bulkhead: str | None
+
+
+@dataclass(frozen=True)
+class Workload:
+    entry: str
+    duration: int
+    rate: float
+    arrival: str
+    arrival_param: bool
+    group_by: str | None
+    classes: tuple[RequestClass, ...]
+    select_param: str | None  # a choice param naming one class, or `together` for all of them
+    together: str | None
+    weights: dict[str, str]  # class → share param; the last class takes what is left
+    retry: str | None
+    select: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScriptStep:
+    """A toggle a preset applies by itself at run second `at`, exactly as a learner's toggle would be."""
+
+    at: float
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Preset:
+    slug: str
+    title: str
+    notice: str  # the "what to notice" narration shown beside the run
+    config: dict[str, Any] = field(default_factory=dict)
+    script: tuple[ScriptStep, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "notice": self.notice,
+            "config": self.config,
+            "script": [{"at": s.at, "values": s.values} for s in self.script],
+        }
+
+
+@dataclass(frozen=True)
+class Topology:
+    slug: str
+    title: str
+    summary: str
+    services: dict[str, Service]
+    links: dict[str, Link]
+    policies: dict[str, Policy]
+    workload: Workload
+    presets: tuple[Preset, ...]
+    default_preset: str
+    invariants: tuple[dict[str, Any], ...]
+    view: dict[str, Any]
+    dead_letters: tuple[str, tuple[float, float]] | None
+    document: dict[str, Any]
+    schema: Schema
+
+    def preset(self, slug: str) -> Preset | None:
+        return next((p for p in self.presets if p.slug == slug), None)
+
+    def queues(self) -> list[str]:
+        """Every node that holds waiting messages: queues and topic subscriptions."""
+        names = []
+        for link in self.links.values():
+            if link.kind in ("queue", "reply"):
+                names.append(link.id)
+            names += [s.id for s in link.subscriptions]
+        return names
+
+    def pools(self) -> list[str]:
+        names = [s.id for s in self.services.values() if s.pool]
+        if any(c.bulkhead for c in self.workload.classes):
+            names.append("bulkhead")
+        return names
+
+    def breaker_targets(self) -> list[str]:
+        return sorted({link.target for link in self.links.values() if link.breaker})
+
+
+# Parsing
+
+
+class _Checker:
+    """Collects every problem in a document, each under its `element.field` path."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.setdefault(path, message)
+
+    def mapping(self, value: Any, path: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(path, f"must be a mapping, got {type(value).__name__}")
+            return {}
+        return value
+
+    def seq(self, value: Any, path: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, f"must be a list, got {type(value).__name__}")
+            return []
+        return value
+
+    def text(self, data: dict[str, Any], key: str, path: str, *, default: str | None = None, limit: int = 600) -> str:
+        value = data.get(key, default)
+        if value is None:
+            self.fail(f"{path}.{key}", "is required")
+            return ""
+        if not isinstance(value, str) or len(value) > limit:
+            self.fail(f"{path}.{key}", f"must be text of at most {limit} characters")
+            return ""
+        return value
+
+    def number(
+        self, data: dict[str, Any], key: str, path: str, *, default: float, low: float, high: float, whole: bool = False
+    ) -> float:
+        value = data.get(key, default)
+        kind = "a whole number" if whole else "a number"
+        bad = isinstance(value, bool) or not isinstance(value, int | float)
+        if not bad and whole and float(value) != int(value):
+            bad = True
+        if bad or not low <= value <= high:
+            self.fail(f"{path}.{key}", f"must be {kind} from {low:g} to {high:g}, got {value!r}")
+            return default
+        return int(value) if whole else float(value)
+
+    def choice(self, data: dict[str, Any], key: str, path: str, choices: tuple[str, ...], default: str) -> str:
+        value = data.get(key, default)
+        if value not in choices:
+            self.fail(f"{path}.{key}", f"must be one of {', '.join(choices)}, got {value!r}")
+            return default
+        return str(value)
+
+    def flag(self, data: dict[str, Any], key: str, path: str, *, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(f"{path}.{key}", f"must be true or false, got {value!r}")
+            return default
+        return value
+
+    def name(self, value: Any, path: str, pattern: re.Pattern[str] = NAME) -> str:
+        if not isinstance(value, str) or not pattern.match(value):
+            self.fail(path, "must be a lower-case name: letters, digits, '-' or '_', starting with a letter")
+            return ""
+        return value
+
+    def point(self, data: dict[str, Any], path: str) -> tuple[float, float] | None:
+        value = data.get("at")
+        if value is None:
+            return None
+        ok = isinstance(value, list) and len(value) == 2
+        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in value)
+        if not ok:
+            self.fail(f"{path}.at", "must be [x, y] with both between 0 and 1")
+            return None
+        return (float(value[0]), float(value[1]))
+
+    def unknown(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
+        for key in sorted(set(data) - allowed):
+            self.fail(f"{path}.{key}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
+
+
+SERVICE_FIELDS = {
+    "label",
+    "kind",
+    "work_ms",
+    "work_param",
+    "jitter_ms",
+    "pool",
+    "instances",
+    "faults",
+    "steps",
+    "on",
+    "at",
+}
+LINK_FIELDS = {
+    "id",
+    "kind",
+    "from",
+    "to",
+    "label",
+    "classes",
+    "timeout",
+    "retry",
+    "breaker",
+    "bulkhead",
+    "idempotency",
+    "max_deliveries",
+    "prefetch",
+    "subscriptions",
+    "partitions",
+    "key",
+    "groups",
+    "retention",
+    "deadline_ms",
+    "at",
+}
+TOP_FIELDS = {
+    "slug",
+    "title",
+    "summary",
+    "services",
+    "links",
+    "policies",
+    "workload",
+    "parameters",
+    "presets",
+    "default_preset",
+    "invariants",
+    "view",
+    "dead_letters",
+    "planned",
+}
+POLICY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "timeout": {"enabled": False, "ms": 2000.0},
+    "retry": {
+        "enabled": False,
+        "max_attempts": 3,
+        "delay_ms": 200.0,
+        "backoff": "exponential",
+        "multiplier": 2.0,
+        "jitter": "none",
+        "max_delay_ms": 5000.0,
+    },
+    "breaker": {
+        "enabled": False,
+        "mode": "rate",
+        "sliding_window_type": "count",
+        "sliding_window_size": 20,
+        "failure_rate_threshold": 50.0,
+        "minimum_number_of_calls": 10,
+        "slow_call_duration_threshold_ms": 1000.0,
+        "slow_call_rate_threshold": 100.0,
+        "wait_duration_in_open_state_ms": 5000.0,
+        "permitted_number_of_calls_in_half_open_state": 3,
+        "consecutive_failures": 5,
+    },
+    "bulkhead": {"enabled": False, "max_concurrent": 8},
+    "idempotency": {"idempotent": True},
+}
+INVARIANT_KINDS = ("exactly_once", "no_dead_letters", "breaker_blocks_calls", "every_request_accounted")
+CHART_KINDS = ("latency", "throughput", "queue_depth", "pool_usage", "arrivals", "histogram", "breaker_lane")
+
+
+def parse_topology(document: Any, *, source: str = "document") -> Topology:
+    """Check a whole document and build its `Topology`; raise `TopologyError` listing every problem."""
+    check = _Checker()
+    doc = check.mapping(document, "document")
+    if not doc:
+        raise TopologyError(source, check.errors or {"document": "is empty"})
+    check.unknown(doc, TOP_FIELDS, "document")
+    slug = check.name(doc.get("slug"), "slug")
+    title = check.text(doc, "title", "document", limit=120)
+    summary = check.text(doc, "summary", "document", default="")
+    policies = _policies(check, doc.get("policies"))
+    services = _services(check, doc.get("services"))
+    links = _links(check, doc.get("links"), services, policies)
+    _steps_everywhere(check, services, links)
+    workload = _workload(check, check.mapping(doc.get("workload"), "workload"), services, links, policies)
+    extra_params = _extra_params(check, doc.get("parameters"))
+    schema = Schema(tuple(_params(workload, services, policies, extra_params)))
+    presets = _presets(check, doc.get("presets"), schema)
+    default_preset = doc.get("default_preset", presets[0].slug if presets else "")
+    if presets and default_preset not in {p.slug for p in presets}:
+        check.fail("default_preset", f"names no preset; one of {', '.join(p.slug for p in presets)}")
+    invariants = tuple(_invariants(check, doc.get("invariants")))
+    view = _view(check, check.mapping(doc.get("view"), "view"), services, links)
+    dead = check.mapping(doc.get("dead_letters"), "dead_letters")
+    dead_letters = (str(dead.get("label", "Dead letters")), check.point(dead, "dead_letters") or (0.6, 0.06))
+    _no_sync_cycles(check, services, links, workload)
+    if check.errors:
+        raise TopologyError(source, check.errors)
+    return Topology(
+        slug=slug,
+        title=title,
+        summary=summary,
+        services=services,
+        links=links,
+        policies=policies,
+        workload=workload,
+        presets=tuple(presets),
+        default_preset=default_preset,
+        invariants=invariants,
+        view=view,
+        dead_letters=dead_letters if dead or _has_dead_letters(links) else None,
+        document=doc,
+        schema=schema,
+    )
+
+
+def _has_dead_letters(links: dict[str, Link]) -> bool:
+    return any(link.kind in ("queue", "topic") for link in links.values())
+
+
+def _policies(check: _Checker, raw: Any) -> dict[str, Policy]:
+    policies = {}
+    for name, body in check.mapping(raw, "policies").items():
+        path = f"policies.{name}"
+        check.name(name, path)
+        data = check.mapping(body, path)
+        kind = check.choice(data, "kind", path, POLICY_KINDS, "timeout")
+        defaults = dict(POLICY_DEFAULTS[kind])
+        for key, value in data.items():
+            if key == "kind":
+                continue
+            if key not in defaults:
+                check.fail(f"{path}.{key}", f"unknown {kind} setting; allowed: {', '.join(defaults)}")
+                continue
+            expected = type(defaults[key])
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                check.fail(f"{path}.{key}", f"must be {expected.__name__}, got {value!r}")
+                continue
+            defaults[key] = value
+        policies[name] = Policy(name, kind, defaults)
+    return policies
+
+
+def _services(check: _Checker, raw: Any) -> dict[str, Service]:
+    data = check.mapping(raw, "services")
+    if not data:
+        check.fail("services", "declare at least one service")
+    if len(data) > MAX_SERVICES:
+        check.fail("services", f"at most {MAX_SERVICES} services, got {len(data)}")
+    services = {}
+    for index, (sid, body) in enumerate(data.items()):
+        path = f"services.{sid}"
+        check.name(sid, path)
+        spec = check.mapping(body, path)
+        check.unknown(spec, SERVICE_FIELDS, path)
+        pool = None
+        if "pool" in spec:
+            pool_spec = check.mapping(spec["pool"], f"{path}.pool")
+            pool = Pool(
+                size=int(check.number(pool_spec, "size", f"{path}.pool", default=10, low=1, high=200, whole=True)),
+                param=pool_spec.get("param"),
+                when_full=check.choice(pool_spec, "when_full", f"{path}.pool", ("reject", "wait"), "wait"),  # type: ignore[arg-type]
+            )
+        on = {}
+        for event, steps in check.mapping(spec.get("on"), f"{path}.on").items():
+            on[str(event)] = tuple(_steps(check, steps, f"{path}.on.{event}", depth=1))
+        services[sid] = Service(
+            id=sid,
+            label=check.text(spec, "label", path, default=sid.replace("_", " ").title(), limit=40),
+            kind=check.choice(spec, "kind", path, ("client", "service", "orchestrator"), "service"),  # type: ignore[arg-type]
+            work_ms=check.number(spec, "work_ms", path, default=0.0, low=0, high=60_000),
+            work_param=spec.get("work_param"),
+            jitter_ms=check.number(spec, "jitter_ms", path, default=0.0, low=0, high=10_000),
+            pool=pool,
+            instances=int(check.number(spec, "instances", path, default=1, low=1, high=64, whole=True)),
+            faults=check.flag(spec, "faults", path, default=False),
+            steps=tuple(_steps(check, spec.get("steps"), f"{path}.steps", depth=1)),
+            on=on,
+            at=check.point(spec, path) or (0.1 + 0.8 * index / max(1, len(data) - 1), 0.5),
+        )
+    return services
+
+
+def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: dict[str, Policy]) -> dict[str, Link]:
+    items = check.seq(raw, "links")
+    if len(items) > MAX_LINKS:
+        check.fail("links", f"at most {MAX_LINKS} links, got {len(items)}")
+    links: dict[str, Link] = {}
+    for index, body in enumerate(items):
+        spec = check.mapping(body, f"links[{index}]")
+        lid = spec.get("id", f"#{index}")
+        path = f"links.{lid}"
+        check.name(lid, f"{path}.id", NODE_NAME)
+        if lid in links or lid in services:
+            check.fail(f"{path}.id", "is already used by another link or a service")
+        check.unknown(spec, LINK_FIELDS, path)
+        kind = check.choice(spec, "kind", path, LINK_KINDS, "call")
+        source, target = spec.get("from"), spec.get("to")
+        if source not in services:
+            check.fail(f"{path}.from", f"names no service; services are {', '.join(services)}")
+        if kind != "topic" and target not in services:
+            check.fail(f"{path}.to", f"names no service; services are {', '.join(services)}")
+        for slot in ("timeout", "retry", "breaker", "bulkhead", "idempotency"):
+            ref = spec.get(slot)
+            if ref is None:
+                continue
+            policy = policies.get(ref)
+            if policy is None:
+                check.fail(f"{path}.{slot}", f"names no policy; policies are {', '.join(policies) or 'none'}")
+            elif policy.kind != slot:
+                check.fail(f"{path}.{slot}", f"policy {ref!r} is a {policy.kind} policy, not a {slot} policy")
+        subscriptions = []
+        for sub_index, sub in enumerate(check.seq(spec.get("subscriptions"), f"{path}.subscriptions")):
+            sub_path = f"{path}.subscriptions[{sub_index}]"
+            sub_spec = check.mapping(sub, sub_path)
+            sub_id = check.name(sub_spec.get("id"), f"{sub_path}.id", NODE_NAME)
+            if sub_spec.get("to") not in services:
+                check.fail(f"{sub_path}.to", f"names no service; services are {', '.join(services)}")
+            text_filter = str(sub_spec.get("filter", ""))
+            if text_filter:
+                try:
+                    parse_filter(text_filter)
+                except ValueError as exc:
+                    check.fail(f"{sub_path}.filter", str(exc))
+            subscriptions.append(
+                Subscription(
+                    id=sub_id,
+                    to=str(sub_spec.get("to")),
+                    binding=str(sub_spec.get("binding", "#")),
+                    filter=text_filter,
+                    durable=check.flag(sub_spec, "durable", sub_path, default=True),
+                )
+            )
+        if kind == "topic" and not subscriptions:
+            check.fail(f"{path}.subscriptions", "a topic needs at least one subscription")
+        groups = []
+        for group_index, group in enumerate(check.seq(spec.get("groups"), f"{path}.groups")):
+            group_path = f"{path}.groups[{group_index}]"
+            group_spec = check.mapping(group, group_path)
+            if group_spec.get("to") not in services:
+                check.fail(f"{group_path}.to", f"names no service; services are {', '.join(services)}")
+            groups.append(
+                ConsumerGroup(id=check.name(group_spec.get("id"), f"{group_path}.id"), to=str(group_spec.get("to")))
+            )
+        if kind == "stream" and not groups:
+            check.fail(f"{path}.groups", "a stream needs at least one consumer group")
+        classes = check.seq(spec.get("classes"), f"{path}.classes")
+        links[lid] = Link(
+            id=lid,
+            kind=kind,  # type: ignore[arg-type]
+            source=str(source),
+            target=str(target if target is not None else (subscriptions[0].to if subscriptions else "")),
+            label=check.text(spec, "label", path, default=lid, limit=40),
+            classes=tuple(str(c) for c in classes),
+            timeout=spec.get("timeout"),
+            retry=spec.get("retry"),
+            breaker=spec.get("breaker"),
+            bulkhead=spec.get("bulkhead"),
+            idempotency=spec.get("idempotency"),
+            max_deliveries=int(check.number(spec, "max_deliveries", path, default=0, low=0, high=20, whole=True)),
+            prefetch=int(check.number(spec, "prefetch", path, default=1, low=1, high=100, whole=True)),
+            subscriptions=tuple(subscriptions),
+            partitions=int(check.number(spec, "partitions", path, default=1, low=1, high=MAX_PARTITIONS, whole=True)),
+            key=str(spec.get("key", "")),
+            groups=tuple(groups),
+            retention=int(check.number(spec, "retention", path, default=10_000, low=10, high=100_000, whole=True)),
+            deadline_ms=check.number(spec, "deadline_ms", path, default=0.0, low=0, high=60_000),
+            at=check.point(spec, path),
+        )
+    return links
+
+
+def _steps(check: _Checker, raw: Any, path: str, *, depth: int) -> list[Step]:
+    items = check.seq(raw, path)
+    if depth > MAX_DEPTH:
+        check.fail(path, f"steps nest at most {MAX_DEPTH} deep")
+        return []
+    if len(items) > MAX_STEPS:
+        check.fail(path, f"at most {MAX_STEPS} steps, got {len(items)}")
+    steps = []
+    for index, body in enumerate(items):
+        step_path = f"{path}[{index}]"
+        spec = check.mapping(body, step_path)
+        kinds = [k for k in STEP_KINDS if k in spec]
+        if len(kinds) != 1:
+            check.fail(step_path, f"must have exactly one of {', '.join(STEP_KINDS)}")
+            continue
+        kind = kinds[0]
+        value = spec[kind]
+        options = {k: v for k, v in spec.items() if k not in (kind, "compensate")}
+        children: tuple[Step, ...] = ()
+        target = ""
+        if kind == "saga":
+            children = tuple(
+                _steps(check, check.mapping(value, step_path).get("steps"), f"{step_path}.saga.steps", depth=depth + 1)
+            )
+            options = {**check.mapping(value, step_path), **options}
+            options.pop("steps", None)
+        elif kind == "aggregate":
+            agg = check.mapping(value, f"{step_path}.aggregate")
+            if not isinstance(agg.get("events"), list) or len(agg["events"]) < 2:
+                check.fail(f"{step_path}.aggregate.events", "list at least two events to wait for")
+            children = tuple(_steps(check, agg.get("then"), f"{step_path}.aggregate.then", depth=depth + 1))
+            options = {k: v for k, v in agg.items() if k != "then"} | options
+        elif kind == "work":
+            options["ms"] = check.number(spec, "work", step_path, default=0.0, low=0, high=60_000)
+        elif kind == "reply":
+            target = ""
+        else:
+            if not isinstance(value, str):
+                check.fail(f"{step_path}.{kind}", "must name a link (or, for emit and fail, an event)")
+            target = str(value)
+        compensation = None
+        if "compensate" in spec:
+            compensated = _steps(check, [spec["compensate"]], f"{step_path}.compensate", depth=depth + 1)
+            compensation = compensated[0] if compensated else None
+        steps.append(Step(kind=kind, target=target, options=options, children=children, compensation=compensation))
+    return steps
+
+
+def _walk(steps: tuple[Step, ...]) -> list[Step]:
+    found = []
+    for step in steps:
+        found.append(step)
+        found += _walk(step.children)
+        if step.compensation:
+            found += _walk((step.compensation,))
+    return found
+
+
+def _steps_everywhere(check: _Checker, services: dict[str, Service], links: dict[str, Link]) -> None:
+    """Every step names a link of the right kind that leaves the service running it."""
+    for service in services.values():
+        handlers = [("steps", service.steps)] + [(f"on.{event}", steps) for event, steps in service.on.items()]
+        for where, steps in handlers:
+            _check_steps(check, f"services.{service.id}.{where}", service.id, steps, links)
+
+
+LINK_FOR_STEP = {
+    "call": ("call",),
+    "send": ("queue", "topic", "stream"),
+    "request": ("reply",),
+    "outbox": ("queue", "topic", "stream"),
+    "project": ("stream",),
+}
+
+
+def _check_steps(check: _Checker, path: str, owner: str, steps: tuple[Step, ...], links: dict[str, Link]) -> None:
+    for index, step in enumerate(_walk(steps)):
+        wanted = LINK_FOR_STEP.get(step.kind)
+        if wanted is None:
+            continue
+        link = links.get(step.target)
+        where = f"{path}[{index}].{step.kind}"
+        if link is None:
+            check.fail(where, f"names no link; links are {', '.join(links) or 'none'}")
+        elif link.kind not in wanted:
+            check.fail(where, f"{step.kind} needs a {' or '.join(wanted)} link; {link.id!r} is a {link.kind}")
+        elif link.source != owner:
+            check.fail(where, f"link {link.id!r} leaves {link.source}, not {owner}")
+
+
+def _workload(
+    check: _Checker,
+    spec: dict[str, Any],
+    services: dict[str, Service],
+    links: dict[str, Link],
+    policies: dict[str, Policy],
+) -> Workload:
+    path = "workload"
+    entry = spec.get("entry")
+    if entry not in services:
+        check.fail(f"{path}.entry", f"names no service; services are {', '.join(services)}")
+    arrival_spec = spec.get("arrival", "uniform")
+    arrival_param = isinstance(arrival_spec, dict) and bool(arrival_spec.get("learner_picks"))
+    arrival = arrival_spec.get("default", "uniform") if isinstance(arrival_spec, dict) else arrival_spec
+    if arrival not in ("uniform", "poisson", "burst"):
+        check.fail(f"{path}.arrival", f"must be uniform, poisson or burst, got {arrival!r}")
+    classes = []
+    for name, body in check.mapping(spec.get("classes"), f"{path}.classes").items():
+        class_path = f"{path}.classes.{name}"
+        check.name(name, class_path)
+        class_spec = check.mapping(body, class_path)
+        steps = tuple(_steps(check, class_spec.get("steps"), f"{class_path}.steps", depth=1))
+        _check_steps(check, f"{class_path}.steps", str(entry), steps, links)
+        bulkhead = class_spec.get("bulkhead")
+        if bulkhead is not None and (bulkhead not in policies or policies[bulkhead].kind != "bulkhead"):
+            check.fail(f"{class_path}.bulkhead", "names no bulkhead policy")
+        classes.append(RequestClass(name=name, steps=steps, bulkhead=bulkhead))
+    if not classes:
+        check.fail(f"{path}.classes", "declare at least one request class")
+    select = check.mapping(spec.get("select"), f"{path}.select")
+    weights = {str(k): str(v) for k, v in check.mapping(select.get("weights"), f"{path}.select.weights").items()}
+    retry = spec.get("retry")
+    if retry is not None and (retry not in policies or policies[retry].kind != "retry"):
+        check.fail(f"{path}.retry", "names no retry policy")
+    return Workload(
+        entry=str(entry),
+        duration=int(check.number(spec, "duration", path, default=60, low=5, high=300, whole=True)),
+        rate=check.number(spec, "rate", path, default=5.0, low=0.5, high=50),
+        arrival=str(arrival),
+        arrival_param=arrival_param,
+        group_by=spec.get("group_by"),
+        classes=tuple(classes),
+        select_param=select.get("param"),
+        together=select.get("together"),
+        weights=weights,
+        retry=retry,
+        select=select,
+    )
+
+
+def _extra_params(check: _Checker, raw: Any) -> list[Param]:
+    params = []
+    for index, body in enumerate(check.seq(raw, "parameters")):
+        path = f"parameters[{index}]"
+        spec = check.mapping(body, path)
+        kind = check.choice(spec, "type", path, ("int", "float", "bool", "choice"), "float")
+        name = check.name(spec.get("name"), f"{path}.name", NODE_NAME)
+        params.append(
+            Param(
+                name=name,
+                kind=kind,  # type: ignore[arg-type]
+                default=spec.get("default"),
+                label=check.text(spec, "label", path, limit=60),
+                minimum=spec.get("minimum"),
+                maximum=spec.get("maximum"),
+                choices=tuple(spec.get("choices", ())),
+                unit=str(spec.get("unit", "")),
+                live=bool(spec.get("live", False)),
+                group=str(spec.get("group", "run")),
+                help=str(spec.get("help", "")),
+            )
+        )
+    return params
+
+
+def _params(
+    workload: Workload, services: dict[str, Service], policies: dict[str, Policy], extra: list[Param]
+) -> list[Param]:
+    """Every knob of the experiment, generated from the document: run, workload, services, faults, policies."""
+    params = [
+        Param("duration", "int", workload.duration, "Duration", 5, 300, unit="s", help="How long new requests arrive."),
+        Param("rate", "float", workload.rate, "Request rate", 0.5, 50, unit="requests/s"),
+        Param("seed", "int", 42, "Random seed", 0, 2**31 - 1, help="Same seed, same workload and dice rolls."),
+    ]
+    if workload.arrival_param:
+        params.append(
+            Param(
+                "arrival",
+                "choice",
+                workload.arrival,
+                "Arrivals",
+                choices=("uniform", "poisson", "burst"),
+                help="burst sends each second's requests at the same instant, like clients on a shared timer.",
+            )
+        )
+    if workload.select_param:
+        choices = tuple(c.name for c in workload.classes) + ((workload.together,) if workload.together else ())
+        params.append(
+            Param(
+                workload.select_param,
+                "choice",
+                workload.select.get("default", choices[0]),
+                str(workload.select.get("label", workload.select_param.title())),
+                choices=choices,
+                help=str(workload.select.get("help", "")),
+            )
+        )
+    params += extra
+    for service in services.values():
+        if service.work_param:
+            params.append(
+                Param(
+                    service.work_param,
+                    "float",
+                    service.work_ms,
+                    f"{service.label} service time",
+                    0,
+                    5000,
+                    unit="ms",
+                    group="services",
+                )
+            )
+    for service in services.values():
+        if service.pool and service.pool.param:
+            params.append(
+                Param(
+                    service.pool.param,
+                    "int",
+                    service.pool.size,
+                    f"{service.label} pool size",
+                    1,
+                    200,
+                    unit="threads",
+                    group="services",
+                )
+            )
+    for service in services.values():
+        if service.faults:
+            params += failure_params(service.id, service.label)
+    for policy in policies.values():
+        params += policy_params(policy)
+    return params
+
+
+def failure_params(service: str, label: str) -> list[Param]:
+    group = f"faults:{service}"
+    return [
+        Param(f"{service}.down", "bool", False, f"{label} down", live=True, group=group),
+        Param(f"{service}.latency_ms", "float", 0.0, "Extra latency", 0, 10000, unit="ms", live=True, group=group),
+        Param(f"{service}.jitter_ms", "float", 0.0, "Latency jitter (±)", 0, 5000, unit="ms", live=True, group=group),
+        Param(f"{service}.error_rate", "float", 0.0, "Error rate", 0, 1, unit="fraction", live=True, group=group),
+        Param(
+            f"{service}.crash",
+            "choice",
+            "none",
+            "Crash",
+            choices=("none", "before_ack", "after_ack"),
+            live=True,
+            group=group,
+            help="before_ack: the message is redelivered; after_ack: the work is lost.",
+        ),
+        Param(f"{service}.drop_rate", "float", 0.0, "Drop rate", 0, 1, unit="fraction", live=True, group=group),
+        Param(
+            f"{service}.duplicate_rate", "float", 0.0, "Duplicate rate", 0, 1, unit="fraction", live=True, group=group
+        ),
+        Param(f"{service}.reorder", "bool", False, "Reorder", live=True, group=group),
+        Param(
+            f"{service}.schedule",
+            "choice",
+            "always",
+            "Schedule",
+            choices=FAILURE_SCHEDULES,
+            live=True,
+            group=group,
+            help="always; first_n calls; every_kth call; for_seconds from when it was switched on.",
+        ),
+        Param(f"{service}.schedule_n", "int", 5, "Schedule N / k / seconds", 1, 1000, live=True, group=group),
+    ]
+
+
+def policy_params(policy: Policy) -> list[Param]:
+    """A policy's knobs, named `<policy>.<setting>` and labelled with resilience4j's names."""
+    n, d, group = policy.name, policy.defaults, f"policy:{policy.name}"
+
+    def live(name: str, kind: str, label: str, low: float | None = None, high: float | None = None, **kw: Any) -> Param:
+        return Param(f"{n}.{name}", kind, d[name], label, low, high, live=True, group=group, **kw)  # type: ignore[arg-type]
+
+    if policy.kind == "timeout":
+        return [
+            live("enabled", "bool", "Timeout on sync calls"),
+            live("ms", "float", "Timeout", 10, 30000, unit="ms", help="timeoutDuration: give up waiting after this."),
+        ]
+    if policy.kind == "retry":
+        return [
+            live("enabled", "bool", "Retry"),
+            live("max_attempts", "int", "maxAttempts", 1, 10, help="Counts the first try."),
+            live("delay_ms", "float", "Initial delay", 0, 10000, unit="ms"),
+            live("backoff", "choice", "Backoff", choices=("constant", "linear", "exponential")),
+            live("multiplier", "float", "Multiplier", 1, 10),
+            live("jitter", "choice", "Jitter", choices=("none", "full", "equal", "decorrelated")),
+            live("max_delay_ms", "float", "Max delay", 0, 60000, unit="ms"),
+        ]
+    if policy.kind == "breaker":
+        return [
+            live("enabled", "bool", "Circuit breaker"),
+            live("mode", "choice", "Breaker mode", choices=("rate", "consecutive")),
+            live("sliding_window_type", "choice", "slidingWindowType", choices=("count", "time")),
+            live("sliding_window_size", "int", "slidingWindowSize", 1, 1000, unit="calls or s"),
+            live("failure_rate_threshold", "float", "failureRateThreshold", 1, 100, unit="%"),
+            live("minimum_number_of_calls", "int", "minimumNumberOfCalls", 1, 1000),
+            live("slow_call_duration_threshold_ms", "float", "slowCallDurationThreshold", 1, 60000, unit="ms"),
+            live("slow_call_rate_threshold", "float", "slowCallRateThreshold", 1, 100, unit="%"),
+            live("wait_duration_in_open_state_ms", "float", "waitDurationInOpenState", 100, 120000, unit="ms"),
+            live(
+                "permitted_number_of_calls_in_half_open_state", "int", "permittedNumberOfCallsInHalfOpenState", 1, 100
+            ),
+            live("consecutive_failures", "int", "Consecutive failures to open", 1, 1000),
+        ]
+    if policy.kind == "bulkhead":
+        return [
+            live(
+                "enabled",
+                "bool",
+                "Bulkhead",
+                help="Requests of its class may use only maxConcurrentCalls of the entry service's threads.",
+            ),
+            live("max_concurrent", "int", "maxConcurrentCalls", 1, 200),
+        ]
+    return [
+        live(
+            "idempotent",
+            "bool",
+            "Idempotent consumers",
+            help="Consumers remember processed message ids and skip duplicates.",
+        )
+    ]
+
+
+def _presets(check: _Checker, raw: Any, schema: Schema) -> list[Preset]:
+    presets = []
+    for index, body in enumerate(check.seq(raw, "presets")):
+        spec = check.mapping(body, f"presets[{index}]")
+        slug = check.name(spec.get("slug"), f"presets[{index}].slug")
+        path = f"presets.{slug or index}"
+        config = check.mapping(spec.get("config"), f"{path}.config")
+        try:
+            schema.validate(config, prefix=f"{path}.config")
+        except ValueError as exc:
+            for field_name, message in getattr(exc, "errors", {"config": str(exc)}).items():
+                check.fail(field_name, message)
+        script = []
+        for step_index, step in enumerate(check.seq(spec.get("script"), f"{path}.script")):
+            step_spec = check.mapping(step, f"{path}.script[{step_index}]")
+            at = check.number(step_spec, "at", f"{path}.script[{step_index}]", default=0.0, low=0, high=300)
+            values = check.mapping(step_spec.get("set"), f"{path}.script[{step_index}].set")
+            try:
+                schema.validate(values, prefix=f"{path}.script[{step_index}].set", live_only=True)
+            except ValueError as exc:
+                for field_name, message in getattr(exc, "errors", {"set": str(exc)}).items():
+                    check.fail(field_name, message)
+            script.append(ScriptStep(at=at, values=values))
+        presets.append(
+            Preset(
+                slug=slug,
+                title=check.text(spec, "title", path, limit=80),
+                notice=check.text(spec, "notice", path, default="", limit=1200),
+                config=config,
+                script=tuple(script),
+            )
+        )
+    return presets
+
+
+def _invariants(check: _Checker, raw: Any) -> list[dict[str, Any]]:
+    found = []
+    for index, body in enumerate(check.seq(raw, "invariants")):
+        spec = check.mapping(body, f"invariants[{index}]")
+        kind = check.choice(spec, "kind", f"invariants[{index}]", INVARIANT_KINDS, "exactly_once")
+        found.append({**spec, "kind": kind})
+    return found
+
+
+def _view(
+    check: _Checker, spec: dict[str, Any], services: dict[str, Service], links: dict[str, Link]
+) -> dict[str, Any]:
+    charts = []
+    for index, body in enumerate(check.seq(spec.get("charts"), "view.charts")):
+        chart = check.mapping(body, f"view.charts[{index}]")
+        check.choice(chart, "kind", f"view.charts[{index}]", CHART_KINDS, "latency")
+        target = chart.get("target")
+        if target is not None and target not in services:
+            check.fail(f"view.charts[{index}].target", f"names no service; services are {', '.join(services)}")
+        charts.append(chart)
+    return {"charts": charts}
+
+
+def _no_sync_cycles(check: _Checker, services: dict[str, Service], links: dict[str, Link], workload: Workload) -> None:
+    """A cycle of sync calls would deadlock a real system and run forever here; async cycles are allowed."""
+    calls: dict[str, set[str]] = {sid: set() for sid in services}
+    for link in links.values():
+        if link.kind == "call" and link.source in calls:
+            calls[link.source].add(link.target)
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(calls.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle = " → ".join([*trail[trail.index(nxt) :], nxt]) if nxt in trail else f"{node} → {nxt}"
+                check.fail("links", f"sync calls form a cycle: {cycle}")
+            elif state.get(nxt) is None:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for sid in services:
+        if state.get(sid) is None:
+            visit(sid, [sid])
+
+
+# What the page draws
+
+
+def diagram(topology: Topology) -> dict[str, Any]:
+    """Nodes and edges for the live view: services, queue and subscription boxes, the dead-letter box."""
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+    breaker_params = {link.target: f"{link.breaker}.enabled" for link in topology.links.values() if link.breaker}
+    entry = topology.workload.entry
+    client = next((s.id for s in topology.services.values() if s.kind == "client"), None)
+    for service in topology.services.values():
+        node: dict[str, Any] = {
+            "id": service.id,
+            "label": service.label,
+            "kind": service.kind,
+            "x": service.at[0],
+            "y": service.at[1],
+        }
+        if service.pool and service.pool.param:
+            node["pool_param"] = service.pool.param
+        if service.id in breaker_params:
+            node["breaker_param"] = breaker_params[service.id]
+        nodes.append(node)
+    if client:
+        edges.append({"from": client, "to": entry, "kind": "sync", "classes": []})
+    for link in topology.links.values():
+        classes = list(link.classes)
+        if link.kind == "call":
+            edges.append({"from": link.source, "to": link.target, "kind": "sync", "classes": classes})
+            continue
+        src, dst = topology.services[link.source].at, topology.services[link.target].at if link.target else (0.5, 0.5)
+        at = link.at or ((src[0] + dst[0]) / 2, (src[1] + dst[1]) / 2)
+        kind = {"queue": "queue", "reply": "reply", "topic": "topic", "stream": "stream"}[link.kind]
+        nodes.append({"id": link.id, "label": link.label, "kind": kind, "x": at[0], "y": at[1]})
+        edges.append({"from": link.source, "to": link.id, "kind": "async", "classes": classes})
+        if link.kind == "topic":
+            for index, sub in enumerate(link.subscriptions):
+                sub_at = (
+                    at[0] + 0.12,
+                    max(0.05, min(0.95, at[1] + (index - (len(link.subscriptions) - 1) / 2) * 0.14)),
+                )
+                nodes.append({"id": sub.id, "label": sub.id, "kind": "queue", "x": sub_at[0], "y": sub_at[1]})
+                edges.append({"from": link.id, "to": sub.id, "kind": "async", "classes": classes})
+                edges.append({"from": sub.id, "to": sub.to, "kind": "async", "classes": classes})
+        else:
+            edges.append({"from": link.id, "to": link.target, "kind": "async", "classes": classes})
+    if topology.dead_letters:
+        label, at = topology.dead_letters
+        nodes.append({"id": "dlq", "label": label, "kind": "dlq", "x": at[0], "y": at[1]})
+    return {"nodes": nodes, "edges": edges}
+
+
+def view_spec(topology: Topology) -> dict[str, Any]:
+    """What the page shows for this experiment: its request classes and the charts the document asks for."""
+    workload = topology.workload
+    charts = list(topology.view.get("charts") or [])
+    if not charts:
+        charts = [{"kind": "latency"}, {"kind": "throughput"}]
+        if topology.queues():
+            charts.append({"kind": "queue_depth", "series": topology.queues()})
+        if topology.pools():
+            charts.append({"kind": "pool_usage", "series": topology.pools()})
+        charts.append({"kind": "histogram"})
+        charts += [{"kind": "breaker_lane", "target": t} for t in topology.breaker_targets()]
+    for chart in charts:
+        if chart["kind"] == "queue_depth" and "series" not in chart:
+            chart["series"] = topology.queues()
+        if chart["kind"] == "pool_usage" and "series" not in chart:
+            chart["series"] = topology.pools()
+    return {
+        "entry": workload.entry,
+        "group_by": workload.group_by,
+        "groups": [c.name for c in workload.classes],
+        "class_param": workload.select_param,
+        "all_classes_value": workload.together,
+        "charts": charts,
+    }
