@@ -15,6 +15,7 @@ from comms_lab.redis_client import redis_client, rkey
 from lab.engine.driver import DRAIN_GRACE_S
 from lab.events import RunEventLog, emit
 from lab.model.catalog import DEFAULT_EXPERIMENT, DEFAULT_PRESET, EXPERIMENTS, Experiment
+from lab.model.invariants import check_invariants, findings
 from lab.model.metrics import summarize
 from lab.model.schema import ConfigError
 from lab.model.topology import TopologyError, parse_topology
@@ -238,8 +239,12 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
     if not closing:
         return run
     log = RunEventLog(run_id)
-    group_by = experiment_for(run).topology.workload.group_by
-    summary = summarize(log.after(0), duration_s=load_seconds, group_by=group_by)
+    topology = experiment_for(run).topology
+    group_by = topology.workload.group_by
+    events = log.after(0)
+    summary = summarize(events, duration_s=load_seconds, group_by=group_by)
+    summary["invariants"] = check_invariants([i["kind"] for i in topology.invariants], events, summary)
+    summary["findings"] = findings(summary, group_by=group_by)
     state = RunState(run_id)
     emit(run_id, [{"type": "run.finished", "t": round(state.elapsed(), 3), "status": status, "summary": summary}])
     run.status = status

@@ -1,0 +1,87 @@
+"""What a run proved: invariants checked against its event log, and findings in plain words with their numbers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+EXPLANATIONS = {
+    "exactly_once": "Every queued message was processed successfully exactly once.",
+    "no_dead_letters": "No message ended in the dead-letter queue.",
+    "breaker_blocks_calls": "No call reached a service while the circuit breaker guarding it was open.",
+    "every_request_accounted": "Every request that arrived finished, successfully or not; none was left hanging.",
+}
+
+
+def check_invariants(
+    kinds: Iterable[str], events: list[dict[str, Any]], summary: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """`{name, holds, violations, explanation}` for each invariant the experiment declares."""
+    results = []
+    for kind in kinds:
+        violations, detail = _violations(kind, events, summary)
+        results.append(
+            {
+                "name": kind,
+                "holds": violations == 0,
+                "violations": violations,
+                "explanation": EXPLANATIONS[kind] + (f" {detail}" if detail else ""),
+            }
+        )
+    return results
+
+
+def _violations(kind: str, events: list[dict[str, Any]], summary: dict[str, Any]) -> tuple[int, str]:
+    if kind == "exactly_once":
+        published = {e["message_id"] for e in events if e["type"] == "message.published"}
+        dead = {e["message_id"] for e in events if e["type"] == "dlq.added"}
+        done = Counter(e["message_id"] for e in events if e["type"] == "message.processed" and e.get("outcome") == "ok")
+        missing = len(published - dead - set(done))
+        extra = sum(n - 1 for n in done.values() if n > 1)
+        lost = sum(1 for e in events if e["type"] == "message.processed" and e.get("outcome") == "lost")
+        detail = f"{missing} never processed, {extra} processed more than once, {lost} lost after acknowledgement."
+        return missing + extra, detail if missing + extra else ""
+    if kind == "no_dead_letters":
+        return int(summary.get("dlq_count", 0)), ""
+    if kind == "breaker_blocks_calls":
+        return int(summary.get("calls_while_open", 0)), ""
+    return int(summary.get("unfinished", 0)), ""
+
+
+def findings(summary: dict[str, Any], *, group_by: str | None) -> list[str]:
+    """The run's headline results, one sentence each, with the numbers behind them."""
+    lines = []
+    groups = summary.get(f"by_{group_by}") if group_by else None
+    for name, figures in (groups or {"all": summary}).items():
+        label = "all requests" if name == "all" else f"{name} requests"
+        if not figures.get("requests"):
+            continue
+        lines.append(
+            f"{label}: {figures['success_rate_pct']:g}% succeeded ({figures['succeeded']} of {figures['requests']}),"
+            f" median {_ms(figures['latency_ms']['p50'])}, p99 {_ms(figures['latency_ms']['p99'])}."
+        )
+    if summary.get("unfinished"):
+        lines.append(f"{summary['unfinished']} requests never finished.")
+    by_queue = summary.get("max_queue_depth_by_queue") or {}
+    if by_queue and max(by_queue.values()) > 0:
+        queue, depth = max(by_queue.items(), key=lambda item: item[1])
+        lines.append(
+            f"Largest backlog: {depth} messages waiting in {queue}; {summary['final_queue_depth']} left at the end."
+        )
+    if summary.get("dlq_count"):
+        lines.append(f"{summary['dlq_count']} messages were dead-lettered after their retries ran out.")
+    if summary.get("retries_per_request"):
+        lines.append(f"Retries added {summary['retries_per_request']:g} attempts per request on average.")
+    if summary.get("breaker_opened"):
+        lines.append(
+            f"The circuit breaker opened {summary['breaker_opened']} times; {summary['calls_while_open']} calls got"
+            " through while it was open."
+        )
+    if summary.get("duplicates_processed"):
+        lines.append(f"{summary['duplicates_processed']} duplicate messages were processed a second time.")
+    return lines
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f} ms"
