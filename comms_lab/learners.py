@@ -19,6 +19,11 @@ class Learner:
     anonymous_id: str
 
     @property
+    def known(self) -> bool:
+        """False for a visitor who has done nothing worth keeping yet: no account, no anonymous id."""
+        return bool(self.user_id or self.anonymous_id)
+
+    @property
     def key(self) -> str:
         """A string naming this learner in Redis and logs."""
         return f"user:{self.user_id}" if self.user_id else f"anon:{self.anonymous_id}"
@@ -34,9 +39,23 @@ def anonymous_id(session: Any) -> str:
 
 
 def learner_for(request: Any) -> Learner:
+    """The learner behind a request that is about to record something: creates the anonymous id (and so the
+    session row) when there is none. Views that only read use `current_learner` instead."""
     user = getattr(request, "user", None)
     user_id = user.pk if user is not None and user.is_authenticated else None
     return Learner(user_id=user_id, anonymous_id=anonymous_id(request.session))
+
+
+def current_learner(request: Any) -> Learner:
+    """The learner behind a request that only reads: never writes the session.
+
+    A first visit without cookies gets `Learner(None, "")`, whose `known` is False; readers return "nothing yet"
+    for it without asking the database. The session row and the anonymous id appear only when the learner does
+    something worth keeping (reads a lesson for a while, starts a quiz, starts a run) through `learner_for`.
+    """
+    user = getattr(request, "user", None)
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    return Learner(user_id=user_id, anonymous_id=request.session.get(SESSION_KEY, "") or "")
 
 
 def learner_for_scope(scope: dict[str, Any]) -> Learner | None:

@@ -7,12 +7,14 @@ from django.views.decorators.cache import never_cache
 
 from comms_lab.health import health
 from comms_lab.http import json_error
-from comms_lab.learners import learner_for
+from comms_lab.learners import current_learner
 from lab import selectors
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"recent_runs": selectors.runs_of(learner_for(request), limit=3)})
+    """The front page; viewing it writes nothing (a first visit gets no session row)."""
+    learner = current_learner(request)
+    return render(request, "home.html", {"recent_runs": selectors.runs_of(learner, limit=3) if learner.known else []})
 
 
 @never_cache

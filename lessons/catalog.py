@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -86,6 +86,21 @@ class Lesson:
 class Catalog:
     lessons: tuple[Lesson, ...]  # in guided order
     glossary: Mapping[str, GlossaryTerm]
+    # Things built from this version of the content (rendered page fragments, search indexes): built once, on
+    # first use, and dropped with the catalog when the content is reloaded.
+    _built: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _building: threading.RLock = field(default_factory=threading.RLock, compare=False, repr=False)
+
+    def cached(self, key: str, build: Callable[[], Any]) -> Any:
+        """`build()` once per content version (and once even when several threads ask together)."""
+        try:
+            return self._built[key]
+        except KeyError:
+            pass
+        with self._building:
+            if key not in self._built:
+                self._built[key] = build()
+            return self._built[key]
 
     def lesson(self, slug: str) -> Lesson | None:
         return next((lesson for lesson in self.lessons if lesson.slug == slug), None)

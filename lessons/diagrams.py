@@ -98,15 +98,42 @@ def parse(kind: str, source: str) -> Diagram:
     return diagram
 
 
+# Lesson pages scale a diagram down to their text column (782 px on a laptop); text stays legible (10 px or more
+# from 13 px) when the drawing is at most this wide, so layouts wrap their labels tighter until it is.
+MAX_WIDTH = 1000
+# Label and box wrap widths, in characters, from the roomiest to the tightest.
+SEQUENCE_WRAPS = ((36, 30, 16), (28, 24, 14), (22, 20, 12), (18, 18, 10))
+FLOW_WRAPS = ((28, 22), (22, 18), (18, 14), (14, 12))
+
+
 def render(kind: str, source: str) -> str:
     """The block as a `<figure>` with inline SVG and a text version of its steps."""
     diagram = parse(kind, source)
-    svg = _SequenceLayout(diagram).svg() if kind == "sequence" else _FlowLayout(diagram).svg()
+    svg = _fitted(diagram)
     steps = "".join(f"<li>{escape(_describe(step))}</li>" for step in diagram.steps)
     return (
-        f'<figure class="diagram diagram-{kind}">{svg}<figcaption>{escape(diagram.title)}</figcaption>'
+        f'<figure class="diagram diagram-{kind}"><div class="diagram-scroll">{svg}</div>'
+        f"<figcaption>{escape(diagram.title)}</figcaption>"
         f'<details class="diagram-text"><summary>The diagram as text</summary><ol>{steps}</ol></details></figure>'
     )
+
+
+def _fitted(diagram: Diagram) -> str:
+    """The roomiest layout no wider than MAX_WIDTH, or the narrowest one there is."""
+    best: tuple[float, str] | None = None
+    if diagram.kind == "sequence":
+        layouts = (_SequenceLayout(diagram, label=a, note=b, box=c) for a, b, c in SEQUENCE_WRAPS)
+    else:
+        layouts = (_FlowLayout(diagram, label=a, node=b) for a, b in FLOW_WRAPS)
+    for layout in layouts:
+        svg = layout.svg()
+        width = float(re.search(r'width="([\d.]+)"', svg)[1])  # type: ignore[index]
+        if width <= MAX_WIDTH:
+            return svg
+        if best is None or width < best[0]:
+            best = (width, svg)
+    assert best is not None
+    return best[1]
 
 
 def _describe(step: Message | Note) -> str:
@@ -188,18 +215,21 @@ class _SequenceLayout:
     NOTE_CHARS = 30
     SELF_LOOP_W = 40
 
-    def __init__(self, diagram: Diagram) -> None:
+    def __init__(self, diagram: Diagram, *, label: int = 36, note: int = 30, box: int = 16) -> None:
         self.diagram = diagram
+        self.LABEL_CHARS, self.NOTE_CHARS = label, note
         names = diagram.participants
         self.index = {name: i for i, name in enumerate(names)}
-        self.box_lines = {name: _wrap(name, 16) for name in names}
-        self.box_w = {name: max(100.0, _text_w(self.box_lines[name], BOLD_CHAR_W) + 24) for name in names}
+        self.box_lines = {name: _wrap(name, box) for name in names}
+        least = 100.0 if box >= 16 else box * 6.0
+        self.box_w = {name: max(least, _text_w(self.box_lines[name], BOLD_CHAR_W) + 24) for name in names}
         self.box_h = max(BOX_H, max(len(lines) for lines in self.box_lines.values()) * LINE_H + 14)
         self.x = self._columns()
 
     def _columns(self) -> list[float]:
         names = self.diagram.participants
-        gaps = [max(140.0, (self.box_w[a] + self.box_w[b]) / 2 + 24) for a, b in itertools.pairwise(names)]
+        least = 140.0 if self.LABEL_CHARS >= 36 else 110.0
+        gaps = [max(least, (self.box_w[a] + self.box_w[b]) / 2 + 24) for a, b in itertools.pairwise(names)]
         spans = []
         for step in self.diagram.steps:
             if isinstance(step, Message) and step.src != step.dst:
@@ -289,12 +319,14 @@ class _FlowLayout:
     LABEL_CHARS = 28
     ROW_GAP = 36
 
-    def __init__(self, diagram: Diagram) -> None:
+    def __init__(self, diagram: Diagram, *, label: int = 28, node: int = 22) -> None:
         self.diagram = diagram
+        self.LABEL_CHARS, self.NODE_CHARS = label, node
+        self.gap = 70.0 if label >= 28 else 44.0
         self.edges = [step for step in diagram.steps if isinstance(step, Message)]
         names = diagram.participants
         self.lines = {name: _wrap(name, self.NODE_CHARS) for name in names}
-        self.w = {name: max(96.0, _text_w(self.lines[name], BOLD_CHAR_W) + 28) for name in names}
+        self.w = {name: max(min(96.0, node * 5.0), _text_w(self.lines[name], BOLD_CHAR_W) + 28) for name in names}
         self.h = {name: len(self.lines[name]) * LINE_H + 22 for name in names}
         self.layer = self._layers()
 
@@ -346,11 +378,11 @@ class _FlowLayout:
             col.sort(key=centre)
             row.update({name: i for i, name in enumerate(col)})
         col_w = [max(self.w[name] for name in col) for col in columns]
-        gaps = [70.0] * (len(columns) - 1)
+        gaps = [self.gap] * (len(columns) - 1)
         for edge in self.edges:
             a, b = self.layer[edge.src], self.layer[edge.dst]
             if edge.label and b == a + 1:
-                gaps[a] = max(gaps[a], _text_w(_wrap(edge.label, self.LABEL_CHARS)) + 40)
+                gaps[a] = max(gaps[a], _text_w(_wrap(edge.label, self.LABEL_CHARS)) + (40 if self.gap >= 70 else 24))
         col_h = [sum(self.h[name] for name in col) + self.ROW_GAP * (len(col) - 1) for col in columns]
         height = max(col_h) + 2 * MARGIN
         pos: dict[str, tuple[float, float]] = {}  # centre of each box

@@ -37,6 +37,10 @@ class LessonProgress(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     # Last time the learner opened or finished the lesson: "continue where you left off" picks the latest.
     touched_at = models.DateTimeField(default=timezone.now)
+    # Seconds the learner has spent on the lesson's page, over all visits (the page reports them, the server caps
+    # them by the time since it served the page). Reaching the end counts as reading it only after a share of the
+    # reading time (`lessons.services.required_read_seconds`).
+    read_seconds = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils.safestring import SafeString, mark_safe
@@ -35,6 +36,8 @@ class LessonStatus:
     reason: str
     summary: str = ""
     reading_minutes: int = 0
+    read_seconds: int = 0
+    touched_at: datetime | None = None
 
     @property
     def url(self) -> str:
@@ -66,8 +69,19 @@ class SearchHit:
     snippet: SafeString  # escaped text with the matched words in <mark>
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[SearchHit]
+    # Query words that matched nothing as typed, each with the words the lessons use that are one edit away
+    # (`outbx` → `outbox`): the page says what it searched for instead.
+    corrections: dict[str, list[str]] = field(default_factory=dict)
+
+
 def owned_by(learner: Learner) -> QuerySet[LessonProgress]:
-    """The learner's progress rows: the account's once signed in, otherwise the anonymous id's."""
+    """The learner's progress rows: the account's once signed in, otherwise the anonymous id's; none (without
+    a query) for a visitor who has not done anything yet."""
+    if not learner.known:
+        return LessonProgress.objects.none()
     if learner.user_id:
         return LessonProgress.objects.filter(user_id=learner.user_id)
     return LessonProgress.objects.filter(user__isnull=True, anonymous_id=learner.anonymous_id)
@@ -94,27 +108,31 @@ def lesson_neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
 
 
 def lesson_status(learner: Learner, slug: str) -> LessonStatus:
-    return next(status for status in lesson_progress(learner) if status.slug == slug)
+    """One lesson's status for the learner, in at most one query."""
+    lesson = get_catalog().lesson(slug)
+    if lesson is None:
+        raise ValueError(f"unknown lesson {slug!r}")
+    return _status(lesson, owned_by(learner).filter(lesson=slug).first())
+
+
+def _status(lesson: Lesson, row: LessonProgress | None) -> LessonStatus:
+    return LessonStatus(
+        slug=lesson.slug,
+        title=lesson.title,
+        order=lesson.order,
+        status=row.status if row else NOT_STARTED,
+        reason=row.reason if row else "",
+        summary=lesson.summary,
+        reading_minutes=lesson.reading_minutes,
+        read_seconds=row.read_seconds if row else 0,
+        touched_at=row.touched_at if row else None,
+    )
 
 
 def lesson_progress(learner: Learner) -> list[LessonStatus]:
-    """Every lesson in guided order with this learner's status and completion reason."""
+    """Every lesson in guided order with this learner's status and completion reason (one query at most)."""
     rows = {p.lesson: p for p in owned_by(learner)}
-    statuses = []
-    for lesson in get_catalog().lessons:
-        row = rows.get(lesson.slug)
-        statuses.append(
-            LessonStatus(
-                slug=lesson.slug,
-                title=lesson.title,
-                order=lesson.order,
-                status=row.status if row else NOT_STARTED,
-                reason=row.reason if row else "",
-                summary=lesson.summary,
-                reading_minutes=lesson.reading_minutes,
-            )
-        )
-    return statuses
+    return [_status(lesson, rows.get(lesson.slug)) for lesson in get_catalog().lessons]
 
 
 def progress_summary(statuses: list[LessonStatus]) -> ProgressSummary:
@@ -125,14 +143,14 @@ def progress_summary(statuses: list[LessonStatus]) -> ProgressSummary:
     )
 
 
-def continue_learning(learner: Learner) -> LessonStatus | None:
+def continue_learning(learner: Learner, statuses: list[LessonStatus] | None = None) -> LessonStatus | None:
     """The lesson to offer next: the one in progress the learner touched last, else the first not completed in
-    guided order; None once every lesson is completed."""
-    statuses = {s.slug: s for s in lesson_progress(learner)}
-    latest = owned_by(learner).filter(status=Status.IN_PROGRESS).order_by("-touched_at").first()
-    if latest is not None and latest.lesson in statuses:
-        return statuses[latest.lesson]
-    return next((s for s in statuses.values() if s.status != Status.COMPLETED), None)
+    guided order; None once every lesson is completed. Pass `statuses` from `lesson_progress` to save a query."""
+    statuses = lesson_progress(learner) if statuses is None else statuses
+    started = [s for s in statuses if s.status == Status.IN_PROGRESS and s.touched_at is not None]
+    if started:
+        return max(started, key=lambda s: s.touched_at or datetime.min)
+    return next((s for s in statuses if s.status != Status.COMPLETED), None)
 
 
 def lessons_for_concept(concept_slug: str) -> list[Lesson]:
@@ -161,19 +179,78 @@ def glossary_entries() -> list[GlossaryEntry]:
     ]
 
 
-def search_lessons(query: str) -> list[SearchHit]:
-    """Lessons containing every word of the query (in the title, summary or text); title matches rank first."""
-    words = [w for w in re.findall(r"\w[\w'-]*", query.lower()) if len(w) > 1]
+WORD_RE = re.compile(r"\w[\w'-]*")
+MIN_FUZZY_LENGTH = 4  # shorter words have too many neighbours one edit away to guess from
+
+
+def search(query: str) -> SearchResult:
+    """Lessons containing every word of the query (in the title, summary or text); title matches rank first.
+
+    A word found nowhere as typed is replaced by the lessons' words one edit away (a letter missing, extra,
+    changed, or two neighbours swapped), so `outbx` finds the outbox lesson.
+    """
+    words = [w for w in WORD_RE.findall(query.lower()) if len(w) > 1]
     if not words:
-        return []
+        return SearchResult(hits=[])
+    catalog = get_catalog()
+    haystacks = _haystacks()
+    alternatives: list[list[str]] = []
+    corrections: dict[str, list[str]] = {}
+    for word in words:
+        if any(word in haystack for haystack in haystacks.values()) or len(word) < MIN_FUZZY_LENGTH:
+            alternatives.append([word])
+            continue
+        near = sorted(w for w in _vocabulary() if _one_edit_apart(word, w))
+        if near:
+            corrections[word] = near
+        alternatives.append(near or [word])
     hits = []
-    for lesson in get_catalog().lessons:
-        haystack = f"{lesson.title} {lesson.summary} {lesson.text}".lower()
-        if all(w in haystack for w in words):
-            in_title = sum(w in lesson.title.lower() for w in words)
-            count = sum(haystack.count(w) for w in words)
-            hits.append((-in_title, -count, lesson.order, SearchHit(lesson=lesson, snippet=_snippet(lesson, words))))
-    return [hit for *_, hit in sorted(hits, key=lambda h: h[:3])]
+    for lesson in catalog.lessons:
+        haystack = haystacks[lesson.slug]
+        found = [next((w for w in options if w in haystack), None) for options in alternatives]
+        if all(found):
+            matched = [w for w in found if w]
+            in_title = sum(w in lesson.title.lower() for w in matched)
+            count = sum(haystack.count(w) for w in matched)
+            hits.append((-in_title, -count, lesson.order, SearchHit(lesson=lesson, snippet=_snippet(lesson, matched))))
+    return SearchResult(hits=[hit for *_, hit in sorted(hits, key=lambda h: h[:3])], corrections=corrections)
+
+
+def search_lessons(query: str) -> list[SearchHit]:
+    return search(query).hits
+
+
+def _haystacks() -> dict[str, str]:
+    """Each lesson's searchable text, lower-cased once per content version."""
+    catalog = get_catalog()
+    return catalog.cached(
+        "search-haystacks",
+        lambda: {lesson.slug: f"{lesson.title} {lesson.summary} {lesson.text}".lower() for lesson in catalog.lessons},
+    )
+
+
+def _vocabulary() -> frozenset[str]:
+    """Every word of four letters or more the lessons use, for typo correction."""
+    return get_catalog().cached(
+        "search-vocabulary",
+        lambda: frozenset(
+            w for text in _haystacks().values() for w in WORD_RE.findall(text) if len(w) >= MIN_FUZZY_LENGTH - 1
+        ),
+    )
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True when b is a with one letter inserted, deleted or changed, or two neighbours swapped (not equal)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        if len(diff) == 1:
+            return True
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = next((i for i, (x, y) in enumerate(zip(short, long, strict=False)) if x != y), len(short))
+    return short[i:] == long[i + 1 :]
 
 
 def _snippet(lesson: Lesson, words: list[str]) -> SafeString:

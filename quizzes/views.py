@@ -1,4 +1,8 @@
-"""Quiz pages. Every form works as a plain POST (then a redirect) and, with htmx, swaps only the quiz panel."""
+"""Quiz pages. Every form works as a plain POST (then a redirect) and, with htmx, swaps only the quiz panel.
+
+Pages that only read use `current_learner`, so viewing them writes no session; a visitor who has done nothing yet
+is shown empty scores without a query. Starting an attempt is what creates the learner.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from comms_lab.learners import Learner, learner_for
+from comms_lab.learners import Learner, current_learner, learner_for
 from quizzes import dashboard, selectors, services
 from quizzes.banks import catalogue
 from quizzes.behaviours import BEHAVIOURS
@@ -17,10 +21,14 @@ from quizzes.services import QuizError
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    learner = learner_for(request)
+    learner = current_learner(request)
+    banks = catalogue().banks.values()
+    if not learner.known:
+        context = {"rows": [(bank, None, None) for bank in banks], "due": 0, "review": None}
+        return render(request, "quizzes/index.html", context)
     scores = selectors.quiz_scores(learner)
     open_attempts = selectors.open_attempts(learner)
-    rows = [(bank, scores.get(bank.quiz), open_attempts.get(bank.quiz)) for bank in catalogue().banks.values()]
+    rows = [(bank, scores.get(bank.quiz), open_attempts.get(bank.quiz)) for bank in banks]
     return render(
         request,
         "quizzes/index.html",
@@ -36,22 +44,41 @@ def quiz(request: HttpRequest, slug: str) -> HttpResponse:
     bank = catalogue().bank(slug)
     if bank is None:
         raise Http404(f"There is no quiz {slug!r}.")
-    learner = learner_for(request)
-    attempts = list(selectors.attempts_of(learner).filter(quiz=slug).exclude(kind=Attempt.Kind.REVIEW))
+    learner = current_learner(request)
+    attempts: list[Attempt] = []
+    if learner.known:
+        attempts = list(selectors.attempts_of(learner).filter(quiz=slug).exclude(kind=Attempt.Kind.REVIEW))
     latest = next((a for a in attempts if a.is_finished), None)
+    unfinished = [a for a in attempts if not a.is_finished]
     return render(
         request,
         "quizzes/quiz.html",
         {
             "bank": bank,
-            "score": selectors.quiz_scores(learner).get(slug),
-            "open": selectors.open_attempt(learner, slug),
+            "score": _score(slug, attempts),
+            # The most recently touched unfinished attempt, as selectors.open_attempt picks it, from the same rows.
+            "open": max(unfinished, key=lambda a: a.updated_at) if unfinished else None,
             "attempts": attempts,
             "retryable": latest if latest and latest.score is not None and latest.score < 1 else None,
             "behaviours": BEHAVIOURS.values(),
             "cbm_table": CBM_TABLE,
             "lab_questions": sum(q.type == "lab" for q in bank.questions),
         },
+    )
+
+
+def _score(quiz: str, attempts: list[Attempt]) -> selectors.QuizScore | None:
+    """selectors.quiz_scores for one quiz, from the attempts the page has already read (saves a query)."""
+    if not attempts:
+        return None
+    done = [a for a in attempts if a.is_finished and a.score is not None]
+    done.sort(key=lambda a: a.finished_at or a.started_at)
+    return selectors.QuizScore(
+        quiz=quiz,
+        attempts=len(attempts),
+        best=max((a.score for a in done if a.score is not None), default=None),
+        last=done[-1].score if done else None,
+        passed=any(a.passed for a in done),
     )
 
 
@@ -103,7 +130,10 @@ def _panel_response(
 
 
 def attempt_page(request: HttpRequest, attempt_id: str) -> HttpResponse:
-    learner, attempt = _owned(request, attempt_id)
+    learner = current_learner(request)
+    attempt = selectors.attempt_for(learner, attempt_id) if learner.known else None
+    if attempt is None:
+        raise Http404("No such attempt among yours.")
     return _panel_response(request, attempt, learner)
 
 
@@ -158,4 +188,4 @@ def retry(request: HttpRequest, attempt_id: str) -> HttpResponse:
 
 def progress(request: HttpRequest) -> HttpResponse:
     """The learner's dashboard: lessons, quizzes, lab runs, mastery by concept and what is due for review."""
-    return render(request, "progress.html", dashboard.dashboard(learner_for(request), now=timezone.now()))
+    return render(request, "progress.html", dashboard.dashboard(current_learner(request), now=timezone.now()))

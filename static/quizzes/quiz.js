@@ -3,9 +3,15 @@
 (function () {
   "use strict";
 
+  // The first item cannot move up nor the last move down: those buttons are disabled, and say why to screen readers.
   function renumber(list) {
+    var last = list.children.length - 1;
     Array.from(list.children).forEach(function (li, index) {
       li.querySelector("select").value = String(index + 1);
+      var up = li.querySelector('.move[data-move="up"]');
+      var down = li.querySelector('.move[data-move="down"]');
+      if (up) up.disabled = index === 0;
+      if (down) down.disabled = index === last;
     });
   }
 
@@ -18,6 +24,7 @@
 
   function enable(root) {
     root.querySelectorAll("[data-ordering] .move").forEach(function (button) { button.hidden = false; });
+    root.querySelectorAll("[data-ordering] .order-list").forEach(renumber);
   }
 
   document.addEventListener("click", function (event) {
@@ -29,7 +36,9 @@
     else if (button.dataset.move === "down" && li.nextElementSibling) list.insertBefore(li.nextElementSibling, li);
     else return;
     renumber(list);
-    button.focus();  // moving the item in the DOM drops focus in some browsers
+    // Moving the item in the DOM drops focus in some browsers; at an end the pressed button is now disabled, so
+    // focus goes to its partner instead.
+    (button.disabled ? li.querySelector(".move:not(:disabled)") : button).focus();
     announce(list, li);
   });
 

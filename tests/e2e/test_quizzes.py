@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
@@ -44,11 +45,21 @@ def press_button(page: Page, label: str) -> None:
     page.keyboard.press("Enter")
 
 
+def returning_learner(page: Page) -> Learner:
+    """A learner this browser is already known as (viewing pages alone records nothing, so give it a session)."""
+    store = SessionStore()
+    store[SESSION_KEY] = uuid.uuid4().hex
+    store.create()
+    page.goto("/quizzes/")
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": store.session_key, "url": page.evaluate("location.origin")}]
+    )
+    return Learner(user_id=None, anonymous_id=store[SESSION_KEY])
+
+
 def seed_a_finished_attempt(page: Page) -> list[Question]:
     """The learner's first attempt, answered through the services with three wrong answers."""
-    page.goto(f"/quizzes/{QUIZ}/")
-    session_key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
-    learner = Learner(user_id=None, anonymous_id=SessionStore(session_key=session_key)[SESSION_KEY])
+    learner = returning_learner(page)
     bank = catalogue().bank(QUIZ)
     wrong = [next(q for q in bank.questions if q.type == kind) for kind in WRONG]
     attempt = services.start_attempt(learner=learner, quiz=QUIZ)
@@ -87,6 +98,10 @@ def put_in_order(page: Page, question: Question) -> None:
             page.keyboard.press("Enter")
     order = page.locator(".order-list li").evaluate_all("els => els.map(e => e.dataset.item)")
     assert order == [i.id for i in question.items]
+    # Nothing moves past the ends: those two buttons are disabled.
+    expect(page.locator(".order-list li").first.locator('.move[data-move="up"]')).to_be_disabled()
+    expect(page.locator(".order-list li").last.locator('.move[data-move="down"]')).to_be_disabled()
+    expect(page.locator(".order-list li").first.locator('.move[data-move="down"]')).to_be_enabled()
 
 
 def test_a_learner_retries_wrong_answers_by_keyboard_and_the_dashboard_improves(page: Page) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from html.parser import HTMLParser
 
 import pytest
@@ -98,22 +99,31 @@ def test_it_answers_404_for_an_unknown_lesson(client: Client) -> None:
     assert client.get("/lessons/no-such-lesson/").status_code == 404
 
 
+def long_ago_visit(slug: str, seconds: float = 3600) -> str:
+    """The token a lesson page served `seconds` ago carries."""
+    return services.visit_token(slug=slug, read_seconds=0, now=time.time() - seconds)
+
+
 def test_it_counts_a_lesson_read_to_the_end_without_javascript(client: Client) -> None:
     client.get("/lessons/rpc/")
-    response = client.post("/lessons/rpc/complete/")
+    response = client.post("/lessons/rpc/complete/", {"visit": long_ago_visit("rpc")})
     assert response.status_code == 302
     assert response["Location"] == "/lessons/rpc/#lesson-end"
     index = client.get("/lessons/").content.decode()
-    assert "<strong>1 of 17</strong> lessons completed" in index
+    assert f"<strong>1 of {len(SLUGS)}</strong> lessons completed" in index
     assert 'aria-valuenow="1"' in index
     assert "(read to the end)" in index
 
 
 def test_it_answers_htmx_with_the_completion_box_and_the_new_status(client: Client) -> None:
-    response = client.post("/lessons/rpc/complete/", headers={"HX-Request": "true", "HX-Target": "completion"})
+    response = client.post(
+        "/lessons/rpc/complete/",
+        {"visit": long_ago_visit("rpc"), "seconds": "900"},
+        headers={"HX-Request": "true", "HX-Target": "completion"},
+    )
     html = response.content.decode()
     assert "<html" not in html
-    assert "<strong>Completed</strong>: read to the end." in html
+    assert "<strong>Completed</strong>: you read it to the end (15 min on the page)." in html
     assert 'id="lesson-status" class="badge lesson-completed" hx-swap-oob="true"' in html
 
 
@@ -121,10 +131,12 @@ def test_it_only_completes_lessons_by_post(client: Client) -> None:
     assert client.get("/lessons/rpc/complete/").status_code == 405
 
 
-def test_it_shows_in_progress_once_a_lesson_is_opened(client: Client) -> None:
+def test_it_shows_in_progress_once_the_learner_has_read_for_a_while(client: Client) -> None:
     client.get("/lessons/sagas/")
+    assert "in progress" not in client.get("/lessons/").content.decode()  # opening it alone records nothing
+    assert client.post("/lessons/sagas/reading/", {"visit": long_ago_visit("sagas"), "seconds": 20}).status_code == 204
     index = client.get("/lessons/").content.decode()
-    assert "<strong>0 of 17</strong> lessons completed, 1 in progress" in index
+    assert f"<strong>0 of {len(SLUGS)}</strong> lessons completed, 1 in progress" in index
     assert 'class="badge lesson-in_progress">in progress</span>' in index
 
 
@@ -178,4 +190,4 @@ def test_it_offers_to_continue_where_the_learner_left_off() -> None:
 
 def test_it_validates_everything_in_load_content(capsys: pytest.CaptureFixture[str]) -> None:
     call_command("load_content")
-    assert "lessons: 17 lessons and" in capsys.readouterr().out
+    assert f"lessons: {len(SLUGS)} lessons and" in capsys.readouterr().out

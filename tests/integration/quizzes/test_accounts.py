@@ -55,7 +55,7 @@ def test_logging_in_merges_without_duplicating_a_question_both_sides_have_a_card
         reviews=2,
         lapses=1,
     )
-    client.get("/quizzes/")  # the session gets its anonymous learner id
+    client.post(f"/quizzes/{QUIZ}/start")  # starting a quiz gives the session its anonymous learner id
     anon = Learner(user_id=None, anonymous_id=anonymous_id(client))
     attempt = services.start_attempt(learner=anon, quiz=QUIZ)
     ReviewCard.objects.create(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -102,3 +103,24 @@ def test_it_escapes_labels() -> None:
 def test_it_names_the_line_it_cannot_read(kind: str, source: str, message: str) -> None:
     with pytest.raises(diagrams.DiagramError, match=re.escape(message)):
         diagrams.render(kind, source)
+
+
+def width_of(html: str) -> float:
+    return float(re.search(r'<svg class="diagram-svg"[^>]*width="([\d.]+)"', html)[1])  # type: ignore[index]
+
+
+def test_it_wraps_labels_tighter_until_a_wide_sequence_fits_the_column() -> None:
+    names = [f"Service number {i}" for i in range(7)]
+    steps = [f"{a} -> {b}: a fairly long label that says what is sent" for a, b in itertools.pairwise(names)]
+    source = "\n".join(["title: Seven services", *steps])
+    html = diagrams.render("sequence", source)
+    assert width_of(html) <= diagrams.MAX_WIDTH
+    assert '<div class="diagram-scroll"><svg' in html
+
+
+def test_it_wraps_a_long_flow_until_it_fits_the_column() -> None:
+    names = [f"Step {i} of the pipeline" for i in range(4)]
+    source = "\n".join(
+        ["title: A pipeline", *(f"{a} ->> {b}: hands the work on" for a, b in itertools.pairwise(names))]
+    )
+    assert width_of(diagrams.render("flow", source)) <= diagrams.MAX_WIDTH

@@ -76,7 +76,10 @@ def test_it_shows_an_example_with_its_output(tmp_path: Path) -> None:
     result = render("```example\ndemo/run.py\n```\n", tmp_path)
     assert "Example: <code>demo/run.py</code>" in result.html
     assert '<span class="nb">print</span>' in result.html
-    assert '<p class="example-output-label">Output</p><pre><samp>2\n</samp></pre>' in result.html
+    assert (
+        '<p class="example-output-label">Output</p>'
+        '<pre tabindex="0" role="region" aria-label="Output of demo/run.py"><samp>2\n</samp></pre>'
+    ) in result.html
     assert result.examples == ("demo/run.py",)
 
 
@@ -126,3 +129,12 @@ def test_it_highlights_code_with_aa_contrast_in_both_themes(style: type) -> None
             fg = _luminance(spec["color"])
             ratio = (max(fg, background) + 0.05) / (min(fg, background) + 0.05)
             assert ratio >= 4.5, (style.__name__, token, spec["color"], round(ratio, 2))
+
+
+def test_it_makes_code_focusable_and_wraps_tables_for_scrolling(tmp_path: Path) -> None:
+    html = render("```python\nx = 1\n```\n\n```python\ny = 2\n```\n\n| a | b |\n|:-:|--:|\n| 1 | 2 |\n", tmp_path).html
+    assert '<pre tabindex="0" role="region" aria-label="Code block 1">' in html
+    assert '<pre tabindex="0" role="region" aria-label="Code block 2">' in html
+    assert '<div class="table-scroll"><table>' in html
+    assert '<th class="align-center">a</th>' in html and '<td class="align-right">2</td>' in html
+    assert "style=" not in html

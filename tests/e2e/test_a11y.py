@@ -1,0 +1,190 @@
+"""Every page type except the lab's, in both colour schemes: axe-core finds no serious or critical violation, and
+the Content-Security-Policy (report-only for now) reports nothing, including after htmx swaps.
+
+axe-core comes from the npm registry into a git-ignored folder (`.npm-axe/`), fetched with `npm pack` the first
+time; no browser is downloaded (the system Chromium, as in tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from playwright.sync_api import Browser, Page, expect
+
+from comms_lab.learners import SESSION_KEY, Learner
+from lessons import services as lesson_services
+from quizzes import services as quiz_services
+from quizzes.banks import catalogue
+from tests.conftest import missing
+from tests.integration.quizzes.conftest import right_form
+from tests.support.processes import WebServer
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE_VERSION = "4.14.1"
+AXE_DIR = ROOT / ".npm-axe"
+AXE_JS = AXE_DIR / "package" / "axe.min.js"
+QUIZ = "sagas"
+
+# Serious and critical only; colour contrast is included (both schemes are checked).
+AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations
+    .filter(v => v.impact === "serious" || v.impact === "critical")
+    .map(v => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 5).map(n => n.target.join(" ")) }));
+}"""
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", e => {
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  (window.__csp = window.__csp || []).push(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${where}`);
+});"""
+
+
+@pytest.fixture(scope="module")
+def axe_js() -> Path:
+    """axe.min.js from the npm registry (npm pack into .npm-axe/, which git ignores)."""
+    if not AXE_JS.is_file():
+        if not shutil.which("npm"):
+            missing("npm (to fetch axe-core)")
+        AXE_DIR.mkdir(exist_ok=True)
+        done = subprocess.run(
+            ["npm", "pack", f"axe-core@{AXE_VERSION}", "--silent"], cwd=AXE_DIR, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            missing(f"axe-core from npm ({done.stderr.strip()[:200]})")
+        with tarfile.open(AXE_DIR / done.stdout.strip().splitlines()[-1]) as archive:
+            archive.extractall(AXE_DIR, filter="data")
+    return AXE_JS
+
+
+def known_learner(page: Page) -> Learner:
+    store = SessionStore()
+    store[SESSION_KEY] = uuid.uuid4().hex
+    store.create()
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": store.session_key, "url": page.evaluate("location.origin")}]
+    )
+    return Learner(user_id=None, anonymous_id=store[SESSION_KEY])
+
+
+def as_lists(form: dict[str, Any]) -> dict[str, list[str]]:
+    return {key: [value] if isinstance(value, str) else value for key, value in form.items()}
+
+
+def seed(learner: Learner) -> dict[str, str]:
+    """Attempts at three stages (a question, its feedback, the results) and some lesson progress."""
+    fresh = quiz_services.start_attempt(learner=learner, quiz=QUIZ, use_confidence=True)
+    answered = quiz_services.start_attempt(learner=learner, quiz="rpc")
+    first = catalogue().questions[answered.question_ids[0]]
+    quiz_services.submit(
+        learner=learner,
+        attempt=answered,
+        form={k: [v] if isinstance(v, str) else v for k, v in right_form(first).items()},
+    )
+    done = quiz_services.start_attempt(learner=learner, quiz=QUIZ)
+    for qid in done.question_ids:
+        question = catalogue().questions[qid]
+        skip = {"question": [qid], "step": ["skip"]}
+        form = skip if question.type == "lab" else as_lists(right_form(question))
+        quiz_services.submit(learner=learner, attempt=done, form=form)
+        if qid != done.question_ids[-1]:
+            done = quiz_services.advance(attempt=done, question_id=qid)
+    quiz_services.finish(learner=learner, attempt=done)
+    lesson_services.record_reading(learner=learner, slug="rpc", seconds=120)
+    lesson_services.mark_lesson_completed(learner=learner, slug="sagas", reason="quiz")
+    return {"question": str(fresh.id), "feedback": str(answered.id), "results": str(done.id)}
+
+
+def pages(ids: dict[str, str]) -> list[str]:
+    return [
+        "/",
+        "/lessons/",
+        "/lessons/?q=jitter",
+        "/lessons/?q=outbx",
+        "/lessons/sagas/",  # tables, code, examples
+        "/lessons/why-patterns-matter/",  # the widest diagrams
+        "/glossary/",
+        "/quizzes/",
+        f"/quizzes/{QUIZ}/",
+        f"/quizzes/attempts/{ids['question']}/",
+        f"/quizzes/attempts/{ids['feedback']}/",
+        f"/quizzes/attempts/{ids['results']}/",
+        "/progress/",
+        "/accounts/login/",
+        "/accounts/signup/",
+    ]
+
+
+@pytest.fixture
+def context_for(browser: Browser, web_server: WebServer, transactional_db: None) -> Iterator[Any]:
+    made = []
+
+    def make(**options: Any) -> Page:
+        context = browser.new_context(base_url=web_server.url, **options)
+        made.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield make
+    for context in made:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_serious_or_critical_axe_violation_on_any_page_type(context_for: Any, axe_js: Path, scheme: str) -> None:
+    # axe is injected as a script, which the page's CSP would report: this context ignores the CSP.
+    page = context_for(color_scheme=scheme, bypass_csp=True)
+    page.goto("/")
+    ids = seed(known_learner(page))
+    found = {}
+    for path in pages(ids):
+        page.goto(path)
+        page.add_script_tag(path=str(axe_js))
+        violations = page.evaluate(AXE_RUN)
+        if violations:
+            found[path] = violations
+    assert not found, found
+
+
+def test_no_page_type_reports_a_csp_violation_even_after_htmx_swaps(context_for: Any) -> None:
+    page = context_for()
+    page.add_init_script(CSP_LISTENER)
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.goto("/")
+    assert page.evaluate("() => !!document.querySelector('meta[name=htmx-config]')")
+    ids = seed(known_learner(page))
+    reported = {}
+    for path in pages(ids):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        if path == "/lessons/sagas/":  # the end of the lesson swaps in its completion box
+            page.locator("#lesson-end").scroll_into_view_if_needed()
+            expect(page.locator("#completion")).to_contain_text("Completed")
+            page.locator(".lesson-body a.term").first.focus()  # the definition popover
+        if path == f"/quizzes/attempts/{ids['question']}/":  # an htmx answer swaps the quiz panel
+            page.locator("input[name=choice], input[name=value], select").first.wait_for()
+            page.locator("form.answer-form button[type=submit]").click()
+            time.sleep(0.5)
+        if violations := page.evaluate("window.__csp || []"):
+            reported[path] = violations
+    assert not reported, reported
+    assert not console, console
+
+
+def test_pages_send_a_report_only_policy_without_unsafe_inline_scripts(page: Page) -> None:
+    response = page.goto("/lessons/")
+    assert response is not None
+    policy = response.headers.get("content-security-policy-report-only", "")
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "style-src 'self'" in policy

@@ -1,0 +1,191 @@
+"""Reading that counts, page views that write nothing, the fewest queries, and pages rendered once per content
+version."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
+from django.test import Client
+
+from comms_lab.learners import SESSION_KEY, Learner
+from lessons import diagrams, selectors, services
+from lessons.catalog import get_catalog
+from lessons.models import LessonProgress
+
+pytestmark = pytest.mark.django_db
+
+SLUG = "sagas"
+
+
+def visit(slug: str = SLUG, *, ago: float, read_before: int = 0) -> str:
+    return services.visit_token(slug=slug, read_seconds=read_before, now=time.time() - ago)
+
+
+def required() -> int:
+    return services.required_read_seconds(get_catalog().lesson(SLUG))
+
+
+def learner_of(client: Client) -> Learner:
+    return Learner(user_id=None, anonymous_id=client.session[SESSION_KEY])
+
+
+def test_a_lesson_needs_a_share_of_its_reading_time_and_at_least_twenty_seconds() -> None:
+    lesson = get_catalog().lesson(SLUG)
+    assert required() == max(20, round(0.4 * lesson.reading_minutes * 60))
+    assert required() >= 20
+
+
+def test_it_does_not_complete_a_lesson_whose_end_is_reached_in_seconds(client: Client) -> None:
+    response = client.post(f"/lessons/{SLUG}/complete/", {"visit": visit(ago=2)}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert "<strong>Not counted yet</strong>: you have spent 0 min on this lesson." in html
+    assert f"It counts as read after about {round(required() / 60) or 1} min on the page" in html
+    assert selectors.lesson_status(learner_of(client), SLUG).status == "in_progress"
+
+
+def test_it_completes_a_lesson_read_for_long_enough(client: Client) -> None:
+    response = client.post(
+        f"/lessons/{SLUG}/complete/",
+        {"visit": visit(ago=required() + 5), "seconds": required()},
+        headers={"HX-Request": "true"},
+    )
+    assert "<strong>Completed</strong>: you read it to the end" in response.content.decode()
+    status = selectors.lesson_status(learner_of(client), SLUG)
+    assert (status.status, status.reason, status.read_seconds) == ("completed", "read", required())
+
+
+def test_the_page_cannot_claim_more_time_than_has_passed_since_it_was_served(client: Client) -> None:
+    client.post(f"/lessons/{SLUG}/complete/", {"visit": visit(ago=30), "seconds": 100_000})
+    status = selectors.lesson_status(learner_of(client), SLUG)
+    assert status.status == "in_progress"
+    assert 30 <= status.read_seconds <= 32
+
+
+def test_reading_time_adds_up_over_visits(client: Client) -> None:
+    half = required() // 2 + 1
+    client.post(f"/lessons/{SLUG}/reading/", {"visit": visit(ago=half), "seconds": half})
+    learner = learner_of(client)
+    assert selectors.lesson_status(learner, SLUG).read_seconds == half
+    # The second visit's page was served knowing the first visit's time.
+    client.post(f"/lessons/{SLUG}/complete/", {"visit": visit(ago=half, read_before=half), "seconds": half})
+    assert selectors.lesson_status(learner, SLUG).status == "completed"
+
+
+def test_a_forged_or_foreign_visit_token_counts_nothing(client: Client) -> None:
+    assert client.post(f"/lessons/{SLUG}/reading/", {"visit": "forged", "seconds": 900}).status_code == 400
+    other = visit("rpc", ago=3600)
+    assert client.post(f"/lessons/{SLUG}/reading/", {"visit": other, "seconds": 900}).status_code == 400
+    assert not LessonProgress.objects.exists()
+
+
+def test_a_passed_quiz_completes_the_lesson_and_the_page_says_so(client: Client) -> None:
+    client.post(f"/lessons/{SLUG}/reading/", {"visit": visit(ago=20), "seconds": 20})
+    services.mark_lesson_completed(learner=learner_of(client), slug=SLUG, reason="quiz")
+    html = client.get(f"/lessons/{SLUG}/").content.decode()
+    assert "<strong>Completed</strong>: you passed its quiz." in html
+
+
+def test_a_cookieless_view_of_any_page_writes_nothing() -> None:
+    client = Client()
+    for path in ("/", "/lessons/", f"/lessons/{SLUG}/", "/glossary/", "/quizzes/", f"/quizzes/{SLUG}/", "/progress/"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "sessionid" not in response.cookies, path
+    assert Session.objects.count() == 0
+    assert LessonProgress.objects.count() == 0
+
+
+def test_reading_for_a_while_is_what_creates_the_session_and_the_progress_row(client: Client) -> None:
+    client.get(f"/lessons/{SLUG}/")
+    assert Session.objects.count() == 0
+    client.post(f"/lessons/{SLUG}/reading/", {"visit": visit(ago=15), "seconds": 15})
+    assert Session.objects.count() == 1
+    assert LessonProgress.objects.get().read_seconds == 15
+
+
+def returning(client: Client) -> Client:
+    """A learner with a session and some progress."""
+    client.post(f"/lessons/{SLUG}/reading/", {"visit": visit(ago=60), "seconds": 60})
+    client.post("/lessons/rpc/complete/", {"visit": visit("rpc", ago=3600)})
+    return client
+
+
+@pytest.mark.parametrize(
+    ("path", "queries"),
+    [
+        ("/lessons/", 2),  # the session, the learner's progress rows
+        (f"/lessons/{SLUG}/", 2),  # the session, this lesson's row
+        ("/glossary/", 1),  # the session (the header asks whether the learner is signed in)
+        ("/", 3),  # the session, progress rows (continue where you left off), recent lab runs
+    ],
+)
+def test_a_returning_learners_page_takes_the_fewest_queries(
+    client: Client, django_assert_num_queries: object, path: str, queries: int
+) -> None:
+    returning(client)
+    with django_assert_num_queries(queries):  # type: ignore[operator]
+        assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/lessons/", f"/lessons/{SLUG}/", "/glossary/", "/quizzes/", f"/quizzes/{SLUG}/"]
+)
+def test_a_first_visit_takes_no_query(client: Client, django_assert_num_queries: object, path: str) -> None:
+    with django_assert_num_queries(0):  # type: ignore[operator]
+        assert client.get(path).status_code == 200
+
+
+def test_a_signed_in_learners_lesson_page_takes_three_queries(
+    client: Client, django_assert_num_queries: object
+) -> None:
+    user = User.objects.create_user("ada", password="correct-horse-battery")
+    client.force_login(user)
+    with django_assert_num_queries(3):  # type: ignore[operator]  # session, user, this lesson's row
+        client.get(f"/lessons/{SLUG}/")
+
+
+def test_a_lesson_page_is_rendered_once_per_content_version(client: Client) -> None:
+    catalog = get_catalog()
+    client.get(f"/lessons/{SLUG}/")
+    cached = catalog.cached(f"page:{SLUG}", lambda: pytest.fail("rendered again"))
+    assert cached["body"] in client.get(f"/lessons/{SLUG}/").content.decode()
+    client.get("/glossary/")
+    assert "page:glossary" in catalog._built
+
+
+def test_search_tolerates_one_typo_and_says_what_it_searched_for(client: Client) -> None:
+    html = client.get("/lessons/", {"q": "outbx"}).content.decode()
+    results = html[html.index('id="search-results"') : html.index("All lessons")]
+    assert "No lesson uses “outbx” as typed, so these results are for\n      <mark>outbox</mark>." in results
+    outbox = [lesson.slug for lesson in get_catalog().lessons if "outbox" in lesson.title.lower() + lesson.text.lower()]
+    assert outbox and all(f'href="/lessons/{slug}/"' in results for slug in outbox)
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("jtter", "jitter"), ("jittre", "jitter"), ("sagaas", "sagas")])
+def test_search_corrects_a_missing_extra_or_swapped_letter(typed: str, meant: str) -> None:
+    result = selectors.search(typed)
+    assert meant in result.corrections[typed]
+    assert result.hits
+
+
+def test_search_does_not_guess_for_short_words() -> None:
+    assert selectors.search("qz").hits == []
+
+
+def test_lesson_pages_carry_no_inline_style_or_script(client: Client) -> None:
+    returning(client)
+    for path in ("/", "/lessons/", *(lesson.url for lesson in get_catalog().lessons), "/glossary/", "/progress/"):
+        html = client.get(path).content.decode()
+        assert not re.search(r"\sstyle=|<style|<script(?![^>]*\bsrc=)(?![^>]*application/json)", html), path
+
+
+def test_every_lesson_diagram_fits_the_column_with_legible_text() -> None:
+    """A laptop's text column is 782 px; a drawing up to MAX_WIDTH scales to it with text of 10 px or more."""
+    for lesson in get_catalog().lessons:
+        for width in re.findall(r'<svg class="diagram-svg"[^>]*width="([\d.]+)"', lesson.html):
+            assert float(width) <= diagrams.MAX_WIDTH, lesson.slug
+            assert 13 * 782 / max(782, float(width)) >= 10
