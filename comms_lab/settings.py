@@ -4,6 +4,7 @@ Every variable is listed in the README. With DEBUG=0 the deploy defaults switch 
 SSL redirect) and a real SECRET_KEY becomes mandatory.
 """
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -17,6 +18,11 @@ _DEV_SECRET = "django-insecure-dev-only-key-not-for-production-use-0123456789"
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET if DEBUG else "")
 if not SECRET_KEY:
     raise EnvError("SECRET_KEY must be set when DEBUG=0 (50+ random characters)")
+if not DEBUG and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure")):
+    raise EnvError(
+        f"SECRET_KEY is {len(SECRET_KEY)} characters with {len(set(SECRET_KEY))} distinct: with DEBUG=0 use 50+ "
+        "random characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -48,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Innermost, so it sees a view's exception first: a Redis outage becomes a 503 naming Redis, not a 500.
+    "comms_lab.middleware.RedisUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "comms_lab.urls"
@@ -153,6 +161,44 @@ LAB_MAX_CONCURRENT_RUNS = env_int("LAB_MAX_CONCURRENT_RUNS", 6, minimum=1, maxim
 LAB_MAX_DURATION_S = env_int("LAB_MAX_DURATION_S", 300, minimum=5, maximum=300)
 LAB_MAX_RATE_RPS = env_int("LAB_MAX_RATE_RPS", 50, minimum=1, maximum=50)
 LAB_EVENT_LOG_TTL_S = env_int("LAB_EVENT_LOG_TTL_S", 24 * 3600, minimum=60, maximum=30 * 24 * 3600)
+
+# Client addresses (rate limits, per-address caps): X-Forwarded-For is believed only from these proxies
+# (addresses or networks, e.g. "10.0.0.0/8,127.0.0.1"); empty means the socket's peer address is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise EnvError(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+
+# Accounts: failed log-ins per user name and address, per address across names, and sign-ups per address.
+LOGIN_FAILURES_PER_NAME = env_int("LOGIN_FAILURES_PER_NAME", 5, minimum=1, maximum=100)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 30, minimum=1, maximum=10000)
+LOGIN_WINDOW_S = env_int("LOGIN_WINDOW_S", 300, minimum=10, maximum=86400)
+SIGNUPS_PER_ADDRESS = env_int("SIGNUPS_PER_ADDRESS", 40, minimum=1, maximum=10000)
+SIGNUP_WINDOW_S = env_int("SIGNUP_WINDOW_S", 3600, minimum=10, maximum=86400)
+PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 10, minimum=1, maximum=10000)
+
+# E-mail (password reset), as a Django 6.1 mailer. The console backend prints messages to the web process's
+# output; EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend sends them through EMAIL_HOST.
+_EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_SMTP_OPTIONS = {
+    "host": env_str("EMAIL_HOST", "localhost"),
+    "port": env_int("EMAIL_PORT", 25, minimum=1, maximum=65535),
+    "username": env_str("EMAIL_HOST_USER", ""),
+    "password": env_str("EMAIL_HOST_PASSWORD", ""),
+    "use_tls": env_bool("EMAIL_USE_TLS", False),
+    "use_ssl": env_bool("EMAIL_USE_SSL", False),
+    "timeout": env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=120),
+}
+MAILERS = {
+    "default": {
+        "BACKEND": _EMAIL_BACKEND,
+        "OPTIONS": _SMTP_OPTIONS if _EMAIL_BACKEND.endswith("smtp.EmailBackend") else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "comms_lab <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600, minimum=300, maximum=7 * 86400)
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -5,7 +5,15 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from comms_lab.http import BadRequest, json_error, optional_object, optional_str, read_json_object
+from comms_lab.http import (
+    BadRequest,
+    check_toggle_shape,
+    json_error,
+    optional_object,
+    optional_str,
+    read_json_object,
+    sequence_number,
+)
 from comms_lab.learners import learner_for
 from lab import selectors, services
 from lab.model.experiments import EXPERIMENTS
@@ -82,11 +90,9 @@ def run_events(request: HttpRequest, run_id: str) -> JsonResponse:
     if access is None:
         return json_error(404, f"no run {run_id} that you can see")
     try:
-        after = int(request.GET.get("after", "0"))
-        if after < 0:
-            raise ValueError
-    except ValueError:
-        return json_error(400, "after: must be a whole number ≥ 0", fields={"after": "must be a whole number ≥ 0"})
+        after = sequence_number(request.GET.get("after", "0"))
+    except BadRequest as exc:
+        return json_error(400, str(exc), fields=exc.fields)
     return JsonResponse({"events": selectors.events_after(access[0], after, limit=5000)})
 
 
@@ -107,7 +113,9 @@ def run_toggles(request: HttpRequest, run_id: str) -> JsonResponse:
     if isinstance(run, JsonResponse):
         return run
     try:
-        values = services.toggle_values(read_json_object(request))
+        data = read_json_object(request)
+        check_toggle_shape(data)
+        values = services.toggle_values(data)
         logged = services.apply_toggles(run, values, by="learner")
     except BadRequest as exc:
         return json_error(400, str(exc), fields=exc.fields)

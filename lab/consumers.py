@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from comms_lab.http import BadRequest, check_toggle_shape, parse_ws_frame, sequence_number
 from comms_lab.learners import learner_for_scope
 from lab import selectors, services
 from lab.events import REPLAY_PAGE, group_name
@@ -96,20 +97,21 @@ class RunConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
-            message = json.loads(text_data or "")
-        except ValueError:
-            await self.error("frame is not valid JSON")
-            return
-        if not isinstance(message, dict):
-            await self.error('frame must be a JSON object with a "type"')
-            return
+            await self._receive(parse_ws_frame(text_data, bytes_data))
+        except BadRequest as exc:  # bad input: say what is wrong, keep the socket open
+            if set(exc.fields) == {"frame"}:
+                await self.error(f"frame {exc.fields['frame']}")
+            else:
+                await self.send_json({"type": "error", "error": str(exc), "fields": exc.fields, "code": 400})
+
+    async def _receive(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "replay":
             after = message.get("after", 0)
             if not isinstance(after, int) or isinstance(after, bool) or after < 0:
                 await self.error("after: must be a whole number ≥ 0 (the last seq you have)", field="after")
                 return
-            await self.replay(after)
+            await self.replay(sequence_number(after))
         elif kind == "toggle":
             await self.toggle(message)
         elif kind == "stop":
@@ -138,6 +140,7 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.error("only the run's owner can change it; this link is read-only", code=403)
             return
         try:
+            check_toggle_shape(message)
             values = services.toggle_values(message)
             await database_sync_to_async(self._apply)(values)
         except ConfigError as exc:
@@ -156,6 +159,6 @@ class RunConsumer(AsyncWebsocketConsumer):
 
 def _int_or_none(raw: str) -> int | None:
     try:
-        return max(0, int(raw))
-    except ValueError:
+        return sequence_number(raw)
+    except BadRequest:
         return None

@@ -1,44 +1,24 @@
 """Worker life-cycle hooks (heartbeat for /healthz, restoring run queues) and merging runs at log-in."""
 
-import threading
 from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
+from comms_lab import heartbeat
 from comms_lab.learners import SESSION_KEY
-from comms_lab.redis_client import redis_client, rkey
-
-HEARTBEAT_EVERY_S = 2
-HEARTBEAT_TTL_S = 6
-_stop_heartbeat = threading.Event()
-
-
-def heartbeat_key(hostname: str) -> str:
-    return rkey("workers", hostname)
 
 
 @worker_ready.connect
 def start_heartbeat(sender: Any = None, **_: Any) -> None:
     hostname = sender.hostname
-
-    def beat() -> None:
-        while not _stop_heartbeat.is_set():
-            redis_client().set(heartbeat_key(hostname), "1", ex=HEARTBEAT_TTL_S)
-            _stop_heartbeat.wait(HEARTBEAT_EVERY_S)
-
-    threading.Thread(target=beat, name="lab-heartbeat", daemon=True).start()
-    # A worker that starts while runs are going joins in consuming their queues.
-    for queue in redis_client().smembers(rkey("lab", "consumed-queues")):
-        sender.app.control.add_consumer(queue, destination=[hostname], reply=False)
+    heartbeat.start(hostname)  # survives Redis errors: see comms_lab/heartbeat.py
 
 
 @worker_shutdown.connect
 def stop_heartbeat(sender: Any = None, **_: Any) -> None:
-    _stop_heartbeat.set()
-    if sender is not None:
-        redis_client().delete(heartbeat_key(sender.hostname))
+    heartbeat.stop()
 
 
 @receiver(user_logged_in)

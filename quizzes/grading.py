@@ -79,9 +79,11 @@ def parse_order(question: Question, form: Form) -> list[str]:
     for item in question.items:
         name = f"pos-{item.id}"
         values = _values(form, name)
-        if len(values) != 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= n:
+        # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then rejects or reads oddly.
+        text = values[0].strip() if len(values) == 1 else ""
+        if not (text.isascii() and text.isdigit() and len(text) <= 3) or not 1 <= int(text) <= n:
             raise AnswerError(name, f"give a position from 1 to {n}")
-        position = int(values[0])
+        position = int(text)
         if position in positions:
             raise AnswerError(name, f"position {position} is already taken by another item; use each of 1–{n} once")
         positions[position] = item.id
