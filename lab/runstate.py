@@ -74,7 +74,7 @@ class RunState:
         return time.time() - self.started_at()
 
     def reset_call_index(self, service: str) -> None:
-        self.redis.delete(self.key("calls", service))
+        self.redis.delete(self.key("calls", service), self.key("calls", f"{service}:transit"))
 
     def request_stop(self) -> None:
         self.redis.set(self.key("stop"), "1", ex=3600)

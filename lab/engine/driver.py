@@ -12,7 +12,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from lab.engine.interpreter import Engine, RunContext
+from lab.engine.interpreter import SAMPLERS, Engine, RunContext
 from lab.engine.loop import spawn
 from lab.model.topology import RequestClass, Topology
 from lab.model.workload import arrival_times
@@ -91,7 +91,7 @@ async def drive(engine: Engine, run_id: str) -> None:
                 else:
                     await sync_to_async(services.apply_toggles_by_id)(run_id, payload, by="preset")
             if now >= next_sample:
-                await sample(ctx)
+                await sample(ctx, engine)
                 next_sample = now + SAMPLE_EVERY_S
                 if await ctx.state.stop_requested():
                     load_seconds = now
@@ -128,7 +128,7 @@ async def _send_request(engine: Engine, ctx: RunContext, index: int, request_cla
     spawn(engine.handle_request(ctx, request_class, correlation_id=correlation_id, created_at=time.time()))
 
 
-async def sample(ctx: RunContext) -> None:
+async def sample(ctx: RunContext, engine: Engine | None = None) -> None:
     """What the page plots besides events: real queue depths, pool leases and breaker states."""
     topology = ctx.topology
     queues, pools, breakers = topology.queues(), topology.pools(), topology.breaker_targets()
@@ -143,6 +143,9 @@ async def sample(ctx: RunContext) -> None:
             breakers=states,
             breaker=next(iter(states.values()), "CLOSED"),
         )
+    if engine is not None:
+        for sampler in SAMPLERS:
+            await sampler(engine, ctx)
 
 
 async def _drain(engine: Engine, ctx: RunContext) -> None:
@@ -156,7 +159,7 @@ async def _drain(engine: Engine, ctx: RunContext) -> None:
     await ctx.flush()
     deadline = time.time() + DRAIN_GRACE_S
     while await ctx.state.outstanding() > 0 and time.time() < deadline:
-        await sample(ctx)
+        await sample(ctx, engine)
         await ctx.flush()
         await asyncio.sleep(SAMPLE_EVERY_S)
-    await sample(ctx)
+    await sample(ctx, engine)

@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,29 @@ POOL_POLL_S = 0.02
 PARAMS_FRESH_S = 0.05
 # A message that has crossed this many hops is dead-lettered: async cycles may not amplify without end.
 MAX_HOPS = 32
+
+# A construct the core does not know (a saga, a request-reply, a stream...) registers how to run its step kind:
+# `await handler(engine, ctx, service, step, env)` returns None on success or the failure's reason.
+StepHandler = Callable[["Engine", "RunContext", Service, Step, dict[str, Any]], Awaitable[str | None]]
+STEP_HANDLERS: dict[str, StepHandler] = {}
+# How to send over a link kind the core does not know (a stream): `await sender(engine, ctx, link, env, options)`.
+LinkSender = Callable[["Engine", "RunContext", Link, dict[str, Any], dict[str, Any]], Awaitable[None]]
+LINK_SENDERS: dict[str, LinkSender] = {}
+# How a delivered message whose envelope says `"via": <name>` is handled: `await receiver(engine, ctx, where, env)`.
+Receiver = Callable[["Engine", "RunContext", str, dict[str, Any]], Awaitable[None]]
+RECEIVERS: dict[str, Receiver] = {}
+# What a construct adds to each sample the driver takes: `await sampler(engine, ctx)` emits its own events.
+Sampler = Callable[["Engine", "RunContext"], Awaitable[None]]
+SAMPLERS: list[Sampler] = []
+
+
+def step_handler(kind: str) -> Callable[[StepHandler], StepHandler]:
+    def register(handler: StepHandler) -> StepHandler:
+        STEP_HANDLERS[kind] = handler
+        return handler
+
+    return register
+
 
 # Hands a message taken off a queue to some worker process: (run_id, queue, message).
 Deliver = Callable[[str, str, dict[str, Any]], None]
@@ -126,8 +149,8 @@ class RunContext:
     async def fault_for(self, service: str, *parts: object, transit: bool = False) -> tuple[FailureSpec, CallFault]:
         spec = FailureSpec.from_params(self.params, service)
         index = 0
-        if not transit and spec.schedule in ("first_n", "every_kth"):
-            index = await self.state.next_call_index(service)
+        if spec.schedule in ("first_n", "every_kth"):  # messages in transit count apart from calls served
+            index = await self.state.next_call_index(f"{service}:transit" if transit else service)
         return spec, decide(spec, call_index=index, now=self.now(), rng=self.rng_for(*parts))
 
 
@@ -160,6 +183,8 @@ class Engine:
     """Everything one worker process needs to run lab work: Redis, the event sink, the runs it has seen."""
 
     def __init__(self, redis: aioredis.Redis, *, deliver: Deliver, requeue: Requeue) -> None:
+        import lab.engine.constructs  # noqa: F401  (registers the step kinds, link kinds and receivers it adds)
+
         self.redis = redis
         self.sink = EventSink(redis)
         self.deliver = deliver
@@ -195,7 +220,7 @@ class Engine:
     ) -> None:
         """One client request from arrival to its answer, retried by the client when the workload says so."""
         tag = {ctx.group_by: request_class.name} if ctx.group_by else {}
-        attempt = 1
+        attempt, previous_delay = 1, None
         while True:
             ctx.emit("request.attempt", correlation_id=correlation_id, attempt=attempt, **tag)
             try:
@@ -207,7 +232,8 @@ class Engine:
             policy = ctx.retry_policy(ctx.topology.workload.retry)
             if reason is None or not policy.should_retry(attempt):
                 break
-            delay = policy.delay_for(attempt, ctx.rng_for(correlation_id, "backoff", attempt))
+            delay = policy.delay_for(attempt, ctx.rng_for(correlation_id, "backoff", attempt), previous_delay)
+            previous_delay = delay
             ctx.emit(
                 "retry.scheduled",
                 correlation_id=correlation_id,
@@ -274,6 +300,10 @@ class Engine:
                 return step.target or f"{service.id} failed"
             elif step.kind == "emit":
                 ctx.emit("service.event", service=service.id, name=step.target, correlation_id=env["correlation_id"])
+            elif step.kind in STEP_HANDLERS:
+                reason = await STEP_HANDLERS[step.kind](self, ctx, service, step, env)
+                if reason is not None:
+                    return reason
             else:
                 raise NotImplementedError(f"the engine cannot run {step.kind!r} steps yet")
         return None
@@ -388,6 +418,9 @@ class Engine:
 
     async def publish(self, ctx: RunContext, link: Link, caller_env: dict[str, Any], options: dict[str, Any]) -> None:
         """Send over a queue (one copy) or a topic (one copy per matching subscription), after transit faults."""
+        if link.kind in LINK_SENDERS:
+            await LINK_SENDERS[link.kind](self, ctx, link, caller_env, options)
+            return
         routing_key = str(options.get("key", ""))
         body = dict(options.get("body") or {})
         tag = {ctx.group_by: caller_env[ctx.group_by]} if ctx.group_by and ctx.group_by in caller_env else {}
@@ -457,6 +490,9 @@ class Engine:
 
     async def handle_message(self, ctx: RunContext, queue: str, env: dict[str, Any]) -> None:
         """A consumer instance taking one message off its queue, with its faults, retries and dead letters."""
+        if env.get("via") in RECEIVERS:
+            await RECEIVERS[env["via"]](self, ctx, queue, env)
+            return
         link, consumer = self.consumer_of(ctx, queue)
         await ctx.refresh()
         try:
@@ -491,11 +527,13 @@ class Engine:
             policy = ctx.retry_policy(link.retry)
             allowed = link.max_deliveries or policy.max_attempts
             if not over_limit and env["attempt"] < allowed:
-                delay = policy.delay_for(env["attempt"], ctx.rng_for(env["message_id"], "backoff", env["attempt"]))
+                rng = ctx.rng_for(env["message_id"], "backoff", env["attempt"])
+                delay = policy.delay_for(env["attempt"], rng, env.get("last_delay_ms"))
                 ctx.emit("message.processed", outcome="error", duration_ms=duration, **env)
                 ctx.emit("retry.scheduled", delay_ms=round(delay, 1), next_attempt=env["attempt"] + 1, **env)
                 await ctx.flush()
-                self.requeue(ctx.run_id, queue, {**env, "attempt": env["attempt"] + 1}, delay / 1000)
+                again = {**env, "attempt": env["attempt"] + 1, "last_delay_ms": round(delay, 1)}
+                self.requeue(ctx.run_id, queue, again, delay / 1000)
                 return False
             reason = f"passed {MAX_HOPS} hops" if over_limit else f"{consumer.id} failed {env['attempt']} times"
             await ctx.state.dead_letter(env, reason)
