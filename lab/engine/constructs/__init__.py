@@ -1,2 +1,8 @@
-"""Constructs beyond the core's calls, queues and topics, each in its own module registering itself with the
-interpreter (step kinds, link kinds, receivers, samplers). Import a new module here to switch it on."""
+"""Constructs beyond the core's calls, queues and topics, one module each, registering themselves with the
+interpreter (step kinds, link kinds, receivers, samplers). Every module in this package is switched on."""
+
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
