@@ -45,7 +45,8 @@ def parse_filter(text: str) -> tuple[str, str, Any]:
 
 
 def filter_passes(text: str, message: dict[str, Any]) -> bool:
-    """An empty filter passes everything; a message without the field never passes."""
+    """An empty filter passes everything; a message without the field, or with a field of the other type
+    (text against a number, or a number against text), never passes."""
     if not text:
         return True
     name, op, value = parse_filter(text)
@@ -56,4 +57,6 @@ def filter_passes(text: str, message: dict[str, Any]) -> bool:
         if isinstance(actual, bool) or not isinstance(actual, int | float):
             return False
         actual = float(actual)
+    elif not isinstance(actual, str):
+        return False
     return bool(_OPS[op](actual, value))

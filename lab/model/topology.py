@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lab.model.routing import parse_filter
-from lab.model.schema import Param, Schema
+from lab.model.schema import Param, ParamError, Schema
 
 MAX_SERVICES = 12
 MAX_LINKS = 24
@@ -119,6 +119,7 @@ class Step:
     options: dict[str, Any] = field(default_factory=dict)
     children: tuple[Step, ...] = ()
     compensation: Step | None = None
+    path: str = field(default="", compare=False, repr=False)  # where the document wrote it, for error messages
 
 
 @dataclass(frozen=True)
@@ -395,10 +396,13 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     workload = _workload(check, check.mapping(doc.get("workload"), "workload"), services, links, policies)
     extra_params = _extra_params(check, doc.get("parameters"))
     schema = Schema(tuple(_params(workload, services, policies, extra_params)))
+    _unique_params(check, schema, doc)
+    _workload_refs(check, workload, links, schema)
     presets = _presets(check, doc.get("presets"), schema)
     default_preset = doc.get("default_preset", presets[0].slug if presets else "")
-    if presets and default_preset not in {p.slug for p in presets}:
-        check.fail("default_preset", f"names no preset; one of {', '.join(p.slug for p in presets)}")
+    if (presets or "default_preset" in doc) and default_preset not in {p.slug for p in presets}:
+        named = ", ".join(p.slug for p in presets)
+        check.fail("default_preset", f"names no preset; one of {named}" if named else "names no preset; there are none")
     invariants = tuple(_invariants(check, doc.get("invariants")))
     view = _view(check, check.mapping(doc.get("view"), "view"), services, links)
     dead = check.mapping(doc.get("dead_letters"), "dead_letters")
@@ -422,6 +426,46 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
         document=doc,
         schema=schema,
     )
+
+
+def _unique_params(check: _Checker, schema: Schema, doc: dict[str, Any]) -> None:
+    """Two knobs with one name would shadow each other: name the later declaration."""
+    where: dict[Any, str] = {}
+    services = doc.get("services")
+    for sid, body in services.items() if isinstance(services, dict) else ():
+        spec = body if isinstance(body, dict) else {}
+        where[spec.get("work_param")] = f"services.{sid}.work_param"
+        pool = spec.get("pool") if isinstance(spec.get("pool"), dict) else {}
+        where[pool.get("param")] = f"services.{sid}.pool.param"
+    extra = doc.get("parameters")
+    for index, body in enumerate(extra if isinstance(extra, list) else ()):
+        where[body.get("name") if isinstance(body, dict) else None] = f"parameters[{index}].name"
+    seen: set[str] = set()
+    for param in schema.params:
+        if param.name in seen:
+            check.fail(where.get(param.name, "parameters"), f"parameter {param.name!r} is already declared")
+        seen.add(param.name)
+
+
+def _workload_refs(check: _Checker, workload: Workload, links: dict[str, Link], schema: Schema) -> None:
+    """Names that point into the workload: a link's classes, the select default, the weights."""
+    names = [c.name for c in workload.classes]
+    for link in links.values():
+        for name in link.classes:
+            if name not in names:
+                check.fail(
+                    f"links.{link.id}.classes", f"{name!r} names no request class; classes are {', '.join(names)}"
+                )
+    if workload.select_param and "default" in workload.select:
+        param = schema.by_name.get(workload.select_param)
+        if param is not None and workload.select["default"] not in param.choices:
+            check.fail("workload.select.default", f"must be one of {', '.join(param.choices)}")
+    for name, share in workload.weights.items():
+        param = schema.by_name.get(share)
+        if name not in names:
+            check.fail(f"workload.select.weights.{name}", f"names no request class; classes are {', '.join(names)}")
+        elif param is None or param.kind != "float":
+            check.fail(f"workload.select.weights.{name}", f"{share!r} names no float parameter")
 
 
 def _has_dead_letters(links: dict[str, Link]) -> bool:
@@ -498,19 +542,20 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
     if len(items) > MAX_LINKS:
         check.fail("links", f"at most {MAX_LINKS} links, got {len(items)}")
     links: dict[str, Link] = {}
+    subscription_ids: set[str] = set()
     for index, body in enumerate(items):
         spec = check.mapping(body, f"links[{index}]")
         lid = spec.get("id", f"#{index}")
         path = f"links.{lid}"
         check.name(lid, f"{path}.id", NODE_NAME)
-        if lid in links or lid in services:
-            check.fail(f"{path}.id", "is already used by another link or a service")
+        if lid in links or lid in services or lid in subscription_ids:
+            check.fail(f"{path}.id", "is already used by another link, a subscription or a service")
         check.unknown(spec, LINK_FIELDS, path)
         kind = check.choice(spec, "kind", path, LINK_KINDS, "call")
         source, target = spec.get("from"), spec.get("to")
         if source not in services:
             check.fail(f"{path}.from", f"names no service; services are {', '.join(services)}")
-        if kind != "topic" and target not in services:
+        if (kind != "topic" or target is not None) and target not in services:
             check.fail(f"{path}.to", f"names no service; services are {', '.join(services)}")
         for slot in ("timeout", "retry", "breaker", "bulkhead", "idempotency"):
             ref = spec.get(slot)
@@ -526,6 +571,9 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
             sub_path = f"{path}.subscriptions[{sub_index}]"
             sub_spec = check.mapping(sub, sub_path)
             sub_id = check.name(sub_spec.get("id"), f"{sub_path}.id", NODE_NAME)
+            if sub_id and (sub_id in links or sub_id in services or sub_id in subscription_ids or sub_id == lid):
+                check.fail(f"{sub_path}.id", "is already used by another link, a subscription or a service")
+            subscription_ids.add(sub_id)
             if sub_spec.get("to") not in services:
                 check.fail(f"{sub_path}.to", f"names no service; services are {', '.join(services)}")
             text_filter = str(sub_spec.get("filter", ""))
@@ -557,7 +605,7 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
         if kind == "stream" and not groups:
             check.fail(f"{path}.groups", "a stream needs at least one consumer group")
         classes = check.seq(spec.get("classes"), f"{path}.classes")
-        links[lid] = Link(
+        link = Link(
             id=lid,
             kind=kind,  # type: ignore[arg-type]
             source=str(source),
@@ -579,10 +627,11 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
             deadline_ms=check.number(spec, "deadline_ms", path, default=0.0, low=0, high=60_000),
             at=check.point(spec, path),
         )
+        links.setdefault(lid, link)  # a repeated id keeps the first link, so steps are checked against it
     return links
 
 
-def _steps(check: _Checker, raw: Any, path: str, *, depth: int) -> list[Step]:
+def _steps(check: _Checker, raw: Any, path: str, *, depth: int, single: bool = False) -> list[Step]:
     items = check.seq(raw, path)
     if depth > MAX_DEPTH:
         check.fail(path, f"steps nest at most {MAX_DEPTH} deep")
@@ -591,7 +640,7 @@ def _steps(check: _Checker, raw: Any, path: str, *, depth: int) -> list[Step]:
         check.fail(path, f"at most {MAX_STEPS} steps, got {len(items)}")
     steps = []
     for index, body in enumerate(items):
-        step_path = f"{path}[{index}]"
+        step_path = path if single else f"{path}[{index}]"
         spec = check.mapping(body, step_path)
         kinds = [k for k in STEP_KINDS if k in spec]
         if len(kinds) != 1:
@@ -624,9 +673,13 @@ def _steps(check: _Checker, raw: Any, path: str, *, depth: int) -> list[Step]:
             target = str(value)
         compensation = None
         if "compensate" in spec:
-            compensated = _steps(check, [spec["compensate"]], f"{step_path}.compensate", depth=depth + 1)
+            compensated = _steps(check, [spec["compensate"]], f"{step_path}.compensate", depth=depth + 1, single=True)
             compensation = compensated[0] if compensated else None
-        steps.append(Step(kind=kind, target=target, options=options, children=children, compensation=compensation))
+        steps.append(
+            Step(
+                kind=kind, target=target, options=options, children=children, compensation=compensation, path=step_path
+            )
+        )
     return steps
 
 
@@ -663,7 +716,7 @@ def _check_steps(check: _Checker, path: str, owner: str, steps: tuple[Step, ...]
         if wanted is None:
             continue
         link = links.get(step.target)
-        where = f"{path}[{index}].{step.kind}"
+        where = f"{step.path or f'{path}[{index}]'}.{step.kind}"
         if link is None:
             check.fail(where, f"names no link; links are {', '.join(links) or 'none'}")
         elif link.kind not in wanted:
@@ -729,21 +782,32 @@ def _extra_params(check: _Checker, raw: Any) -> list[Param]:
         spec = check.mapping(body, path)
         kind = check.choice(spec, "type", path, ("int", "float", "bool", "choice"), "float")
         name = check.name(spec.get("name"), f"{path}.name", NODE_NAME)
-        params.append(
-            Param(
-                name=name,
-                kind=kind,  # type: ignore[arg-type]
-                default=spec.get("default"),
-                label=check.text(spec, "label", path, limit=60),
-                minimum=spec.get("minimum"),
-                maximum=spec.get("maximum"),
-                choices=tuple(spec.get("choices", ())),
-                unit=str(spec.get("unit", "")),
-                live=bool(spec.get("live", False)),
-                group=str(spec.get("group", "run")),
-                help=str(spec.get("help", "")),
-            )
+        param = Param(
+            name=name,
+            kind=kind,  # type: ignore[arg-type]
+            default=spec.get("default"),
+            label=check.text(spec, "label", path, limit=60),
+            minimum=spec.get("minimum"),
+            maximum=spec.get("maximum"),
+            choices=tuple(spec.get("choices", ())),
+            unit=str(spec.get("unit", "")),
+            live=bool(spec.get("live", False)),
+            group=str(spec.get("group", "run")),
+            help=str(spec.get("help", "")),
         )
+        if kind in ("int", "float"):
+            for bound in ("minimum", "maximum"):
+                value = spec.get(bound)
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    check.fail(f"{path}.{bound}", f"is required for a {kind} parameter and must be a number")
+        if kind == "choice" and not (isinstance(spec.get("choices"), list) and spec["choices"]):
+            check.fail(f"{path}.choices", "list at least one choice")
+        if not any(key.startswith(f"{path}.") for key in check.errors):
+            try:
+                param.validate(param.default)
+            except ParamError as exc:
+                check.fail(f"{path}.default", exc.message)
+        params.append(param)
     return params
 
 
@@ -915,6 +979,8 @@ def _presets(check: _Checker, raw: Any, schema: Schema) -> list[Preset]:
     for index, body in enumerate(check.seq(raw, "presets")):
         spec = check.mapping(body, f"presets[{index}]")
         slug = check.name(spec.get("slug"), f"presets[{index}].slug")
+        if slug and any(p.slug == slug for p in presets):
+            check.fail(f"presets[{index}].slug", "is already used by another preset")
         path = f"presets.{slug or index}"
         config = check.mapping(spec.get("config"), f"{path}.config")
         try:
