@@ -147,12 +147,30 @@ export function createCharts(container, exp, { nodeLabel, state }) {
     if (metrics) render(metrics);
   }
 
-  function render(m) {
-    metrics = m;
+  function completeSeconds(m) {
     const running = !state().finished;
     const complete = (sec) => !running || sec + 1 <= m.maxT; // the current, unfinished second is not plotted
-    const secs = [...m.secs.keys()].filter(complete).sort(byNumber);
-    for (const chart of charts) {
+    return [...m.secs.keys()].filter(complete).sort(byNumber);
+  }
+
+  /** Every chart now (a finished run, the scrubber). */
+  function render(m) {
+    metrics = m;
+    const secs = completeSeconds(m);
+    for (const chart of charts) renderChart(chart, m, secs);
+  }
+
+  /** One chart per call, in turn, so a live run's chart work is spread over frames. */
+  let cursor = 0;
+  function renderNext(m) {
+    metrics = m;
+    if (!charts.length) return;
+    const chart = charts[cursor++ % charts.length];
+    renderChart(chart, m, chart.spec.kind === "latency" || chart.spec.kind === "throughput" ? completeSeconds(m) : null);
+  }
+
+  function renderChart(chart, m, secs) {
+    {
       const { spec, plot, readout } = chart;
       let data = null, text = "";
       if (spec.kind === "latency") {
@@ -202,7 +220,7 @@ export function createCharts(container, exp, { nodeLabel, state }) {
         if (sorted.length) text = `${sorted.length} requests: ${histogramMarkers.list.map((x) => x.label).join(", ")}`;
       } else if (spec.kind === "breaker_lane") {
         renderLane(chart, m);
-        continue;
+        return;
       }
       if (plot && data) plot.setData(data);
       if (readout.textContent !== text) readout.textContent = text;
@@ -237,5 +255,5 @@ export function createCharts(container, exp, { nodeLabel, state }) {
   window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", build);
   build();
 
-  return { render, rebuild: build };
+  return { render, renderNext, count: () => charts.length, rebuild: build };
 }

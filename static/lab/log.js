@@ -47,7 +47,7 @@ export function createLog(list, { onSelect, invalidate }) {
   let stick = true;
   let active = -1; // index in the shown rows
   let dirty = true;
-  const pool = [];
+  let current = new Map(); // entry → its <li>
   const body = list.querySelector(".log-rows"); // padded to the full height; the scroller itself never is
   list.setAttribute("role", "listbox");
   list.setAttribute("aria-orientation", "vertical");
@@ -125,6 +125,8 @@ export function createLog(list, { onSelect, invalidate }) {
       dirty = true;
     },
     reset() {
+      for (const li of current.values()) li.remove();
+      current = new Map();
       all = [];
       notable = [];
       active = -1;
@@ -135,6 +137,8 @@ export function createLog(list, { onSelect, invalidate }) {
     setThin(value) {
       if (thin === value) return;
       thin = value;
+      for (const li of current.values()) li.remove();
+      current = new Map();
       active = -1;
       stick = true;
       dirty = true;
@@ -150,37 +154,49 @@ export function createLog(list, { onSelect, invalidate }) {
       if (stick) scrollTop = Math.max(0, total * ROW_PX - viewH);
       const first = Math.max(0, Math.floor(scrollTop / ROW_PX) - OVERSCAN);
       const last = Math.min(total, Math.ceil((scrollTop + viewH) / ROW_PX) + OVERSCAN);
-      const count = last - first;
-      while (pool.length < count) {
-        const li = document.createElement("li");
-        li.setAttribute("role", "option");
-        li.tx = null;
-        pool.push(li);
+      // Rows are keyed by entry: when the window moves by n rows only n <li> change text and place.
+      const want = shown.slice(first, last);
+      const wanted = new Set(want);
+      const free = [];
+      for (const [entry, li] of current) {
+        if (!wanted.has(entry)) {
+          free.push(li);
+          li.remove();
+        }
       }
-      for (let i = 0; i < count; i++) {
-        const li = pool[i], entry = shown[first + i], index = first + i;
-        if (li.entry !== entry) {
-          li.entry = entry;
+      const next = new Map();
+      for (let i = 0; i < want.length; i++) {
+        const entry = want[i], index = first + i;
+        let li = current.get(entry);
+        if (!li) {
+          li = free.pop() || document.createElement("li");
+          li.setAttribute("role", "option");
           li.textContent = describe(entry.e);
           li.className = rowClass(entry.e);
+          li.isActive = false;
+          li.removeAttribute("id");
+          li.setAttribute("aria-selected", "false");
+          li.setAttribute("aria-setsize", total);
+          li.index = -1;
         }
         if (li.index !== index) {
           li.index = index;
           li.dataset.index = index;
           li.setAttribute("aria-posinset", index + 1);
         }
-        li.setAttribute("aria-setsize", total);
         const isActive = index === active;
         if (li.isActive !== isActive) {
           li.isActive = isActive;
           li.classList.toggle("active", isActive);
           li.setAttribute("aria-selected", String(isActive));
           if (isActive) li.id = "event-log-active";
-          else if (li.id) li.removeAttribute("id");
+          else li.removeAttribute("id");
         }
+        if (isActive) li.setAttribute("aria-setsize", total);
         if (body.children[i] !== li) body.insertBefore(li, body.children[i] || null);
+        next.set(entry, li);
       }
-      while (body.children.length > count) body.lastChild.remove();
+      current = next;
       body.style.paddingTop = `${first * ROW_PX}px`;
       body.style.paddingBottom = `${(total - last) * ROW_PX}px`;
       if (active >= first && active < last) list.setAttribute("aria-activedescendant", "event-log-active");

@@ -110,6 +110,7 @@ store.onEvent((e) => {
 let lastCharts = 0;
 let lastLog = 0;
 let chartTimer = null;
+let chartsDrawn = -1;
 let logTimer = null;
 function invalidate() {
   schedule("render", render);
@@ -123,12 +124,23 @@ function render(now) {
     } else if (!logTimer) {
       logTimer = setTimeout(() => { logTimer = null; invalidate(); }, 260);
     }
-    if (now - lastCharts > 250 || store.finished) {
+    // Each chart is redrawn about 4 times a second, one chart per frame, so no frame carries all of them.
+    const step = 250 / Math.max(1, charts.count());
+    if (viewState.scrubbing) {
+      // the scrubber draws the charts itself
+    } else if (!isLive()) {
+      if (chartsDrawn !== metrics.version) {
+        chartsDrawn = metrics.version;
+        charts.render(metrics);
+        renderMarkers();
+      }
+    } else if (now - lastCharts >= step) {
       lastCharts = now;
-      if (!viewState.scrubbing) charts.render(metrics);
+      charts.renderNext(metrics);
       renderMarkers();
-    } else if (!chartTimer) {
-      chartTimer = setTimeout(() => { chartTimer = null; invalidate(); }, 260);
+    }
+    if (isLive() && !chartTimer && !viewState.scrubbing) {
+      chartTimer = setTimeout(() => { chartTimer = null; invalidate(); }, step + 2);
     }
   }
   if (!viewState.scrubbing) topology.update({ live: store.live, config: store.config, metrics, running: isLive() });
