@@ -19,6 +19,7 @@ MAX_LINKS = 24
 MAX_PARTITIONS = 8
 MAX_STEPS = 40
 MAX_DEPTH = 6  # nesting of steps inside workflows and reactions
+MAX_WORK_KNOB_MS = 5000  # the range of a service-time knob (work_param)
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 NODE_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
 FAILURE_SCHEDULES = ("always", "first_n", "every_kth", "for_seconds")
@@ -375,7 +376,23 @@ POLICY_DEFAULTS: dict[str, dict[str, Any]] = {
     "bulkhead": {"enabled": False, "max_concurrent": 8},
     "idempotency": {"idempotent": True},
 }
-INVARIANT_KINDS = ("exactly_once", "no_dead_letters", "breaker_blocks_calls", "every_request_accounted")
+POOL_FIELDS = {"size", "param", "when_full"}
+SUBSCRIPTION_FIELDS = {"id", "to", "binding", "filter", "durable"}
+GROUP_FIELDS = {"id", "to"}
+WORKLOAD_FIELDS = {"entry", "duration", "rate", "arrival", "group_by", "classes", "select", "retry"}
+CLASS_FIELDS = {"steps", "bulkhead"}
+SELECT_FIELDS = {"param", "label", "default", "together", "help", "weights"}
+PRESET_FIELDS = {"slug", "title", "notice", "config", "script"}
+SCRIPT_FIELDS = {"at", "set"}
+DEAD_LETTER_FIELDS = {"label", "at"}
+INVARIANT_KINDS = (
+    "exactly_once",
+    "no_dead_letters",
+    "breaker_blocks_calls",
+    "every_request_accounted",
+    "no_reply_mismatched",
+    "no_lost_writes",
+)
 CHART_KINDS = ("latency", "throughput", "queue_depth", "pool_usage", "arrivals", "histogram", "breaker_lane")
 
 
@@ -406,6 +423,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     invariants = tuple(_invariants(check, doc.get("invariants")))
     view = _view(check, check.mapping(doc.get("view"), "view"), services, links)
     dead = check.mapping(doc.get("dead_letters"), "dead_letters")
+    check.unknown(dead, DEAD_LETTER_FIELDS, "dead_letters")
     dead_letters = (str(dead.get("label", "Dead letters")), check.point(dead, "dead_letters") or (0.6, 0.06))
     _no_sync_cycles(check, services, links, workload)
     if check.errors:
@@ -493,7 +511,15 @@ def _policies(check: _Checker, raw: Any) -> dict[str, Policy]:
                 check.fail(f"{path}.{key}", f"must be {expected.__name__}, got {value!r}")
                 continue
             defaults[key] = value
-        policies[name] = Policy(name, kind, defaults)
+        policy = Policy(name, kind, defaults)
+        for param in policy_params(policy):
+            setting = param.name.split(".", 1)[1]
+            if setting in data and f"{path}.{setting}" not in check.errors:
+                try:
+                    param.validate(defaults[setting])
+                except ParamError as exc:
+                    check.fail(f"{path}.{setting}", exc.message)
+        policies[name] = policy
     return policies
 
 
@@ -512,11 +538,19 @@ def _services(check: _Checker, raw: Any) -> dict[str, Service]:
         pool = None
         if "pool" in spec:
             pool_spec = check.mapping(spec["pool"], f"{path}.pool")
+            check.unknown(pool_spec, POOL_FIELDS, f"{path}.pool")
+            if "param" in pool_spec:
+                check.name(pool_spec["param"], f"{path}.pool.param", NODE_NAME)
             pool = Pool(
                 size=int(check.number(pool_spec, "size", f"{path}.pool", default=10, low=1, high=200, whole=True)),
                 param=pool_spec.get("param"),
                 when_full=check.choice(pool_spec, "when_full", f"{path}.pool", ("reject", "wait"), "wait"),  # type: ignore[arg-type]
             )
+        if "work_param" in spec:
+            check.name(spec["work_param"], f"{path}.work_param", NODE_NAME)
+            work = spec.get("work_ms", 0)
+            if isinstance(work, int | float) and not isinstance(work, bool) and work > MAX_WORK_KNOB_MS:
+                check.fail(f"{path}.work_ms", f"must be at most {MAX_WORK_KNOB_MS} when work_param makes it a knob")
         on = {}
         for event, steps in check.mapping(spec.get("on"), f"{path}.on").items():
             on[str(event)] = tuple(_steps(check, steps, f"{path}.on.{event}", depth=1))
@@ -570,6 +604,7 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
         for sub_index, sub in enumerate(check.seq(spec.get("subscriptions"), f"{path}.subscriptions")):
             sub_path = f"{path}.subscriptions[{sub_index}]"
             sub_spec = check.mapping(sub, sub_path)
+            check.unknown(sub_spec, SUBSCRIPTION_FIELDS, sub_path)
             sub_id = check.name(sub_spec.get("id"), f"{sub_path}.id", NODE_NAME)
             if sub_id and (sub_id in links or sub_id in services or sub_id in subscription_ids or sub_id == lid):
                 check.fail(f"{sub_path}.id", "is already used by another link, a subscription or a service")
@@ -597,6 +632,7 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
         for group_index, group in enumerate(check.seq(spec.get("groups"), f"{path}.groups")):
             group_path = f"{path}.groups[{group_index}]"
             group_spec = check.mapping(group, group_path)
+            check.unknown(group_spec, GROUP_FIELDS, group_path)
             if group_spec.get("to") not in services:
                 check.fail(f"{group_path}.to", f"names no service; services are {', '.join(services)}")
             groups.append(
@@ -733,6 +769,7 @@ def _workload(
     policies: dict[str, Policy],
 ) -> Workload:
     path = "workload"
+    check.unknown(spec, WORKLOAD_FIELDS, path)
     entry = spec.get("entry")
     if entry not in services:
         check.fail(f"{path}.entry", f"names no service; services are {', '.join(services)}")
@@ -746,6 +783,7 @@ def _workload(
         class_path = f"{path}.classes.{name}"
         check.name(name, class_path)
         class_spec = check.mapping(body, class_path)
+        check.unknown(class_spec, CLASS_FIELDS, class_path)
         steps = tuple(_steps(check, class_spec.get("steps"), f"{class_path}.steps", depth=1))
         _check_steps(check, f"{class_path}.steps", str(entry), steps, links)
         bulkhead = class_spec.get("bulkhead")
@@ -755,6 +793,7 @@ def _workload(
     if not classes:
         check.fail(f"{path}.classes", "declare at least one request class")
     select = check.mapping(spec.get("select"), f"{path}.select")
+    check.unknown(select, SELECT_FIELDS, f"{path}.select")
     weights = {str(k): str(v) for k, v in check.mapping(select.get("weights"), f"{path}.select.weights").items()}
     retry = spec.get("retry")
     if retry is not None and (retry not in policies or policies[retry].kind != "retry"):
@@ -853,7 +892,7 @@ def _params(
                     service.work_ms,
                     f"{service.label} service time",
                     0,
-                    5000,
+                    MAX_WORK_KNOB_MS,
                     unit="ms",
                     group="services",
                 )
@@ -982,6 +1021,7 @@ def _presets(check: _Checker, raw: Any, schema: Schema) -> list[Preset]:
         if slug and any(p.slug == slug for p in presets):
             check.fail(f"presets[{index}].slug", "is already used by another preset")
         path = f"presets.{slug or index}"
+        check.unknown(spec, PRESET_FIELDS, path)
         config = check.mapping(spec.get("config"), f"{path}.config")
         try:
             schema.validate(config, prefix=f"{path}.config")
@@ -991,6 +1031,7 @@ def _presets(check: _Checker, raw: Any, schema: Schema) -> list[Preset]:
         script = []
         for step_index, step in enumerate(check.seq(spec.get("script"), f"{path}.script")):
             step_spec = check.mapping(step, f"{path}.script[{step_index}]")
+            check.unknown(step_spec, SCRIPT_FIELDS, f"{path}.script[{step_index}]")
             at = check.number(step_spec, "at", f"{path}.script[{step_index}]", default=0.0, low=0, high=300)
             values = check.mapping(step_spec.get("set"), f"{path}.script[{step_index}].set")
             try:

@@ -1,222 +1,318 @@
 """The JSON Schema of topology documents, served at GET /lab/api/topology-schema for editors and learners.
 
-`parse_topology` is the authority (it also checks references, cycles and presets); this schema describes the
-shape, and a test checks every built-in document against it.
+`parse_topology` is the authority (it also checks references, cycles, presets and sync-call cycles); this schema
+describes the shape with the same field names, kinds and ranges, and a test checks every built-in document against
+it. Field sets come from the parser's own constants, so the two cannot drift apart silently.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from lab.model.schema import Param
 from lab.model.topology import (
     CHART_KINDS,
+    CLASS_FIELDS,
+    DEAD_LETTER_FIELDS,
     FAILURE_SCHEDULES,
+    GROUP_FIELDS,
     INVARIANT_KINDS,
+    LINK_FIELDS,
     LINK_KINDS,
     MAX_LINKS,
     MAX_PARTITIONS,
     MAX_SERVICES,
+    MAX_STEPS,
+    NAME,
+    NODE_NAME,
     POLICY_DEFAULTS,
     POLICY_KINDS,
+    POOL_FIELDS,
+    PRESET_FIELDS,
+    SCRIPT_FIELDS,
+    SELECT_FIELDS,
+    SERVICE_FIELDS,
     STEP_KINDS,
+    SUBSCRIPTION_FIELDS,
+    TOP_FIELDS,
+    WORKLOAD_FIELDS,
+    Policy,
+    policy_params,
 )
 
-_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,31}$"}
-_NODE = {"type": "string", "pattern": "^[a-z][a-z0-9_.-]{0,39}$"}
+_NAME = {"type": "string", "pattern": NAME.pattern}
+_NODE = {"type": "string", "pattern": NODE_NAME.pattern}
 _POINT = {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1}, "minItems": 2, "maxItems": 2}
+_TEXT = {"type": "string"}
+_ARRIVALS = ["uniform", "poisson", "burst"]
+
+
+def _closed(fields: set[str], properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An object with exactly the parser's fields; each described in `properties` (or allowed with any value)."""
+    assert set(properties) <= fields, set(properties) - fields
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {name: properties.get(name, {}) for name in sorted(fields)},
+        **extra,
+    }
+
+
+def _number(low: float, high: float, *, whole: bool = False) -> dict[str, Any]:
+    return {"type": "integer" if whole else "number", "minimum": low, "maximum": high}
+
+
 _STEP: dict[str, Any] = {
     "type": "object",
-    "description": f"exactly one of: {', '.join(STEP_KINDS)}; optional compensate (a step)",
-    "minProperties": 1,
+    "description": f"exactly one of: {', '.join(STEP_KINDS)}; optional compensate (a step); other keys are options "
+    "(for send: key, the routing key, and body, the message fields content filters read)",
+    "oneOf": [{"required": [kind]} for kind in STEP_KINDS],
+    "properties": {
+        **{kind: _TEXT for kind in ("call", "send", "request", "outbox", "project", "emit", "fail")},
+        "work": _number(0, 60_000),
+        "saga": {"type": "object", "properties": {"steps": {"$ref": "#/$defs/steps"}}},
+        "aggregate": {
+            "type": "object",
+            "required": ["events"],
+            "properties": {"events": {"type": "array", "minItems": 2}, "then": {"$ref": "#/$defs/steps"}},
+        },
+        "compensate": {"$ref": "#/$defs/step"},
+    },
 }
-_STEPS = {"type": "array", "items": {"$ref": "#/$defs/step"}}
+_STEPS = {"type": "array", "maxItems": MAX_STEPS, "items": {"$ref": "#/$defs/step"}}
+
+
+def _knob(param: Param) -> dict[str, Any]:
+    """A parameter's type and range as JSON Schema: what a policy setting may be, since it becomes that knob."""
+    if param.kind == "bool":
+        return {"type": "boolean", "default": param.default}
+    if param.kind == "choice":
+        return {"enum": list(param.choices), "default": param.default}
+    kind = "integer" if param.kind == "int" else "number"
+    return {"type": kind, "minimum": param.minimum, "maximum": param.maximum, "default": param.default}
+
+
+def _policy(kind: str) -> dict[str, Any]:
+    knobs = policy_params(Policy("p", kind, dict(POLICY_DEFAULTS[kind])))
+    settings = {param.name.split(".", 1)[1]: {"description": param.label, **_knob(param)} for param in knobs}
+    return {
+        "type": "object",
+        "required": ["kind"],
+        "additionalProperties": False,
+        "properties": {"kind": {"const": kind}, **settings},
+    }
+
+
+_SERVICE = _closed(
+    SERVICE_FIELDS,
+    {
+        "label": {"type": "string", "maxLength": 40},
+        "kind": {"enum": ["client", "service", "orchestrator"]},
+        "work_ms": _number(0, 60_000),
+        "work_param": _NODE,
+        "jitter_ms": _number(0, 10_000),
+        "pool": _closed(
+            POOL_FIELDS,
+            {"size": _number(1, 200, whole=True), "param": _NODE, "when_full": {"enum": ["reject", "wait"]}},
+        ),
+        "instances": _number(1, 64, whole=True),
+        "faults": {"type": "boolean"},
+        "steps": {"$ref": "#/$defs/steps"},
+        "on": {"type": "object", "additionalProperties": {"$ref": "#/$defs/steps"}},
+        "at": _POINT,
+    },
+)
+_LINK = _closed(
+    LINK_FIELDS,
+    {
+        "id": _NODE,
+        "kind": {"enum": list(LINK_KINDS)},
+        "from": _NAME,
+        "to": _NAME,
+        "label": {"type": "string", "maxLength": 40},
+        "classes": {"type": "array", "items": _NAME},
+        **{slot: _NAME for slot in ("timeout", "retry", "breaker", "bulkhead", "idempotency")},
+        "max_deliveries": _number(0, 20, whole=True),
+        "prefetch": _number(1, 100, whole=True),
+        "subscriptions": {
+            "type": "array",
+            "items": _closed(
+                SUBSCRIPTION_FIELDS,
+                {
+                    "id": _NODE,
+                    "to": _NAME,
+                    "binding": {"type": "string", "description": "AMQP pattern: * one word, # zero or more"},
+                    "filter": {"type": "string", "description": "one comparison, e.g. total > 1000 or region == 'eu'"},
+                    "durable": {"type": "boolean"},
+                },
+                required=["id", "to"],
+            ),
+        },
+        "partitions": _number(1, MAX_PARTITIONS, whole=True),
+        "key": {"type": "string"},
+        "groups": {
+            "type": "array",
+            "items": _closed(GROUP_FIELDS, {"id": _NAME, "to": _NAME}, required=["id", "to"]),
+        },
+        "retention": _number(10, 100_000, whole=True),
+        "deadline_ms": _number(0, 60_000),
+        "at": _POINT,
+    },
+    required=["id", "kind", "from"],
+    allOf=[
+        {
+            "if": {"required": ["kind"], "properties": {"kind": {"const": "topic"}}},
+            "then": {"required": ["subscriptions"], "properties": {"subscriptions": {"minItems": 1}}},
+            "else": {"required": ["to"]},
+        },
+        {
+            "if": {"required": ["kind"], "properties": {"kind": {"const": "stream"}}},
+            "then": {"required": ["groups"], "properties": {"groups": {"minItems": 1}}},
+        },
+    ],
+)
+_PARAMETER = {
+    "type": "object",
+    "required": ["name", "type", "default", "label"],
+    "properties": {
+        "name": _NODE,
+        "type": {"enum": ["int", "float", "bool", "choice"]},
+        "default": {},
+        "label": {"type": "string", "maxLength": 60},
+        "minimum": {"type": "number"},
+        "maximum": {"type": "number"},
+        "choices": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "unit": {"type": "string"},
+        "live": {"type": "boolean"},
+        "group": {"type": "string"},
+        "help": {"type": "string"},
+    },
+    "allOf": [
+        {
+            "if": {"required": ["type"], "properties": {"type": {"enum": ["int", "float"]}}},
+            "then": {"required": ["minimum", "maximum"]},
+        },
+        {
+            "if": {"required": ["type"], "properties": {"type": {"const": "choice"}}},
+            "then": {"required": ["choices"]},
+        },
+    ],
+}
+_WORKLOAD = _closed(
+    WORKLOAD_FIELDS,
+    {
+        "entry": _NAME,
+        "duration": _number(5, 300, whole=True),
+        "rate": _number(0.5, 50),
+        "arrival": {
+            "oneOf": [
+                {"enum": _ARRIVALS},
+                {
+                    "type": "object",
+                    "properties": {"default": {"enum": _ARRIVALS}, "learner_picks": {"type": "boolean"}},
+                },
+            ]
+        },
+        "group_by": {"type": "string"},
+        "retry": _NAME,
+        "select": _closed(
+            SELECT_FIELDS,
+            {
+                "param": _NODE,
+                "label": {"type": "string"},
+                "default": {"type": "string"},
+                "together": {"type": "string"},
+                "help": {"type": "string"},
+                "weights": {"type": "object", "propertyNames": _NAME, "additionalProperties": _NODE},
+            },
+        ),
+        "classes": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": _NAME,
+            "additionalProperties": _closed(CLASS_FIELDS, {"steps": {"$ref": "#/$defs/steps"}, "bulkhead": _NAME}),
+        },
+    },
+    required=["entry", "classes"],
+)
+_PRESET = _closed(
+    PRESET_FIELDS,
+    {
+        "slug": _NAME,
+        "title": {"type": "string", "maxLength": 80},
+        "notice": {"type": "string", "maxLength": 1200},
+        "config": {"type": "object", "description": "parameter name → value, checked against the parameters"},
+        "script": {
+            "type": "array",
+            "items": _closed(
+                SCRIPT_FIELDS,
+                {"at": _number(0, 300), "set": {"type": "object", "description": "live parameter name → value"}},
+                required=["at", "set"],
+            ),
+        },
+    },
+    required=["slug", "title"],
+)
 
 TOPOLOGY_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "/lab/api/topology-schema",
     "title": "comms_lab topology document",
-    "type": "object",
-    "required": ["slug", "title", "services", "workload"],
-    "additionalProperties": False,
-    "$defs": {"step": _STEP},
-    "properties": {
-        "slug": _NAME,
-        "title": {"type": "string", "maxLength": 120},
-        "summary": {"type": "string", "maxLength": 600},
-        "planned": {"type": "boolean"},
-        "services": {
-            "type": "object",
-            "maxProperties": MAX_SERVICES,
-            "propertyNames": _NAME,
-            "additionalProperties": {
+    "description": "An experiment as data; see docs/topology.md.",
+    "$defs": {"step": _STEP, "steps": _STEPS},
+    **_closed(
+        TOP_FIELDS,
+        {
+            "slug": _NAME,
+            "title": {"type": "string", "maxLength": 120},
+            "summary": {"type": "string", "maxLength": 600},
+            "planned": {"type": "boolean"},
+            "services": {
                 "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "label": {"type": "string", "maxLength": 40},
-                    "kind": {"enum": ["client", "service", "orchestrator"]},
-                    "work_ms": {"type": "number", "minimum": 0, "maximum": 60000},
-                    "work_param": _NODE,
-                    "jitter_ms": {"type": "number", "minimum": 0, "maximum": 10000},
-                    "pool": {
-                        "type": "object",
-                        "properties": {
-                            "size": {"type": "integer", "minimum": 1, "maximum": 200},
-                            "param": _NODE,
-                            "when_full": {"enum": ["reject", "wait"]},
-                        },
-                    },
-                    "instances": {"type": "integer", "minimum": 1, "maximum": 64},
-                    "faults": {"type": "boolean"},
-                    "steps": _STEPS,
-                    "on": {"type": "object", "additionalProperties": _STEPS},
-                    "at": _POINT,
+                "minProperties": 1,
+                "maxProperties": MAX_SERVICES,
+                "propertyNames": _NAME,
+                "additionalProperties": _SERVICE,
+            },
+            "policies": {
+                "type": "object",
+                "propertyNames": _NAME,
+                "additionalProperties": {"oneOf": [_policy(kind) for kind in POLICY_KINDS]},
+            },
+            "links": {"type": "array", "maxItems": MAX_LINKS, "items": _LINK},
+            "dead_letters": _closed(DEAD_LETTER_FIELDS, {"label": {"type": "string"}, "at": _POINT}),
+            "parameters": {"type": "array", "items": _PARAMETER},
+            "workload": _WORKLOAD,
+            "presets": {"type": "array", "items": _PRESET},
+            "default_preset": _NAME,
+            "invariants": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kind"],
+                    "properties": {"kind": {"enum": list(INVARIANT_KINDS)}},
                 },
             },
-        },
-        "policies": {
-            "type": "object",
-            "propertyNames": _NAME,
-            "additionalProperties": {
+            "view": {
                 "type": "object",
-                "required": ["kind"],
-                "properties": {"kind": {"enum": list(POLICY_KINDS)}},
-                "description": "settings by kind: "
-                + "; ".join(f"{kind}: {', '.join(values)}" for kind, values in POLICY_DEFAULTS.items()),
-            },
-        },
-        "links": {
-            "type": "array",
-            "maxItems": MAX_LINKS,
-            "items": {
-                "type": "object",
-                "required": ["id", "kind", "from"],
                 "properties": {
-                    "id": _NODE,
-                    "kind": {"enum": list(LINK_KINDS)},
-                    "from": _NAME,
-                    "to": _NAME,
-                    "label": {"type": "string", "maxLength": 40},
-                    "classes": {"type": "array", "items": _NAME},
-                    "timeout": _NAME,
-                    "retry": _NAME,
-                    "breaker": _NAME,
-                    "bulkhead": _NAME,
-                    "idempotency": _NAME,
-                    "max_deliveries": {"type": "integer", "minimum": 0, "maximum": 20},
-                    "prefetch": {"type": "integer", "minimum": 1, "maximum": 100},
-                    "subscriptions": {
+                    "charts": {
                         "type": "array",
                         "items": {
                             "type": "object",
-                            "required": ["id", "to"],
+                            "required": ["kind"],
                             "properties": {
-                                "id": _NODE,
-                                "to": _NAME,
-                                "binding": {"type": "string"},
-                                "filter": {"type": "string"},
-                                "durable": {"type": "boolean"},
+                                "kind": {"enum": list(CHART_KINDS)},
+                                "target": _NAME,
+                                "series": {"type": "array", "items": {"type": "string"}},
+                                "bucket_ms": {"type": "number"},
                             },
                         },
-                    },
-                    "partitions": {"type": "integer", "minimum": 1, "maximum": MAX_PARTITIONS},
-                    "key": {"type": "string"},
-                    "groups": {
-                        "type": "array",
-                        "items": {"type": "object", "required": ["id", "to"], "properties": {"id": _NAME, "to": _NAME}},
-                    },
-                    "retention": {"type": "integer", "minimum": 10, "maximum": 100000},
-                    "deadline_ms": {"type": "number", "minimum": 0, "maximum": 60000},
-                    "at": _POINT,
+                    }
                 },
             },
         },
-        "dead_letters": {"type": "object", "properties": {"label": {"type": "string"}, "at": _POINT}},
-        "parameters": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name", "type", "default", "label"],
-                "properties": {
-                    "name": _NODE,
-                    "type": {"enum": ["int", "float", "bool", "choice"]},
-                    "label": {"type": "string"},
-                    "minimum": {"type": "number"},
-                    "maximum": {"type": "number"},
-                    "choices": {"type": "array", "items": {"type": "string"}},
-                    "unit": {"type": "string"},
-                    "live": {"type": "boolean"},
-                    "help": {"type": "string"},
-                },
-            },
-        },
-        "workload": {
-            "type": "object",
-            "required": ["entry", "classes"],
-            "properties": {
-                "entry": _NAME,
-                "duration": {"type": "integer", "minimum": 5, "maximum": 300},
-                "rate": {"type": "number", "minimum": 0.5, "maximum": 50},
-                "arrival": {
-                    "oneOf": [
-                        {"enum": ["uniform", "poisson", "burst"]},
-                        {
-                            "type": "object",
-                            "properties": {"default": {"type": "string"}, "learner_picks": {"type": "boolean"}},
-                        },
-                    ]
-                },
-                "group_by": {"type": "string"},
-                "retry": _NAME,
-                "select": {"type": "object"},
-                "classes": {
-                    "type": "object",
-                    "propertyNames": _NAME,
-                    "additionalProperties": {
-                        "type": "object",
-                        "properties": {"steps": _STEPS, "bulkhead": _NAME},
-                    },
-                },
-            },
-        },
-        "presets": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["slug", "title"],
-                "properties": {
-                    "slug": _NAME,
-                    "title": {"type": "string", "maxLength": 80},
-                    "notice": {"type": "string"},
-                    "config": {"type": "object"},
-                    "script": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["at", "set"],
-                            "properties": {"at": {"type": "number", "minimum": 0}, "set": {"type": "object"}},
-                        },
-                    },
-                },
-            },
-        },
-        "default_preset": _NAME,
-        "invariants": {
-            "type": "array",
-            "items": {"type": "object", "required": ["kind"], "properties": {"kind": {"enum": list(INVARIANT_KINDS)}}},
-        },
-        "view": {
-            "type": "object",
-            "properties": {
-                "charts": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["kind"],
-                        "properties": {"kind": {"enum": list(CHART_KINDS)}},
-                    },
-                }
-            },
-        },
-    },
+        required=["slug", "title", "services", "workload"],
+    ),
     "x-failure-schedules": list(FAILURE_SCHEDULES),
 }

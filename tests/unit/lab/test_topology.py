@@ -112,6 +112,52 @@ def test_a_document_that_is_not_a_mapping_says_what_it_got() -> None:
 # Top-level fields
 
 
+def nested(path: list[Any], value: Any) -> dict[str, Any]:
+    """The base document (plus a topic and a stream) with `value` set at `path`."""
+    document = with_links(
+        topic({"id": "news.mail", "to": "mail"}),
+        {"id": "log", "kind": "stream", "from": "shop", "to": "mail", "groups": [{"id": "g", "to": "mail"}]},
+        dead_letters={"label": "Dead"},
+    )
+    document["workload"]["select"] = {"param": "mode"}
+    document["presets"][0]["script"] = [{"at": 1, "set": {}}]
+    place: Any = document
+    for key in path[:-1]:
+        place = place[key]
+    place[path[-1]] = value
+    return document
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "allowed"),
+    [
+        (["services", "shop", "pool", "max"], "services.shop.pool.max", "param, size, when_full"),
+        (
+            ["links", 2, "subscriptions", 0, "filtre"],
+            "links.news.subscriptions[0].filtre",
+            "binding, durable, filter, id, to",
+        ),
+        (["links", 3, "groups", 0, "offset"], "links.log.groups[0].offset", "id, to"),
+        (
+            ["workload", "durration"],
+            "workload.durration",
+            "arrival, classes, duration, entry, group_by, rate, retry, select",
+        ),
+        (["workload", "classes", "order", "step"], "workload.classes.order.step", "bulkhead, steps"),
+        (
+            ["workload", "select", "choices"],
+            "workload.select.choices",
+            "default, help, label, param, together, weights",
+        ),
+        (["presets", 0, "notes"], "presets.calm.notes", "config, notice, script, slug, title"),
+        (["presets", 0, "script", 0, "values"], "presets.calm.script[0].values", "at, set"),
+        (["dead_letters", "x"], "dead_letters.x", "at, label"),
+    ],
+)
+def test_an_unknown_field_anywhere_is_named_with_the_fields_allowed_there(where: list, path: str, allowed: str) -> None:
+    assert error(nested(where, 1)) == (path, f"unknown field; allowed: {allowed}")
+
+
 def test_an_unknown_top_level_field_is_named_with_the_fields_allowed() -> None:
     allowed = ", ".join(sorted(TOP_FIELDS))
     assert error(doc(colour="blue")) == ("document.colour", f"unknown field; allowed: {allowed}")
@@ -167,6 +213,21 @@ def test_an_unknown_service_field_is_named_with_the_fields_allowed() -> None:
 )
 def test_a_service_setting_out_of_range_names_the_field_and_the_range(spec: dict, path: str, message: str) -> None:
     assert error(with_service("fax", **spec)) == (path, message)
+
+
+def test_a_service_time_made_a_knob_stays_within_the_knob_range() -> None:
+    assert error(with_service("fax", work_ms=6000, work_param="fax_ms")) == (
+        "services.fax.work_ms",
+        "must be at most 5000 when work_param makes it a knob",
+    )
+    assert parse_topology(with_service("fax", work_ms=6000)).services["fax"].work_ms == 6000
+
+
+@pytest.mark.parametrize("field", ["work_param", "pool"])
+def test_a_parameter_a_service_declares_needs_a_parameter_name(field: str) -> None:
+    spec = {"work_param": "Fax Time"} if field == "work_param" else {"pool": {"param": "Fax Pool"}}
+    path = "services.fax.work_param" if field == "work_param" else "services.fax.pool.param"
+    assert error(with_service("fax", **spec)) == (path, NAME_RULE)
 
 
 @pytest.mark.parametrize("at", [[0.5], [0.5, 1.5], [-0.1, 0.5], "middle", [True, 0.5], [0.1, 0.2, 0.3]])
@@ -416,6 +477,21 @@ def test_a_whole_number_policy_setting_refuses_true_and_fractions() -> None:
     document = doc()
     document["policies"]["retry"]["max_attempts"] = True
     assert error(document) == ("policies.retry.max_attempts", "must be int, got True")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("max_attempts", 0, "must be a whole number from 1 to 10, got 0"),
+        ("delay_ms", 20_000, "must be a number from 0 to 10000 ms, got 20000"),
+        ("backoff", "fibonacci", "must be one of constant, linear, exponential, got 'fibonacci'"),
+        ("jitter", "some", "must be one of none, full, equal, decorrelated, got 'some'"),
+    ],
+)
+def test_a_policy_setting_out_of_the_range_of_its_knob_names_the_range(setting: str, value: Any, message: str) -> None:
+    document = doc()
+    document["policies"]["retry"][setting] = value
+    assert error(document) == (f"policies.retry.{setting}", message)
 
 
 def test_a_policy_of_an_unknown_kind_lists_the_kinds() -> None:
