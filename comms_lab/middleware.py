@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import redis
 from django.http import HttpRequest, HttpResponse
+from django.middleware import common as django_common
 from django.template import engines
+from django.utils.http import escape_leading_slashes
 
 from comms_lab.http import json_error
 
@@ -81,3 +83,11 @@ class RedisUnavailableMiddleware:
             return None
         log.warning("%s %s: %s (%s: %s)", request.method, request.path, reason, type(exception).__name__, exception)
         return redis_unavailable(request, reason)
+
+
+class CommonMiddleware(django_common.CommonMiddleware):
+    """Django's CommonMiddleware, except that a POST to a URL missing its trailing slash gets the same redirect
+    with DEBUG on as in production, instead of a RuntimeError (a 500) meant to warn the developer."""
+
+    def get_full_path_with_slash(self, request: HttpRequest) -> str:
+        return escape_leading_slashes(request.get_full_path(force_append_slash=True))
