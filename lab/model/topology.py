@@ -406,6 +406,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     slug = check.name(doc.get("slug"), "slug")
     title = check.text(doc, "title", "document", limit=120)
     summary = check.text(doc, "summary", "document", default="")
+    check.flag(doc, "planned", "document", default=False)
     policies = _policies(check, doc.get("policies"))
     services = _services(check, doc.get("services"))
     links = _links(check, doc.get("links"), services, policies)

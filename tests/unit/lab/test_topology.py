@@ -173,6 +173,11 @@ def test_a_title_longer_than_120_characters_is_refused() -> None:
     assert error(doc(title="x" * 121)) == ("document.title", "must be text of at most 120 characters")
 
 
+def test_planned_is_true_or_false() -> None:
+    assert parse_topology(doc(planned=True)).slug == "shop"
+    assert error(doc(planned="soon")) == ("document.planned", "must be true or false, got 'soon'")
+
+
 @pytest.mark.parametrize("slug", ["Shop", "9lives", "shop shop", "", None, "s" * 33])
 def test_a_slug_must_be_a_short_lower_case_name(slug: Any) -> None:
     assert error(doc(slug=slug)) == ("slug", NAME_RULE)
