@@ -18,6 +18,8 @@ from lab.events import REPLAY_PAGE, group_name
 from lab.model.schema import ConfigError
 
 TAIL_CHECK_S = 1.0
+# After this long without a new event, the socket asks whether the run still has a worker to drive it.
+QUIET_BEFORE_CHECK_S = 2.0
 
 
 class RunConsumer(AsyncWebsocketConsumer):
@@ -71,11 +73,20 @@ class RunConsumer(AsyncWebsocketConsumer):
         from lab.events import RunEventLog
 
         log = RunEventLog(str(self.run.id))
+        quiet_since = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(TAIL_CHECK_S)
             last = await sync_to_async(log.last_seq)()
             if last > self.last_sent:
+                quiet_since = asyncio.get_running_loop().time()
                 await self.catch_up(self.last_sent)
+            elif asyncio.get_running_loop().time() - quiet_since >= QUIET_BEFORE_CHECK_S and self.run.is_active:
+                # A silent running run may have lost its worker: if none is left, close it (the page is told).
+                await database_sync_to_async(self._close_if_abandoned)()
+
+    def _close_if_abandoned(self) -> None:
+        self.run.refresh_from_db(fields=["status"])
+        self.run = services.close_if_abandoned(self.run)
 
     async def run_events(self, message: dict[str, Any]) -> None:
         """Forward a live frame if it continues exactly where we are; otherwise fill from the log.

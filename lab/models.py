@@ -23,6 +23,7 @@ class Run(models.Model):
         CLOSING = "closing"  # being summarised and saved; one closer only
         FINISHED = "finished"
         FAILED = "failed"
+        INTERRUPTED = "interrupted"  # its worker died and none was left to take it over
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     experiment = models.CharField(max_length=40)
@@ -30,7 +31,7 @@ class Run(models.Model):
     config = models.JSONField()
     # The topology document the run executed, so a learner-made design replays exactly like a built-in one.
     topology = models.JSONField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
     anonymous_id = models.CharField(max_length=32, blank=True, db_index=True)
     share_token = models.CharField(max_length=32, unique=True, default=new_share_token)

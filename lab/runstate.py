@@ -79,6 +79,12 @@ class RunState:
     def request_stop(self) -> None:
         self.redis.set(self.key("stop"), "1", ex=3600)
 
+    def fidelity(self) -> dict[str, Any]:
+        """How faithfully the run kept its model's timings: `{lag_pct, ok}` (lab/engine/state.py)."""
+        from lab.engine.state import lag_figures
+
+        return lag_figures(self.redis.hgetall(self.key("fidelity")))
+
     def dead_letters(self) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.redis.lrange(self.key("dlq"), 0, -1)]
 

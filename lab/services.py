@@ -38,6 +38,8 @@ return {0, '0'}
 """
 # A run still open this long after its load should have ended has lost the worker that was driving it.
 ABANDONED_AFTER_S = DRAIN_GRACE_S + 60
+# A run may wait this long for a worker to pick it up or take it over before it is called interrupted.
+NO_DRIVER_GRACE_S = 3
 
 
 class AdmissionError(Exception):
@@ -175,8 +177,14 @@ def claim_run(run_id: str) -> tuple[str, list[tuple[float, dict[str, Any]]]] | N
     if not claimed:
         return None
     run = Run.objects.get(pk=run_id)
+    return run.preset, run_script(run_id)
+
+
+def run_script(run_id: str) -> list[tuple[float, dict[str, Any]]]:
+    """The toggles the run's preset applies by itself, as (second, values)."""
+    run = Run.objects.get(pk=run_id)
     preset = experiment_for(run).preset(run.preset) if run.preset else None
-    return run.preset, [(step.at, step.values) for step in (preset.script if preset else ())]
+    return [(step.at, step.values) for step in (preset.script if preset else ())]
 
 
 def service_of(param: str, experiment: Experiment) -> str | None:
@@ -227,7 +235,7 @@ def request_stop(run: Run) -> None:
         RunState(str(run.id)).request_stop()
 
 
-def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FINISHED) -> Run:
+def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FINISHED, reason: str = "") -> Run:
     """Summarise the log, announce the end, store config, summary and events, and free the run's slot.
 
     Idempotent: only the first caller closes the run; later ones get it as it was saved.
@@ -244,9 +252,13 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
     events = log.after(0)
     summary = summarize(events, duration_s=load_seconds, group_by=group_by)
     summary["invariants"] = check_invariants([i["kind"] for i in topology.invariants], events, summary)
+    summary["fidelity"] = RunState(run_id).fidelity()
     summary["findings"] = findings(summary, group_by=group_by)
     state = RunState(run_id)
-    emit(run_id, [{"type": "run.finished", "t": round(state.elapsed(), 3), "status": status, "summary": summary}])
+    if reason:
+        summary["ended_because"] = reason
+    end = {"type": "run.finished", "t": round(state.elapsed(), 3), "status": status, "summary": summary}
+    emit(run_id, [{**end, "reason": reason} if reason else end])
     run.status = status
     run.summary = summary
     run.finished_at = timezone.now()
@@ -258,11 +270,31 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
 
 
 def close_if_abandoned(run: Run) -> Run:
-    """Close a run whose worker died mid-run, keeping what it logged, so it neither stays "running" forever nor
-    holds the learner's slot."""
-    if not run.is_active:
+    """Close a run nobody can drive any more, keeping what it logged, so it neither stays "running" forever nor
+    holds the learner's slot: `interrupted` as soon as no worker is alive to take it over, `failed` if it
+    somehow outlived its whole time budget."""
+    if run.status not in (Run.Status.QUEUED, Run.Status.RUNNING):
         return run
+    waited = (timezone.now() - run.created_at).total_seconds()
+    if waited > NO_DRIVER_GRACE_S and not engines_alive() and not driver_alive(str(run.id)):
+        reason = (
+            "no lab worker is running to drive it"
+            if run.status == Run.Status.QUEUED
+            else ("its worker stopped and no other worker is alive to take it over")
+        )
+        return finish_run(
+            str(run.id), load_seconds=run.config["duration"], status=Run.Status.INTERRUPTED, reason=reason
+        )
     due = run.created_at + timedelta(seconds=run.config["duration"] + ABANDONED_AFTER_S)
     if timezone.now() < due:
         return run
     return finish_run(str(run.id), load_seconds=run.config["duration"], status=Run.Status.FAILED)
+
+
+def engines_alive() -> bool:
+    """Any worker's engine has beaten in the last few seconds (lab/engine/watchdog.py)."""
+    return next(redis_client().scan_iter(rkey("lab", "engines", "*"), count=100), None) is not None
+
+
+def driver_alive(run_id: str) -> bool:
+    return bool(redis_client().exists(rkey("run", run_id, "driver")))

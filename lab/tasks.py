@@ -11,17 +11,27 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from lab.engine.driver import drive
 from lab.engine.interpreter import Engine
 from lab.engine.loop import engine as engine_loop
+from lab.engine.watchdog import watch
 
 
 @functools.cache
 def _engine() -> Engine:
     redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30)
-    return Engine(redis, deliver=_deliver, requeue=_requeue)
+    engine = Engine(redis, deliver=_deliver, requeue=_requeue)
+    engine_loop().submit(watch(engine))
+    return engine
+
+
+@worker_ready.connect
+def start_engine(**_: Any) -> None:
+    """A worker's engine starts with the worker, so it can take over runs even before it gets any task."""
+    _engine()
 
 
 def _deliver(run_id: str, queue: str, message: dict[str, Any]) -> None:

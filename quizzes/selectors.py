@@ -134,10 +134,16 @@ def upcoming_cards(learner: Learner, *, now: datetime, limit: int = 5) -> list[R
     return list(ReviewCard.objects.filter(owned_by(learner), due__gt=now).order_by("due")[:limit])
 
 
+# How many of a learner's latest runs of a preset are looked through for one that kept its timings.
+RUNS_CONSIDERED = 20
+
+
 def latest_lab_run(learner: Learner, *, experiment: str, preset: str) -> Run | None:
-    """The learner's most recent finished run of this experiment and preset: what a lab question grades against."""
-    return (
-        Run.objects.filter(owned_by(learner), experiment=experiment, preset=preset, status=Run.Status.FINISHED)
-        .order_by("-finished_at", "-created_at")
-        .first()
-    )
+    """The learner's most recent finished run of this experiment and preset: what a lab question grades against.
+
+    A run whose timings drifted from its model (the machine was too busy) proves nothing, so it is passed over.
+    """
+    recent = Run.objects.filter(
+        owned_by(learner), experiment=experiment, preset=preset, status=Run.Status.FINISHED
+    ).order_by("-finished_at", "-created_at")[:RUNS_CONSIDERED]
+    return next((run for run in recent if ((run.summary or {}).get("fidelity") or {}).get("ok", True)), None)

@@ -12,13 +12,28 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from comms_lab.redis_client import rkey
 from lab.engine.interpreter import SAMPLERS, Engine, RunContext
-from lab.engine.loop import spawn
+from lab.engine.loop import ENGINE_ID, spawn
+from lab.events import RunEventLog
 from lab.model.topology import RequestClass, Topology
 from lab.model.workload import arrival_times
 
 log = logging.getLogger(__name__)
+# A driver renews its lease at every sample; a worker that finds a running run without one takes it over.
+LEASE_TTL_S = 4
+RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+class LeaseLost(Exception):
+    """Another engine drives this run now; this one must stop without closing it."""
+
+
 SAMPLE_EVERY_S = 0.25
+FIDELITY_EVERY_SAMPLES = 4
 # Time after the load ends for queues to drain and retries to finish before the run is closed.
 DRAIN_GRACE_S = 45
 
@@ -68,29 +83,65 @@ def _classes_for_arrival(
 
 
 async def drive(engine: Engine, run_id: str) -> None:
+    """Start a queued run: claim it, take its driver lease, and play its load from the first action."""
     from lab import services
 
     claimed = await sync_to_async(services.claim_run)(run_id)
     if claimed is None:
         return  # already closed (abandoned while this message waited); never run it twice
     preset, script = claimed
-    ctx = await _start(engine, run_id, time.time())
-    config = ctx.params
+    started = time.time()
+    await engine.redis.set(lease_key(run_id), ENGINE_ID, ex=LEASE_TTL_S)
+    ctx = await _start(engine, run_id, started)
     ctx.emit("run.started", experiment=ctx.topology.slug, preset=preset, config=_config_only(ctx))
+    await _play(engine, ctx, script, skip=0)
+
+
+async def resume(engine: Engine, run_id: str) -> None:
+    """Take over a run whose driver died: its requests in flight died with it (counted as lost, never hidden);
+    its queued messages are safe in Redis; the load goes on from the next action it had not played."""
+    from lab import services
+
+    script = await sync_to_async(services.run_script)(run_id)
+    ctx = await engine.context(run_id)
+    events = await sync_to_async(RunEventLog(run_id).after)(0)
+    finished = {e["correlation_id"] for e in events if e["type"] in ("request.finished", "request.lost")}
+    lost = [e for e in events if e["type"] == "request.created" and e["correlation_id"] not in finished]
+    for event in lost:
+        tag = {ctx.group_by: event[ctx.group_by]} if ctx.group_by and ctx.group_by in event else {}
+        ctx.emit("request.lost", correlation_id=event["correlation_id"], reason="its driver's worker died", **tag)
+    ctx.emit("driver.takeover", by=ENGINE_ID, lost=len(lost))
+    await ctx.settle(-len(lost))
+    skip = int(await engine.redis.get(ctx.state.key("cursor")) or 0)
+    await _play(engine, ctx, script, skip=skip)
+
+
+async def _play(engine: Engine, ctx: RunContext, script: list[tuple[float, dict[str, Any]]], *, skip: int) -> None:
+    from lab import services
+
+    run_id = ctx.run_id
+    config = ctx.params
     actions = plan(ctx.topology, config, script)
+    for _ in range(min(skip, len(actions))):
+        heapq.heappop(actions)
     load_seconds = float(config["duration"])
     status = "finished"
     try:
-        next_sample = 0.0
+        next_sample = last_at = 0.0
         while True:
             now = time.time() - ctx.started_at
             while actions and actions[0][0] <= now:
-                _, _, kind, payload = heapq.heappop(actions)
+                at, _, kind, payload = heapq.heappop(actions)
                 if kind == "request":
+                    ctx.record_lag(planned_s=at - last_at, late_s=now - at)  # was each arrival sent on time?
+                    last_at = at
                     await _send_request(engine, ctx, *payload)
                 else:
                     await sync_to_async(services.apply_toggles_by_id)(run_id, payload, by="preset")
+                await engine.redis.incr(ctx.state.key("cursor"))
             if now >= next_sample:
+                if not await keep_lease(engine, run_id):
+                    return  # another worker took this run over while we stalled: it drives from here
                 await sample(ctx, engine)
                 next_sample = now + SAMPLE_EVERY_S
                 if await ctx.state.stop_requested():
@@ -101,12 +152,25 @@ async def drive(engine: Engine, run_id: str) -> None:
             wake = min(actions[0][0] if actions else config["duration"], next_sample)
             await asyncio.sleep(max(0.0, wake - (time.time() - ctx.started_at)))
         await _drain(engine, ctx)
+    except LeaseLost:
+        return
     except Exception:
         log.exception("run %s failed", run_id)
         status = "failed"
     await ctx.flush()
+    await ctx.report_fidelity()
     await sync_to_async(services.finish_run)(run_id, load_seconds=max(load_seconds, 0.001), status=status)
+    await engine.redis.delete(lease_key(run_id))
     engine.forget(run_id)
+
+
+def lease_key(run_id: str) -> str:
+    """Held by the engine driving the run; it lapses LEASE_TTL_S after that engine stops renewing it."""
+    return rkey("run", run_id, "driver")
+
+
+async def keep_lease(engine: Engine, run_id: str) -> bool:
+    return bool(await engine.redis.eval(RENEW, 1, lease_key(run_id), ENGINE_ID, LEASE_TTL_S))
 
 
 async def _start(engine: Engine, run_id: str, started: float) -> RunContext:
@@ -143,6 +207,8 @@ async def sample(ctx: RunContext, engine: Engine | None = None) -> None:
             breakers=states,
             breaker=next(iter(states.values()), "CLOSED"),
         )
+    if int(ctx.now() / SAMPLE_EVERY_S) % FIDELITY_EVERY_SAMPLES == 0:
+        ctx.emit("fidelity", **await ctx.state.fidelity())
     if engine is not None:
         for sampler in SAMPLERS:
             await sampler(engine, ctx)
@@ -159,6 +225,8 @@ async def _drain(engine: Engine, ctx: RunContext) -> None:
     await ctx.flush()
     deadline = time.time() + DRAIN_GRACE_S
     while await ctx.state.outstanding() > 0 and time.time() < deadline:
+        if not await keep_lease(engine, ctx.run_id):
+            raise LeaseLost(ctx.run_id)
         await sample(ctx, engine)
         await ctx.flush()
         await asyncio.sleep(SAMPLE_EVERY_S)

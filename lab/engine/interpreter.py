@@ -13,12 +13,12 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from lab.engine.loop import spawn
+from lab.engine.loop import ENGINE_ID, spawn
 from lab.engine.sink import EventSink
 from lab.engine.state import EngineState
 from lab.model.failures import CONNECT_REFUSED_MS, CallFault, FailureSpec, decide
@@ -32,6 +32,8 @@ DEFAULT_CLIENT_WAIT_MS = 10_000.0
 POOL_POLL_S = 0.02
 # Live toggles are re-read at most this often per run and process: a toggle applies within one frame.
 PARAMS_FRESH_S = 0.05
+# How often a process adds its measured scheduling lag for a run to the run's total in Redis.
+FIDELITY_REPORT_S = 0.5
 # A message that has crossed this many hops is dead-lettered: async cycles may not amplify without end.
 MAX_HOPS = 32
 
@@ -80,7 +82,9 @@ class RunContext:
     started_at: float
     group_by: str | None
     refreshed_at: float = 0.0
-    breaker_configs: dict[str, BreakerConfig] = field(default_factory=dict)
+    planned_s: float = 0.0  # simulated waiting asked for, and how much later than asked it really ended:
+    late_s: float = 0.0  # their ratio is the run's scheduling lag, its fidelity measured rather than assumed
+    reported_at: float = 0.0
 
     def now(self) -> float:
         return round(time.time() - self.started_at, 3)
@@ -90,6 +94,23 @@ class RunContext:
 
     async def flush(self) -> None:
         await self.sink.flush(self.run_id)
+        if self.planned_s and time.monotonic() - self.reported_at >= FIDELITY_REPORT_S:
+            await self.report_fidelity()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait simulated time, and record how late the loop woke us (a busy machine shows here first)."""
+        started = time.monotonic()
+        await asyncio.sleep(seconds)
+        self.record_lag(planned_s=seconds, late_s=time.monotonic() - started - seconds)
+
+    def record_lag(self, *, planned_s: float, late_s: float) -> None:
+        self.planned_s += planned_s
+        self.late_s += max(0.0, late_s)
+
+    async def report_fidelity(self) -> None:
+        planned, late, self.planned_s, self.late_s = self.planned_s, self.late_s, 0.0, 0.0
+        self.reported_at = time.monotonic()
+        await self.state.add_lag(planned_s=planned, late_s=late)
 
     async def refresh(self) -> None:
         if time.monotonic() - self.refreshed_at >= PARAMS_FRESH_S:
@@ -245,7 +266,7 @@ class Engine:
                 **tag,
             )
             await ctx.flush()
-            await asyncio.sleep(delay / 1000)
+            await ctx.sleep(delay / 1000)
             attempt += 1
         latency = round((time.time() - created_at) * 1000, 1)
         ctx.emit(
@@ -292,10 +313,10 @@ class Engine:
                 result = await self.call(ctx, ctx.topology.links[step.target], env)
                 if not result.ok:
                     return f"{ctx.topology.links[step.target].target}: {result.outcome}"
-            elif step.kind in ("send", "outbox"):
+            elif step.kind == "send":  # `outbox` steps are a construct (lab/engine/constructs/outbox.py)
                 await self.publish(ctx, ctx.topology.links[step.target], env, step.options)
             elif step.kind == "work":
-                await asyncio.sleep(step.options["ms"] / 1000)
+                await ctx.sleep(step.options["ms"] / 1000)
             elif step.kind == "fail":
                 return step.target or f"{service.id} failed"
             elif step.kind == "emit":
@@ -365,7 +386,7 @@ class Engine:
             if target.pool:
                 await ctx.state.release(target.id, holder)
             await ctx.flush()
-            await asyncio.sleep(CONNECT_REFUSED_MS / 1000)
+            await ctx.sleep(CONNECT_REFUSED_MS / 1000)
             return self._finished(ctx, env, "refused", started, reason=f"{target.id} is down")
         if fault.duplicate:
             ctx.emit("message.processed", duplicate=True, outcome="ok", **env)
@@ -385,7 +406,7 @@ class Engine:
             if fault.drop:
                 await asyncio.sleep(DEFAULT_CLIENT_WAIT_MS / 1000)  # the request never arrived; nobody answers
                 return "timeout"
-            await asyncio.sleep((ctx.work_ms(target) + fault.extra_latency_ms + self._jitter(ctx, target, env)) / 1000)
+            await ctx.sleep((ctx.work_ms(target) + fault.extra_latency_ms + self._jitter(ctx, target, env)) / 1000)
             inner = await self.run_steps(ctx, target, target.steps, env) if target.steps else None
             if fault.error or fault.crash != "none" or inner is not None:
                 return "error"
@@ -495,11 +516,13 @@ class Engine:
             return
         link, consumer = self.consumer_of(ctx, queue)
         await ctx.refresh()
+        await ctx.state.hold(queue, env, ENGINE_ID)
         try:
             finished = await self._consume(ctx, link, consumer, queue, env)
         except Exception as exc:
             ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
             finished = True
+        await ctx.state.acknowledge(queue, env["message_id"])
         await ctx.state.done_with(queue)
         if finished:
             await ctx.settle(-1)
@@ -515,7 +538,7 @@ class Engine:
         ctx.emit("message.consumed", kind="async", **env)
         await ctx.flush()
         started = time.time()
-        await asyncio.sleep((ctx.work_ms(consumer) + fault.extra_latency_ms + self._jitter(ctx, consumer, env)) / 1000)
+        await ctx.sleep((ctx.work_ms(consumer) + fault.extra_latency_ms + self._jitter(ctx, consumer, env)) / 1000)
         duration = round((time.time() - started) * 1000, 1)
         if fault.crash == "before_ack":
             ctx.emit("message.processed", outcome="crashed", duration_ms=duration, redelivered=True, **env)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
+import socket
 import threading
 from collections.abc import Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
+# This process, as other workers see it: who holds a run's driver lease, who holds an unacknowledged message.
+ENGINE_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class EngineLoop:

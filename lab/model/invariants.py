@@ -61,6 +61,12 @@ def findings(summary: dict[str, Any], *, group_by: str | None) -> list[str]:
             f"{label}: {figures['success_rate_pct']:g}% succeeded ({figures['succeeded']} of {figures['requests']}),"
             f" median {_ms(figures['latency_ms']['p50'])}, p99 {_ms(figures['latency_ms']['p99'])}."
         )
+    fidelity = summary.get("fidelity") or {}
+    if fidelity and not fidelity.get("ok", True):
+        lines.append(
+            f"This run's timings are not trustworthy: simulated waits ended {fidelity['lag_pct']:g}% late on average"
+            " (the machine was too busy), so it is not graded."
+        )
     if summary.get("unfinished"):
         lines.append(f"{summary['unfinished']} requests never finished.")
     by_queue = summary.get("max_queue_depth_by_queue") or {}

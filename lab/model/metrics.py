@@ -50,7 +50,7 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
     `unfinished`, never as left out.
     """
     finished: list[dict[str, Any]] = []
-    created = 0
+    created = lost = 0
     attempts_by_group: dict[str, int] = defaultdict(int)
     retries = dlq = duplicates = breaker_opened = calls_while_open = 0
     max_depth = final_depth = 0
@@ -63,6 +63,8 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
             finished.append(event)
         elif kind == "request.created":
             created += 1
+        elif kind == "request.lost":
+            lost += 1
         elif kind == "request.attempt":
             group = event.get(group_by) if group_by else event.get("mode") or event.get("path")
             attempts_by_group[group or ""] += 1
@@ -97,6 +99,7 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
         calls_while_open=calls_while_open,
         duplicates_processed=duplicates,
         unfinished=max(0, created - len(finished)),
+        lost=lost,
     )
     for key in (group_by,) if group_by else ("mode", "path"):
         label = f"by_{key}"

@@ -120,3 +120,15 @@ def test_a_run_without_the_metric_counts_as_no_run(client: Client, driver: QuizD
     save_run(client, None)
     predict(driver, attempt)
     assert "nothing to grade against" in enter(driver, attempt, "400").content.decode()
+
+
+def test_a_run_whose_timings_drifted_from_the_model_is_not_graded(client: Client, driver: QuizDriver) -> None:
+    attempt = reach_the_lab_question(driver)
+    trustworthy = save_run(client, 420.0, minutes_ago=5)
+    drifted = save_run(client, 900.0, minutes_ago=1)
+    drifted.summary["fidelity"] = {"lag_pct": 12.5, "ok": False}
+    drifted.save(update_fields=["summary"])
+    predict(driver, attempt)
+    enter(driver, attempt, "420")
+    answer = Response.objects.get(attempt=attempt, question_id=LAB, step="answer")
+    assert answer.correct and answer.observed["run"] == str(trustworthy.id)
