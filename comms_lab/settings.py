@@ -179,9 +179,12 @@ SIGNUPS_PER_ADDRESS = env_int("SIGNUPS_PER_ADDRESS", 40, minimum=1, maximum=1000
 SIGNUP_WINDOW_S = env_int("SIGNUP_WINDOW_S", 3600, minimum=10, maximum=86400)
 PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 10, minimum=1, maximum=10000)
 
-# E-mail (password reset), as a Django 6.1 mailer. The console backend prints messages to the web process's
-# output; EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend sends them through EMAIL_HOST.
-_EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# E-mail (password reset), as a Django 6.1 mailer. In development the console backend prints messages to the web
+# process's output; with DEBUG=0 the default is SMTP through EMAIL_HOST (Django's deploy check refuses console).
+_EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
 _SMTP_OPTIONS = {
     "host": env_str("EMAIL_HOST", "localhost"),
     "port": env_int("EMAIL_PORT", 25, minimum=1, maximum=65535),

@@ -271,3 +271,20 @@ def test_the_account_page_offers_download_and_deletion(client: Client) -> None:
     client.login(username="ada", password=PASSWORD)
     page = client.get("/accounts/").content.decode()
     assert "/accounts/data.json" in page and "/accounts/delete/" in page and "Delete my account" in page
+
+
+def test_a_reset_with_no_mail_server_reachable_is_logged_not_a_500(
+    client: Client, fresh_limits: None, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from comms_lab.stack import free_port
+
+    User.objects.create_user("ada", email="ada@example.com", password=PASSWORD)
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": free_port(), "timeout": 2},
+        }
+    }
+    response = client.post("/accounts/password_reset/", {"email": "ada@example.com"})
+    assert response.status_code == 302  # the same answer as for any address: it reveals nothing
+    assert "Failed to send password reset email" in caplog.text
