@@ -11,6 +11,10 @@ EXPLANATIONS = {
     "no_dead_letters": "No message ended in the dead-letter queue.",
     "breaker_blocks_calls": "No call reached a service while the circuit breaker guarding it was open.",
     "every_request_accounted": "Every request that arrived finished, successfully or not; none was left hanging.",
+    "no_reply_mismatched": "Every reply completed its own request (same request id and correlation id), at most"
+    " once; a reply after its deadline was dropped, never matched to another request.",
+    "no_lost_writes": "Every committed write produced exactly one message: none saved without its message, none"
+    " published twice.",
 }
 
 
@@ -46,7 +50,35 @@ def _violations(kind: str, events: list[dict[str, Any]], summary: dict[str, Any]
         return int(summary.get("dlq_count", 0)), ""
     if kind == "breaker_blocks_calls":
         return int(summary.get("calls_while_open", 0)), ""
+    if kind == "no_reply_mismatched":
+        return _reply_mismatches(events)
+    if kind == "no_lost_writes":
+        return _lost_writes(events)
     return int(summary.get("unfinished", 0)), ""
+
+
+def _reply_mismatches(events: list[dict[str, Any]]) -> tuple[int, str]:
+    """Replies matched to a request that is not the one they answer, or completing a request twice."""
+    sent = {e["request_id"]: e["correlation_id"] for e in events if e["type"] == "request.sent"}
+    received = [e for e in events if e["type"] == "reply.received"]
+    wrong = sum(
+        1
+        for e in received
+        if e["in_reply_to"] != e["request_id"] or sent.get(e["request_id"]) != e.get("reply_correlation_id")
+    )
+    twice = sum(n - 1 for n in Counter(e["request_id"] for e in received).values() if n > 1)
+    late = sum(1 for e in events if e["type"] == "reply.late")
+    detail = f"{wrong} replies matched to another request, {twice} completed one twice ({late} late ones dropped)."
+    return wrong + twice, detail if wrong + twice else ""
+
+
+def _lost_writes(events: list[dict[str, Any]]) -> tuple[int, str]:
+    committed = {e["record"] for e in events if e["type"] == "db.committed"}
+    published = Counter(e["record"] for e in events if e["type"] == "record.published")
+    lost = len(committed - set(published))
+    twice = sum(n - 1 for n in published.values() if n > 1)
+    detail = f"{lost} of {len(committed)} committed writes never published, {twice} published more than once."
+    return lost + twice, detail if lost + twice else ""
 
 
 def findings(summary: dict[str, Any], *, group_by: str | None) -> list[str]:

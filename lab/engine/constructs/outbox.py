@@ -1,0 +1,162 @@
+"""Save and publish: a transactional outbox with a relay, against the dual write it replaces.
+
+An `outbox: <link>` step saves a record in its service's database (a per-run Redis hash) and produces one message
+for it on the link. How, the step's `mode` says (or the choice parameter named by `mode_param`, so a run can flip
+it live):
+- `outbox` (default): the record and the message go into the database hash and the link's outbox list in one
+  MULTI/EXEC transaction; a relay (a sampler of the run's driver, every 250 ms) publishes outbox entries to the link
+  in order and marks each sent by removing it, so a crash after the commit loses nothing.
+- `dual_write`: the record is committed, then the message is published as a separate action; a crash between the
+  two leaves a saved record whose message never goes out.
+
+The crash point is the writing service's own `crash` fault (its `faults: true` knobs, with their schedule), applied
+around the commit: `before_ack` crashes before the commit (nothing saved, nothing sent), `after_ack` crashes right
+after it (the record is saved; what happens to its message is what the two modes differ in). Either fails the step.
+
+Events: `db.committed`, `writer.crashed`, `record.published`, `outbox.depth`; invariant `no_lost_writes`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from lab.engine.interpreter import SAMPLERS, Engine, RunContext, new_message_id, step_handler
+from lab.engine.state import WORKING_TTL_S
+from lab.model.topology import Link, Service, Step, Topology
+
+MODES = ("outbox", "dual_write")
+# How many outbox entries one relay pass publishes per link, so a backlog drains without starving sampling.
+RELAY_BATCH = 200
+
+
+def mode_of(ctx: RunContext, step: Step) -> str:
+    """The step's mode: its `mode_param`'s live value when it names one, else its `mode`, else `outbox`."""
+    param = step.options.get("mode_param")
+    if param and param in ctx.params:
+        return str(ctx.params[param])
+    return str(step.options.get("mode", "outbox"))
+
+
+def _outbox_key(ctx: RunContext, link: str) -> str:
+    return ctx.state.key("outbox", link)
+
+
+@step_handler("outbox")
+async def save_and_publish(
+    engine: Engine, ctx: RunContext, service: Service, step: Step, env: dict[str, Any]
+) -> str | None:
+    """Commit a record and produce its message, atomically (outbox) or as two actions (dual write)."""
+    link = ctx.topology.links[step.target]
+    await ctx.refresh()
+    mode = mode_of(ctx, step)
+    if mode not in MODES:
+        return f"{service.id}: outbox mode must be one of {', '.join(MODES)}, got {mode!r}"
+    record = new_message_id()
+    table = str(step.options.get("table", service.id))
+    where = {"service": service.id, "table": table, "record": record, "link": link.id, "mode": mode}
+    where["correlation_id"] = env["correlation_id"]
+    _, fault = await ctx.fault_for(service.id, env["correlation_id"], "write", record)
+    if fault.crash == "before_ack":
+        ctx.emit("writer.crashed", point="before_commit", **where)
+        return f"{service.id} crashed before saving"
+    entry = {
+        "record": record,
+        "service": service.id,
+        "link": link.id,
+        "mode": mode,
+        "correlation_id": env["correlation_id"],
+        "causation_id": env.get("message_id", env["correlation_id"]),
+        "hops": env.get("hops", 0),
+        "key": str(step.options.get("key", "")),
+        "body": dict(step.options.get("body") or {}),
+        "tag": {ctx.group_by: env[ctx.group_by]} if ctx.group_by and ctx.group_by in env else {},
+        "written_at": time.time(),
+    }
+    row = json.dumps({"table": table, "correlation_id": env["correlation_id"], "at": ctx.now()})
+    db = ctx.state.key("db", service.id)
+    pipe = ctx.state.redis.pipeline(transaction=True)  # MULTI/EXEC: the row and its message, or neither
+    pipe.hset(db, record, row)
+    pipe.expire(db, WORKING_TTL_S)
+    if mode == "outbox":
+        pipe.rpush(_outbox_key(ctx, link.id), json.dumps(entry, separators=(",", ":")))
+        pipe.expire(_outbox_key(ctx, link.id), WORKING_TTL_S)
+        pipe.incrby(ctx.state.key("outstanding"), 1)  # the entry is work the run waits for until relayed
+    await pipe.execute()
+    ctx.emit("db.committed", **where)
+    if fault.crash == "after_ack":
+        ctx.emit("writer.crashed", point="after_commit", **where)
+        return f"{service.id} crashed after saving"
+    if mode == "dual_write":
+        await publish_record(engine, ctx, link, entry)
+    return None
+
+
+async def publish_record(engine: Engine, ctx: RunContext, link: Link, entry: dict[str, Any]) -> None:
+    """Hand one saved record's message to its link (queue, topic or stream); its body names the record."""
+    caller_env = {
+        "correlation_id": entry["correlation_id"],
+        "message_id": entry["causation_id"],
+        "hops": entry["hops"],
+        **entry["tag"],
+    }
+    options = {"key": entry["key"], "body": {**entry["body"], "record": entry["record"]}}
+    await engine.publish(ctx, link, caller_env, options)
+    ctx.emit(
+        "record.published",
+        record=entry["record"],
+        service=entry["service"],
+        link=link.id,
+        mode=entry["mode"],
+        correlation_id=entry["correlation_id"],
+        waited_ms=round((time.time() - entry["written_at"]) * 1000, 1),
+    )
+
+
+def outbox_links(topology: Topology) -> list[str]:
+    """Links some `outbox` step writes to, in document order."""
+    found: list[str] = []
+    handlers = [s.steps for s in topology.services.values()]
+    handlers += [steps for s in topology.services.values() for steps in s.on.values()]
+    handlers += [c.steps for c in topology.workload.classes]
+    for steps in handlers:
+        for step in _walk(steps):
+            if step.kind == "outbox" and step.target not in found:
+                found.append(step.target)
+    return found
+
+
+def _walk(steps: tuple[Step, ...]) -> list[Step]:
+    found: list[Step] = []
+    for step in steps:
+        found.append(step)
+        found += _walk(step.children)
+        if step.compensation:
+            found += _walk((step.compensation,))
+    return found
+
+
+async def relay(engine: Engine, ctx: RunContext) -> None:
+    """The outbox relay: publish each link's entries in order, marking each sent (removed) only once published.
+
+    It runs as a sampler of the run's driver, so each run has exactly one relay, in one process.
+    """
+    links = outbox_links(ctx.topology)
+    if not links:
+        return
+    depths = {}
+    for link_id in links:
+        key = _outbox_key(ctx, link_id)
+        for _ in range(RELAY_BATCH):
+            raw = await ctx.state.redis.lindex(key, 0)
+            if raw is None:
+                break
+            await publish_record(engine, ctx, ctx.topology.links[link_id], json.loads(raw))
+            await ctx.state.redis.lpop(key)  # marked sent
+            await ctx.settle(-1)
+        depths[link_id] = int(await ctx.state.redis.llen(key))
+    ctx.emit("outbox.depth", depths=depths)
+
+
+SAMPLERS.append(relay)

@@ -1,0 +1,302 @@
+"""Request-reply over a `reply` link: a request message with `reply_to` and a correlation, a reply matched to it.
+
+The request is a real message like any queued one (a Redis list, handed to the responder's instances as Celery
+`lab.deliver` tasks), so a responder that is down holds requests in its queue and a slow one holds them in work.
+The reply comes back to the requesting *process*, whichever worker served it: each engine process owns one reply
+inbox (a Redis list), read by a single blocking pop on its own connection, which resolves the waiting coroutine's
+future by the request's message id, as RabbitMQ's direct reply-to hands replies to the channel that asked. A reply
+that arrives after its deadline is counted (`reply.late`) and dropped: it can never complete another request.
+
+Events: `request.sent`, `reply.sent`, `reply.received`, `reply.timeout`, `reply.late` (fields in docs and below).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from comms_lab.redis_client import rkey
+from lab.engine.interpreter import (
+    DEFAULT_CLIENT_WAIT_MS,
+    RECEIVERS,
+    Engine,
+    RunContext,
+    envelope,
+    new_message_id,
+    step_handler,
+)
+from lab.engine.loop import ENGINE_ID, spawn
+from lab.model.failures import FailureSpec
+from lab.model.topology import Link, Service, Step
+
+log = logging.getLogger(__name__)
+
+# The envelope's `via` that routes a delivered request to `serve_request` instead of the queue consumer.
+VIA = "request"
+# How long one blocking pop waits before it looks again (it returns at once when a reply lands).
+INBOX_POP_S = 1.0
+# A reply inbox whose process is gone is forgotten after this long.
+INBOX_TTL_S = 3600
+# How many settled requests a process remembers, to say how late a reply to one of them came.
+SETTLED_MEMORY = 10_000
+# Set on a request's envelope once its handler has replied, so the implicit reply is not sent twice.
+REPLIED = "_replied"
+
+
+@dataclass
+class Pending:
+    """A request waiting for its reply in this process."""
+
+    future: asyncio.Future[dict[str, Any]]
+    run_id: str
+    correlation_id: str
+    deadline_at: float
+
+
+class ReplyInbox:
+    """This process's reply queue: one Redis list, one blocking-pop loop, the requests still waiting here."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.name = f"{ENGINE_ID}:{uuid.uuid4().hex[:6]}"
+        pool = redis.connection_pool
+        # Its own connection: a blocking pop must not hold one the rest of the engine shares.
+        self.redis = aioredis.Redis(
+            connection_pool=aioredis.ConnectionPool(
+                connection_class=pool.connection_class, max_connections=2, **pool.connection_kwargs
+            )
+        )
+        self.pending: dict[str, Pending] = {}
+        # Requests no longer waiting here: their deadline and whether a reply completed them.
+        self.settled: OrderedDict[str, tuple[float, bool]] = OrderedDict()
+        self.listener: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def key(name: str) -> str:
+        return rkey("replies", name)
+
+    def listen(self, engine: Engine) -> None:
+        """Start reading replies (once per process); it keeps running so late replies are counted too."""
+        if self.listener is None or self.listener.done():
+            self.listener = spawn(self._listen(engine))
+
+    def settle(self, request_id: str, *, answered: bool) -> None:
+        """The request waits no more (answered, or its deadline passed): any later reply to it is late."""
+        pending = self.pending.pop(request_id, None)
+        if pending is not None:
+            self.settled[request_id] = (pending.deadline_at, answered)
+            while len(self.settled) > SETTLED_MEMORY:
+                self.settled.popitem(last=False)
+
+    async def _listen(self, engine: Engine) -> None:
+        while True:
+            try:
+                item = await self.redis.blpop([self.key(self.name)], timeout=INBOX_POP_S)
+            except (RedisError, OSError):
+                log.warning("reply inbox %s: Redis unavailable, retrying", self.name, exc_info=True)
+                await asyncio.sleep(INBOX_POP_S)
+                continue
+            if item is None:
+                continue
+            try:
+                await self._arrived(engine, json.loads(item[1]))
+            except Exception:  # one bad reply must not stop the inbox for every later one
+                log.exception("reply inbox %s: could not handle a reply", self.name)
+
+    async def _arrived(self, engine: Engine, reply: dict[str, Any]) -> None:
+        """Match a reply to the request waiting for it, by the request's id alone; otherwise it is late."""
+        try:
+            ctx = await engine.context(reply["run_id"])
+        except LookupError:
+            return  # the run is over and its state is gone
+        request_id = reply["in_reply_to"]
+        fields = {k: reply[k] for k in ("message_id", "in_reply_to", "from", "to", "outcome", "reason")}
+        pending = self.pending.get(request_id)
+        if pending is not None and not pending.future.done():
+            self.settle(request_id, answered=True)
+            ctx.emit(
+                "reply.received",
+                request_id=request_id,
+                correlation_id=pending.correlation_id,
+                reply_correlation_id=reply["correlation_id"],
+                latency_ms=round((time.time() - reply["request_sent_at"]) * 1000, 1),
+                **fields,
+            )
+            pending.future.set_result(reply)
+        else:
+            deadline_at, answered = self.settled.get(request_id, (None, False))
+            late_by = round((time.time() - deadline_at) * 1000, 1) if deadline_at and not answered else None
+            ctx.emit(
+                "reply.late",
+                correlation_id=reply["correlation_id"],
+                late_by_ms=late_by,
+                duplicate=answered,  # a second reply to a request already answered (a duplicated request)
+                **fields,
+            )
+        await ctx.settle(-1)  # the reply was a unit of outstanding work from the moment it was sent
+
+
+_inboxes: weakref.WeakKeyDictionary[Engine, ReplyInbox] = weakref.WeakKeyDictionary()
+
+
+def inbox_for(engine: Engine) -> ReplyInbox:
+    """The reply inbox of this engine (one engine per worker process)."""
+    inbox = _inboxes.get(engine)
+    if inbox is None:
+        inbox = _inboxes[engine] = ReplyInbox(engine.redis)
+    return inbox
+
+
+def deadline_ms(ctx: RunContext, link: Link) -> float:
+    """The link's `timeout` policy when switched on (a live knob), else its `deadline_ms`."""
+    if ctx.enabled(link.timeout):
+        return float(ctx.params[f"{link.timeout}.ms"])
+    return link.deadline_ms or DEFAULT_CLIENT_WAIT_MS
+
+
+@step_handler("request")
+async def request(engine: Engine, ctx: RunContext, service: Service, step: Step, env: dict[str, Any]) -> str | None:
+    """Send a request over a reply link and wait for its reply until the deadline, holding no thread meanwhile."""
+    link = ctx.topology.links[step.target]
+    inbox = inbox_for(engine)
+    inbox.listen(engine)
+    await ctx.refresh()
+    wait_ms = deadline_ms(ctx, link)
+    tag = {ctx.group_by: env[ctx.group_by]} if ctx.group_by and ctx.group_by in env else {}
+    key, body = str(step.options.get("key", "")), dict(step.options.get("body") or {})
+    message = envelope(
+        correlation_id=env["correlation_id"],
+        causation_id=env.get("message_id", env["correlation_id"]),
+        source=link.source,
+        target=link.target,
+        queue=link.id,
+        via=VIA,
+        reply_to=inbox.name,
+        hops=env.get("hops", 0) + 1,
+        **({"key": key} if key else {}),
+        **({"body": body} if body else {}),
+        **tag,
+    )
+    request_id = message["message_id"]
+    future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    deadline_at = time.time() + wait_ms / 1000
+    inbox.pending[request_id] = Pending(future, ctx.run_id, env["correlation_id"], deadline_at)
+    ctx.emit("request.sent", request_id=request_id, deadline_ms=wait_ms, **message)
+    await engine._send(ctx, link.id, message)  # transit faults, real queue, dispatch to the responder's instances
+    await ctx.flush()
+    done, _ = await asyncio.wait({future}, timeout=max(0.0, deadline_at - time.time()))
+    if not done:
+        inbox.settle(request_id, answered=False)
+        ctx.emit(
+            "reply.timeout",
+            request_id=request_id,
+            correlation_id=env["correlation_id"],
+            deadline_ms=wait_ms,
+            **{"from": link.source, "to": link.target},
+            **tag,
+        )
+        return f"{link.target}: no reply within {wait_ms:g} ms"
+    reply = future.result()
+    if reply["outcome"] != "ok":
+        return f"{link.target}: {reply['reason'] or 'error reply'}"
+    return None
+
+
+@step_handler("reply")
+async def reply_step(engine: Engine, ctx: RunContext, service: Service, step: Step, env: dict[str, Any]) -> str | None:
+    """Answer the request being handled now (once; a second reply step does nothing)."""
+    if "reply_to" not in env:
+        return f"{service.id} has no request to reply to"
+    if not env.get(REPLIED):
+        await send_reply(engine, ctx, service, env, outcome=str(step.options.get("outcome", "ok")))
+    return None
+
+
+async def send_reply(
+    engine: Engine, ctx: RunContext, service: Service, request_env: dict[str, Any], *, outcome: str, reason: str = ""
+) -> None:
+    """Push the reply onto the requesting process's inbox; it stays outstanding until that process reads it."""
+    request_env[REPLIED] = True
+    reply = {
+        "message_id": new_message_id(),
+        "correlation_id": request_env["correlation_id"],
+        "causation_id": request_env["message_id"],
+        "in_reply_to": request_env["message_id"],
+        "run_id": ctx.run_id,
+        "from": service.id,
+        "to": request_env["from"],
+        "outcome": outcome,
+        "reason": reason,
+        "request_sent_at": request_env["sent_at"],
+        "sent_at": round(time.time(), 3),
+    }
+    public = {k: v for k, v in reply.items() if k not in ("run_id", "request_sent_at")}
+    ctx.emit("reply.sent", reply_to=request_env["reply_to"], process=inbox_for(engine).name, **public)
+    await ctx.state.add_outstanding(1)
+    await ctx.flush()  # reply.sent is logged before the requester can log reply.received
+    pipe = ctx.state.redis.pipeline(transaction=False)
+    pipe.rpush(ReplyInbox.key(request_env["reply_to"]), json.dumps(reply, separators=(",", ":")))
+    pipe.expire(ReplyInbox.key(request_env["reply_to"]), INBOX_TTL_S)
+    await pipe.execute()
+
+
+async def serve_request(engine: Engine, ctx: RunContext, queue: str, env: dict[str, Any]) -> None:
+    """A responder instance taking one request off its queue: its faults, its steps, then its reply."""
+    _, responder = engine.consumer_of(ctx, queue)
+    await ctx.refresh()
+    await ctx.state.hold(queue, env, ENGINE_ID)  # redelivered by the watchdog if this process dies meanwhile
+    try:
+        finished = await _serve(engine, ctx, responder, queue, env)
+    except Exception as exc:  # a handler bug is an event and, for the requester, a missing reply
+        ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
+        finished = True
+    await ctx.state.acknowledge(queue, env["message_id"])
+    await ctx.state.done_with(queue)
+    if finished:
+        await ctx.settle(-1)
+    await engine.dispatch(ctx, queue)
+
+
+async def _serve(engine: Engine, ctx: RunContext, responder: Service, queue: str, env: dict[str, Any]) -> bool:
+    """True when the request is finished with (answered or lost); False when it went back on the queue."""
+    spec = FailureSpec.from_params(ctx.params, responder.id)
+    if spec.down and spec.applies(call_index=0, now=ctx.now()):
+        await ctx.state.enqueue(queue, env, front=True)  # taken just before the responder went down: put back
+        return False
+    _, fault = await ctx.fault_for(responder.id, env["message_id"], env["attempt"])
+    ctx.emit("message.consumed", kind="async", **env)
+    await ctx.flush()
+    started = time.time()
+    await ctx.sleep((ctx.work_ms(responder) + fault.extra_latency_ms + engine._jitter(ctx, responder, env)) / 1000)
+    if fault.crash == "before_ack":
+        duration = round((time.time() - started) * 1000, 1)
+        ctx.emit("message.processed", outcome="crashed", duration_ms=duration, redelivered=True, **env)
+        await ctx.state.enqueue(queue, env, front=True)
+        return False
+    handling = dict(env)
+    reason = f"{responder.id} failed" if fault.error else None
+    steps = responder.on.get(str(env.get("key", "")), responder.steps)
+    if reason is None and steps:
+        reason = await engine.run_steps(ctx, responder, steps, handling)
+    duration = round((time.time() - started) * 1000, 1)
+    if fault.crash == "after_ack":  # acknowledged, then the process died: nobody replies
+        ctx.emit("message.processed", outcome="lost", duration_ms=duration, **env)
+        return True
+    if not handling.get(REPLIED):
+        await send_reply(
+            engine, ctx, responder, handling, outcome="ok" if reason is None else "error", reason=reason or ""
+        )
+    ctx.emit("message.processed", outcome="ok" if reason is None else "error", duration_ms=duration, **env)
+    return True
+
+
+RECEIVERS[VIA] = serve_request
