@@ -237,7 +237,9 @@ export function createCharts(container, exp, { nodeLabel, state }) {
     chart.body.replaceChildren(...segments.map((seg, i) => {
       const next = i + 1 < segments.length ? segments[i + 1].t : end;
       const pct = Math.max(0, (100 * (next - seg.t)) / end);
-      return h("span", { class: seg.to, style: `width:${pct}%`, title: `${seg.to} from ${seg.t.toFixed(1)} s${seg.reason ? ` (${seg.reason})` : ""}`, text: seg.to === "HALF_OPEN" ? "HALF-OPEN" : seg.to });
+      const span = h("span", { class: seg.to, title: `${seg.to} from ${seg.t.toFixed(1)} s${seg.reason ? ` (${seg.reason})` : ""}`, text: seg.to === "HALF_OPEN" ? "HALF-OPEN" : seg.to });
+      span.style.width = `${pct}%`; // CSSOM, not a style attribute: allowed by a strict CSP
+      return span;
     }));
     chart.body.setAttribute("aria-label", `Circuit breaker state over time: ${segments.map((x) => `${x.to} at ${x.t.toFixed(1)} s`).join(", ")}`);
     chart.readout.textContent = changes.length ? `Now ${segments[segments.length - 1].to}; ${changes.filter((c) => c.to === "OPEN").length} times opened` : "";

@@ -7,7 +7,7 @@ import { toggleLabel } from "./util.js";
 const ROW_PX = 20;
 const OVERSCAN = 80;
 // Shown even when the log is thinned because the page is struggling to keep up.
-const NOTABLE = new Set(["run.started", "run.finished", "toggle", "breaker.state", "dlq.added", "request.finished", "call.finished", "message.processed", "message.dropped", "retry.scheduled"]);
+const NOTABLE = new Set(["run.started", "run.finished", "toggle", "breaker.state", "dlq.added", "request.finished", "call.finished", "message.processed", "message.dropped", "retry.scheduled", "handler.error", "request.lost", "message.redelivered", "driver.takeover"]);
 
 export function describe(e) {
   const t = `${(e.t || 0).toFixed(2)}s`;
@@ -27,14 +27,20 @@ export function describe(e) {
     case "breaker.state": return `${t} breaker${e.target ? ` on ${e.target}` : ""} ${e.from} → ${e.to} (${e.reason})`;
     case "toggle": return `${t} toggle by ${e.by}: ${toggleLabel(e.values)}`;
     case "run.finished": return `${t} run ${e.status}`;
-    default: return null;
+    case "handler.error": return `${t} handler error${e.correlation_id ? ` in ${e.correlation_id}` : ""}${e.message_id ? ` on ${e.message_id}` : ""}: ${e.error}`;
+    case "request.lost": return `${t} ${e.correlation_id} lost — ${e.reason}`;
+    case "message.redelivered": return `${t} ${e.message_id} redelivered — ${e.reason}`;
+    case "driver.takeover": return `${t} another worker took over the load driver (${e.lost} requests lost)`;
+    case "service.event": return `${t} ${e.service} emitted ${e.name}${e.correlation_id ? ` (${e.correlation_id})` : ""}`;
+    case "queue.depth": case "pool.usage": case "fidelity": return null; // samples: charts and badges show them
+    default: return `${t} ${e.type}${e.from ? ` ${e.from}` : ""}${e.to ? ` → ${e.to}` : ""}${e.correlation_id ? ` (${e.correlation_id})` : ""}`;
   }
 }
 
 function rowClass(e) {
   if (e.type === "toggle") return "toggle";
   if (e.type === "breaker.state") return "breaker";
-  if ((e.outcome && e.outcome !== "ok" && e.outcome !== "duplicate_skipped") || e.type === "dlq.added" || e.type === "message.dropped") return "failed";
+  if ((e.outcome && e.outcome !== "ok" && e.outcome !== "duplicate_skipped") || ["dlq.added", "message.dropped", "handler.error", "request.lost"].includes(e.type)) return "failed";
   return "";
 }
 
@@ -47,6 +53,8 @@ export function createLog(list, { onSelect, invalidate }) {
   let stick = true;
   let active = -1; // index in the shown rows
   let dirty = true;
+  let renderedTotal = 0;
+  let written = -1; // the scrollTop this code last set
   let current = new Map(); // entry → its <li>
   const body = list.querySelector(".log-rows"); // padded to the full height; the scroller itself never is
   list.setAttribute("role", "listbox");
@@ -58,8 +66,12 @@ export function createLog(list, { onSelect, invalidate }) {
     invalidate();
   }).observe(list);
   list.addEventListener("scroll", () => {
-    scrollTop = list.scrollTop;
-    stick = scrollTop + viewH >= rows().length * ROW_PX - ROW_PX;
+    const top = list.scrollTop;
+    if (top === written) return; // our own write, already accounted for
+    written = -1;
+    scrollTop = top;
+    // Judged against what was drawn: rows added since then must not make the reader look scrolled away.
+    stick = scrollTop + viewH >= renderedTotal * ROW_PX - ROW_PX;
     dirty = true;
     invalidate();
   }, { passive: true });
@@ -86,7 +98,7 @@ export function createLog(list, { onSelect, invalidate }) {
     if (top < scrollTop) scrollTop = top;
     else if (top + ROW_PX > scrollTop + viewH) scrollTop = top + ROW_PX - viewH;
     stick = active === shown.length - 1;
-    list.scrollTop = scrollTop;
+    list.scrollTop = written = scrollTop;
     dirty = true;
     invalidate();
   }
@@ -201,7 +213,8 @@ export function createLog(list, { onSelect, invalidate }) {
       body.style.paddingBottom = `${(total - last) * ROW_PX}px`;
       if (active >= first && active < last) list.setAttribute("aria-activedescendant", "event-log-active");
       else list.removeAttribute("aria-activedescendant");
-      if (stick) list.scrollTop = scrollTop; // a write, never a read: the position comes from scroll events
+      renderedTotal = total;
+      if (stick) list.scrollTop = written = scrollTop; // a write, never a read: the position comes from scroll events
     },
   };
 }

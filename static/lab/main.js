@@ -81,7 +81,8 @@ function animate(e) {
     case "request.created": return particles.hop(clientId, view.entry, "sync", false);
     case "request.finished": return particles.hop(view.entry, clientId, "sync", failed);
     case "call.started": return particles.hop(e.from, e.to, "sync", false);
-    case "call.finished": return particles.hop(e.to, e.from, "sync", failed);
+    case "call.finished": // a call the breaker refused never reached its target: no dot travels back from it
+      return e.outcome === "short_circuited" ? undefined : particles.hop(e.to, e.from, "sync", failed);
     case "message.published": return particles.hop(e.from, queueOf(e), "async", false);
     case "message.consumed": return particles.hop(queueOf(e), e.to, "async", false);
     case "dlq.added": return dlqId && particles.hop(queueOf(e), dlqId, "async", true);
@@ -100,6 +101,7 @@ store.onEvent((e) => {
     startLiveLoop();
   } else if (e.type === "toggle") controls.syncInputs(e.values);
   else if (e.type === "run.finished") onFinished(e);
+  else if (e.type === "fidelity") showFidelity(e);
   if (ANNOUNCE.has(e.type) || (e.type === "dlq.added" && firstDeadLetter)) {
     if (e.type === "dlq.added") firstDeadLetter = false;
     announce(describe(e));
@@ -200,6 +202,14 @@ onDegrade((level, median) => {
   invalidate();
 });
 
+// The engine measures how late it ran things; past 5% the timings on this page are not the model's.
+function showFidelity(e) {
+  const note = $("fidelity-note");
+  const bad = e.ok === false;
+  note.hidden = !bad;
+  if (bad) note.textContent = `The machine running this lab is too busy: work ran ${Math.round(e.lag_pct)}% later than planned, so timings here drift from the model, and lab-graded questions will not grade this run.`;
+}
+
 // ---------- announcements (state changes only, never every event) ----------
 let lastAnnounce = 0;
 let pendingAnnounce = null;
@@ -285,6 +295,7 @@ function resetRun() {
   particles.clear();
   firstDeadLetter = true;
   markerCount = -1;
+  $("fidelity-note").hidden = true;
   $("scrubber").hidden = true;
   $("summary").replaceChildren(h("p", { class: "empty", text: "The numbers appear when the run finishes." }));
 }

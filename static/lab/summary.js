@@ -11,17 +11,24 @@ const ROWS = [
   ["throughput_rps", "Throughput (attempts/s)", (s) => fmt(s.throughput_rps), "Attempts per second, retries included."],
   ["goodput_rps", "Goodput (successes/s)", (s) => fmt(s.goodput_rps), "Successful requests per second: what users got."],
   ["retries_per_request", "Retries per request", (s) => fmt(s.retries_per_request), "Extra attempts per request; above 0 the load is amplified."],
-  ["dlq_count", "Dead letters", (s) => fmt(s.dlq_count), "Messages moved to the dead-letter queue after their last attempt."],
-  ["max_queue_depth", "Largest queue depth", (s) => fmt(s.max_queue_depth), "Most messages waiting in one queue at any sample."],
-  ["final_queue_depth", "Final queue depth", (s) => fmt(typeof s.final_queue_depth === "object" && s.final_queue_depth ? Object.values(s.final_queue_depth).reduce((a, b) => a + b, 0) : s.final_queue_depth), "Messages still waiting when the run ended (0: everything drained)."],
-  ["breaker_opened", "Breaker opened", (s) => fmt(s.breaker_opened, " times"), "How often the circuit breaker tripped open."],
-  ["calls_while_open", "Calls reaching the guarded service while open", (s) => fmt(s.calls_while_open), "Should be 0: an open breaker refuses calls without trying."],
-  ["duplicates_processed", "Duplicates processed", (s) => fmt(s.duplicates_processed), "Messages handled twice (idempotent consumers skip them)."],
+  ["lost", "Lost", (s) => fmt(s.lost), "Requests whose worker died mid-flight: counted as lost, never hidden.", "lost"],
+  ["dlq_count", "Dead letters", (s) => fmt(s.dlq_count), "Messages moved to the dead-letter queue after their last attempt.", "queues"],
+  ["max_queue_depth", "Largest queue depth", (s) => fmt(s.max_queue_depth), "Most messages waiting in one queue at any sample.", "queues"],
+  ["final_queue_depth", "Final queue depth", (s) => fmt(typeof s.final_queue_depth === "object" && s.final_queue_depth ? Object.values(s.final_queue_depth).reduce((a, b) => a + b, 0) : s.final_queue_depth), "Messages still waiting when the run ended (0: everything drained).", "queues"],
+  ["breaker_opened", "Breaker opened", (s) => fmt(s.breaker_opened, " times"), "How often the circuit breaker tripped open.", "breaker"],
+  ["calls_while_open", "Calls reaching the guarded service while open", (s) => fmt(s.calls_while_open), "Should be 0: an open breaker refuses calls without trying.", "breaker"],
+  ["duplicates_processed", "Duplicates processed", (s) => fmt(s.duplicates_processed), "Messages handled twice (idempotent consumers skip them).", "queues"],
 ];
 
 export function renderSummary(el, summary, exp, config) {
   if (!summary) return;
   const view = exp.view || {};
+  const nodes = exp.diagram?.nodes || [];
+  const applies = {
+    queues: nodes.some((n) => ["queue", "dlq", "topic", "stream", "reply"].includes(n.kind)),
+    breaker: nodes.some((n) => n.breaker_param),
+    lost: !!summary.lost,
+  };
   const sideBySide = view.class_param && view.all_classes_value !== null && config[view.class_param] === view.all_classes_value;
   const table = h("table", { class: "data summary" }, h("caption", { class: "sr-only", text: "Run summary" }));
   const head = table.createTHead().insertRow();
@@ -31,6 +38,7 @@ export function renderSummary(el, summary, exp, config) {
     const top = key.split(".")[0];
     if (!(top in summary)) continue;
     if (kind === "latency" && sideBySide) continue; // two designs: see the per-class table
+    if (kind in applies && !applies[kind]) continue; // a figure this experiment cannot have
     const tr = body.insertRow();
     tr.append(h("th", { scope: "row", text: label }));
     tr.insertCell().append(h("code", { text: key }));

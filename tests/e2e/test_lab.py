@@ -37,3 +37,23 @@ def test_taking_email_down_grows_its_queue_and_marks_the_charts(page: Page) -> N
     expect(page.locator("#markers")).to_contain_text("email.down=false")
     expect(page.locator("#run-status")).to_have_text("finished", timeout=90_000)
     expect(queue_badge).to_have_text("0 waiting")
+
+
+def test_a_breaker_guarding_a_service_taken_down_on_the_diagram_opens_on_its_badge_and_lane(page: Page) -> None:
+    page.goto("/lab/cascade/?preset=circuit-breaker")
+    page.get_by_text("Run settings").click()
+    page.get_by_label("Duration (s)").fill("8")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    inventory = page.locator('#topology .node[data-node="inventory"]')
+    expect(inventory.locator(".badge-sub")).to_have_text(re.compile(r"^pool \d+/10 · CLOSED$"), timeout=10_000)
+    expect(page.locator('#topology .node[data-node="gateway"] .badge-sub')).to_have_text(re.compile(r"^pool \d+/20$"))
+    inventory.click()
+    page.locator("#node-faults").get_by_label("Down").check()
+    expect(inventory.locator(".badge-text")).to_have_text("DOWN")
+    expect(inventory.locator(".badge-sub")).to_have_text(re.compile(r"· OPEN$"), timeout=15_000)
+    expect(page.locator("#chart-breaker-lane")).to_contain_text("OPEN")
+    expect(page.locator("#markers")).to_contain_text("inventory.down=true")
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    expect(page.locator("#summary")).to_contain_text("calls_while_open")
+    expect(page.locator("#summary")).not_to_contain_text("final_queue_depth")  # no queues in this experiment

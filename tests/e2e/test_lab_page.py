@@ -5,7 +5,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from playwright.sync_api import Page, WebSocket, expect
+from playwright.sync_api import ConsoleMessage, Page, WebSocket, expect
 
 from lab.model.experiments import EXPERIMENTS
 
@@ -14,9 +14,17 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def errors(page: Page) -> list[str]:
-    """Console errors and uncaught exceptions on the page; each test asserts there are none."""
+    """Console errors, Content-Security-Policy violations (reported, not yet enforced) and uncaught exceptions on
+    the page; each test asserts there are none."""
     found: list[str] = []
-    page.on("console", lambda msg: found.append(msg.text) if msg.type == "error" else None)
+
+    def console(msg: ConsoleMessage) -> None:
+        if "Evaluating a string as JavaScript" in msg.text:
+            return  # Playwright's own wait_for_function, not the page
+        if msg.type == "error" or "Content Security Policy" in msg.text:
+            found.append(msg.text)
+
+    page.on("console", console)
     page.on("pageerror", lambda exc: found.append(str(exc)))
     return found
 
@@ -85,6 +93,8 @@ def test_clicking_a_service_opens_its_faults_in_place_and_down_shows_on_its_badg
     expect(email.locator(".badge-text")).to_have_text("up")
     expect(page.locator("#markers")).to_contain_text("email.down=false")
     expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    expect(page.locator("#summary")).to_contain_text("final_queue_depth")
+    expect(page.locator("#summary")).not_to_contain_text("Breaker opened")  # no breaker in this experiment
     expect(page.get_by_label("Email down")).to_be_disabled()
     expect(page.locator("#toggles-note")).to_contain_text("This run has ended")
     assert errors == []
@@ -142,4 +152,39 @@ def test_a_dropped_socket_resumes_after_the_last_event_without_duplicates_and_th
     request = created.inner_text().split()[1]
     created.click()
     expect(page.locator("#journey")).to_contain_text(f"{request} created")
+    assert errors == []
+
+
+def test_reduced_motion_counts_hops_per_edge_instead_of_moving_dots(browser, web_server, transactional_db) -> None:
+    context = browser.new_context(base_url=web_server.url, reduced_motion="reduce")
+    page = context.new_page()
+    try:
+        start(page, "quick-tour", duration=5)
+        calm = page.get_by_label("Counters instead of moving dots")
+        expect(calm).to_be_checked()
+        expect(calm).to_be_disabled()
+        expect(page.locator("#calm-note")).to_be_visible()
+        counter = page.locator("#topology .edge-count").filter(has_text=re.compile(r"^\d+ msg/s$")).first
+        expect(counter).to_be_visible(timeout=15_000)
+        assert page.evaluate("() => window.commsLab.particles.count()") == 0
+        expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    finally:
+        context.close()
+
+
+def test_when_frames_run_slow_the_page_degrades_and_says_so(page: Page, errors: list[str]) -> None:
+    start(page, "quick-tour", duration=10)
+    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    # Something else hogs the main thread: every frame now takes about 50 ms.
+    page.evaluate(
+        """() => { window.hog = true; (function busy() { const t = performance.now();
+        while (performance.now() - t < 45); if (window.hog) requestAnimationFrame(busy); })(); }"""
+    )
+    note = page.locator("#perf-note")
+    expect(note).to_be_visible(timeout=20_000)
+    expect(note).to_contain_text("busy")
+    assert page.evaluate("() => window.commsLab.frameStats().level") >= 1
+    page.evaluate("() => { window.hog = false; }")
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    expect(page.locator("#event-log")).to_contain_text("run finished")
     assert errors == []
