@@ -294,7 +294,10 @@ class _Checker:
         return (float(value[0]), float(value[1]))
 
     def unknown(self, data: dict[str, Any], allowed: set[str], path: str) -> None:
-        for key in sorted(set(data) - allowed):
+        for key in sorted(set(data) - allowed, key=str):  # YAML keys may be numbers or booleans too
+            if key is True and "on" in allowed:
+                self.fail(f"{path}.on", 'write "on" in quotes: YAML reads a bare on as true')
+                continue
             self.fail(f"{path}.{key}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
 
 

@@ -38,6 +38,7 @@ BASE: dict[str, Any] = {
     "presets": [{"slug": "calm", "title": "Calm", "config": {"duration": 10}}],
 }
 SERVICES = "client, shop, stock, mail"
+SERVICE_FIELDS = "at, faults, instances, jitter_ms, kind, label, on, pool, steps, work_ms, work_param"
 NAME_RULE = "must be a lower-case name: letters, digits, '-' or '_', starting with a letter"
 
 
@@ -195,11 +196,20 @@ def test_a_document_needs_at_least_one_service() -> None:
 
 
 def test_an_unknown_service_field_is_named_with_the_fields_allowed() -> None:
-    path, message = error(with_service("fax", colour="blue"))
-    assert path == "services.fax.colour"
-    assert message == (
-        "unknown field; allowed: at, faults, instances, jitter_ms, kind, label, on, pool, steps, work_ms, work_param"
+    assert error(with_service("fax", colour="blue")) == (
+        "services.fax.colour",
+        f"unknown field; allowed: {SERVICE_FIELDS}",
     )
+
+
+def test_a_bare_on_read_by_yaml_as_true_is_told_to_quote_it() -> None:
+    document = with_service("fax", colour="red")
+    document["services"]["fax"].update({2: "two", True: {"order.placed": []}})
+    assert errors(document) == {
+        "services.fax.2": f"unknown field; allowed: {SERVICE_FIELDS}",
+        "services.fax.colour": f"unknown field; allowed: {SERVICE_FIELDS}",
+        "services.fax.on": 'write "on" in quotes: YAML reads a bare on as true',
+    }
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ parser refuses for its shape, and docs/topology.md's example is itself a valid d
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,9 @@ def schema_errors(document: Any) -> list[str]:
     ]
 
 
-def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
+def test_the_schema_is_a_valid_draft_2020_12_schema_served_as_plain_json() -> None:
     jsonschema.Draft202012Validator.check_schema(TOPOLOGY_JSON_SCHEMA)
+    assert json.loads(json.dumps(TOPOLOGY_JSON_SCHEMA)) == TOPOLOGY_JSON_SCHEMA
 
 
 @pytest.mark.parametrize("path", BUILT_IN, ids=lambda p: str(p.relative_to(EXPERIMENTS_DIR)))
