@@ -6,7 +6,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from lab.model.sagas import SAGA_CONSISTENT, saga_violations
+
 EXPLANATIONS = {
+    "saga_consistent": SAGA_CONSISTENT,
     "exactly_once": "Every queued message was processed successfully exactly once.",
     "no_dead_letters": "No message ended in the dead-letter queue.",
     "breaker_blocks_calls": "No call reached a service while the circuit breaker guarding it was open.",
@@ -37,6 +40,8 @@ def check_invariants(
 
 
 def _violations(kind: str, events: list[dict[str, Any]], summary: dict[str, Any]) -> tuple[int, str]:
+    if kind == "saga_consistent":
+        return saga_violations(events)
     if kind == "exactly_once":
         published = {e["message_id"] for e in events if e["type"] == "message.published"}
         dead = {e["message_id"] for e in events if e["type"] == "dlq.added"}

@@ -397,6 +397,8 @@ INVARIANT_KINDS = (
     "no_lost_writes",
 )
 CHART_KINDS = ("latency", "throughput", "queue_depth", "pool_usage", "arrivals", "histogram", "breaker_lane")
+# What sagas promise (lab/engine/constructs/sagas.py emits the events it reads).
+INVARIANT_KINDS += ("saga_consistent",)
 
 
 def parse_topology(document: Any, *, source: str = "document") -> Topology:

@@ -1,0 +1,57 @@
+"""The saga invariant, from event lists: completed sagas and fully undone ones hold; half-done ones are named."""
+
+from typing import Any
+
+from lab.model.invariants import check_invariants
+from lab.model.sagas import saga_violations
+
+
+def saga(saga_id: str, state: str | None, done: list[str], undone: list[str]) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = [{"type": "saga.started", "saga": saga_id}]
+    events += [{"type": "saga.step", "saga": saga_id, "step": s, "outcome": "ok", "compensable": True} for s in done]
+    events += [{"type": "saga.compensation", "saga": saga_id, "step": s, "outcome": "ok", "attempt": 1} for s in undone]
+    if state is not None:
+        events.append({"type": "saga.ended", "saga": saga_id, "state": state})
+    return events
+
+
+def test_completed_and_fully_compensated_sagas_hold() -> None:
+    events = saga("a", "completed", ["charge", "reserve", "ship"], []) + saga(
+        "b", "compensated", ["charge", "reserve"], ["reserve", "charge"]
+    )
+    assert saga_violations(events) == (0, "")
+
+
+def test_a_step_without_a_compensation_need_not_be_undone() -> None:
+    events = saga("a", "compensated", ["charge"], ["charge"])
+    events.insert(2, {"type": "saga.step", "saga": "a", "step": "notify", "outcome": "ok", "compensable": False})
+    assert saga_violations(events) == (0, "")
+
+
+def test_a_late_success_counts_as_completed_and_must_be_undone() -> None:
+    events = saga("a", "compensated", ["charge"], ["charge"])
+    events.insert(2, {"type": "saga.step", "saga": "a", "step": "ship", "outcome": "late_ok", "compensable": True})
+    assert saga_violations(events) == (1, "1 of 1 sagas were left half-done: a (compensated) left ship done.")
+
+
+def test_half_done_stuck_and_unfinished_sagas_are_counted_and_named() -> None:
+    events = (
+        saga("a", "failed", ["charge", "reserve"], [])
+        + saga("b", "stuck", ["charge", "reserve"], ["reserve"])
+        + saga("c", None, ["charge"], [])
+        + saga("d", "failed", ["charge"], [])
+        + saga("e", "compensated", [], [])
+    )
+    count, detail = saga_violations(events)
+    assert count == 4
+    assert detail == (
+        "4 of 5 sagas were left half-done: a (failed) left charge, reserve done; b (stuck) left charge done;"
+        " c never ended; and 1 more."
+    )
+
+
+def test_the_invariant_is_reported_with_its_explanation() -> None:
+    [result] = check_invariants(["saga_consistent"], saga("a", "failed", ["charge"], []), {})
+    assert result["name"] == "saga_consistent" and not result["holds"] and result["violations"] == 1
+    assert result["explanation"].startswith("Every saga ended completed or fully compensated")
+    assert result["explanation"].endswith("a (failed) left charge done.")
