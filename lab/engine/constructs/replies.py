@@ -4,7 +4,8 @@ The request is a real message like any queued one (a Redis list, handed to the r
 `lab.deliver` tasks), so a responder that is down holds requests in its queue and a slow one holds them in work.
 The reply comes back to the requesting *process*, whichever worker served it: each engine process owns one reply
 inbox (a Redis list), read by a single blocking pop on its own connection, which resolves the waiting coroutine's
-future by the request's message id, as RabbitMQ's direct reply-to hands replies to the channel that asked. A reply
+future by the request's message id, as RabbitMQ's direct reply-to hands replies to the channel that asked (a
+responder in the asking process itself hands its reply over directly). A reply
 that arrives after its deadline is counted (`reply.late`) and dropped: it can never complete another request.
 
 Events: `request.sent`, `reply.sent`, `reply.received`, `reply.timeout`, `reply.late` (fields in docs and below).
@@ -108,12 +109,13 @@ class ReplyInbox:
             if item is None:
                 continue
             try:
-                await self._arrived(engine, json.loads(item[1]))
+                await self.arrived(engine, json.loads(item[1]), settle=True)
             except Exception:  # one bad reply must not stop the inbox for every later one
                 log.exception("reply inbox %s: could not handle a reply", self.name)
 
-    async def _arrived(self, engine: Engine, reply: dict[str, Any]) -> None:
-        """Match a reply to the request waiting for it, by the request's id alone; otherwise it is late."""
+    async def arrived(self, engine: Engine, reply: dict[str, Any], *, settle: bool) -> None:
+        """Match a reply to the request waiting for it, by the request's id alone; otherwise it is late. `settle`:
+        the reply came through Redis and counted as outstanding work until now."""
         try:
             ctx = await engine.context(reply["run_id"])
         except LookupError:
@@ -142,7 +144,8 @@ class ReplyInbox:
                 duplicate=answered,  # a second reply to a request already answered (a duplicated request)
                 **fields,
             )
-        await ctx.settle(-1)  # the reply was a unit of outstanding work from the moment it was sent
+        if settle:
+            await ctx.settle(-1)
 
 
 _inboxes: weakref.WeakKeyDictionary[Engine, ReplyInbox] = weakref.WeakKeyDictionary()
@@ -224,7 +227,8 @@ async def reply_step(engine: Engine, ctx: RunContext, service: Service, step: St
 async def send_reply(
     engine: Engine, ctx: RunContext, service: Service, request_env: dict[str, Any], *, outcome: str, reason: str = ""
 ) -> None:
-    """Push the reply onto the requesting process's inbox; it stays outstanding until that process reads it."""
+    """Push the reply onto the requesting process's inbox, where it is outstanding work until that process reads
+    it; a reply to this very process is matched at once."""
     request_env[REPLIED] = True
     reply = {
         "message_id": new_message_id(),
@@ -240,7 +244,11 @@ async def send_reply(
         "sent_at": round(time.time(), 3),
     }
     public = {k: v for k, v in reply.items() if k not in ("run_id", "request_sent_at")}
-    ctx.emit("reply.sent", reply_to=request_env["reply_to"], process=inbox_for(engine).name, **public)
+    inbox = inbox_for(engine)
+    ctx.emit("reply.sent", reply_to=request_env["reply_to"], process=inbox.name, **public)
+    if request_env["reply_to"] == inbox.name:  # the asker is this process: hand the reply over, no Redis hop
+        await inbox.arrived(engine, reply, settle=False)
+        return
     await ctx.state.add_outstanding(1)
     await ctx.flush()  # reply.sent is logged before the requester can log reply.received
     pipe = ctx.state.redis.pipeline(transaction=False)
