@@ -9,6 +9,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("event_log.py", "fanout.py", "browser.py"):
+for script in ("event_log.py", "fanout.py", "browser.py", "capacity.py"):
     print(f"\n== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True, cwd=HERE.parent)

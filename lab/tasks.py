@@ -79,3 +79,15 @@ def dispatch(run_id: str) -> None:
 async def _dispatch_all(run_id: str) -> None:
     engine = _engine()
     await engine.dispatch_all(await engine.context(run_id))
+
+
+@shared_task(name="lab.noop")
+def noop(key: str, hops: int = 1) -> None:
+    """The empty task bench/capacity.py measures its floor with: a chain of `hops` round trips, each published by
+    a worker as a checkout's hops are; only the last increments the counter at `key` that the bench polls."""
+    if hops > 1:
+        noop.apply_async((key, hops - 1), argsrepr="")
+        return
+    from comms_lab.redis_client import redis_client
+
+    redis_client().incr(key)
