@@ -11,6 +11,9 @@ from lab.model.sagas import SAGA_CONSISTENT, saga_violations
 EXPLANATIONS = {
     "saga_consistent": SAGA_CONSISTENT,
     "exactly_once": "Every queued message was processed successfully exactly once.",
+    "per_key_order": "Every consumer group processed the events of each key in the order they were appended.",
+    "projection_converges": "Once caught up, the read model holds for every key exactly what its events in the log"
+    " add up to.",
     "no_dead_letters": "No message ended in the dead-letter queue.",
     "breaker_blocks_calls": "No call reached a service while the circuit breaker guarding it was open.",
     "every_request_accounted": "Every request that arrived finished, successfully or not; none was left hanging.",
@@ -42,6 +45,10 @@ def check_invariants(
 def _violations(kind: str, events: list[dict[str, Any]], summary: dict[str, Any]) -> tuple[int, str]:
     if kind == "saga_consistent":
         return saga_violations(events)
+    if kind == "per_key_order":
+        return _out_of_key_order(events)
+    if kind == "projection_converges":
+        return _projection_drift(events)
     if kind == "exactly_once":
         published = {e["message_id"] for e in events if e["type"] == "message.published"}
         dead = {e["message_id"] for e in events if e["type"] == "dlq.added"}
@@ -84,6 +91,35 @@ def _lost_writes(events: list[dict[str, Any]]) -> tuple[int, str]:
     twice = sum(n - 1 for n in published.values() if n > 1)
     detail = f"{lost} of {len(committed)} committed writes never published, {twice} published more than once."
     return lost + twice, detail if lost + twice else ""
+
+
+def _out_of_key_order(events: list[dict[str, Any]]) -> tuple[int, str]:
+    """Entries a group processed after it had already processed a later entry of the same key (the engine decides
+    atomically at commit time, so the count does not depend on the order the log received the events)."""
+    late = Counter(e["group"] for e in events if e["type"] == "stream.processed" and e.get("out_of_order"))
+    total = sum(late.values())
+    detail = ", ".join(f"{group}: {count}" for group, count in sorted(late.items()))
+    return total, f"Processed after a later event of the same key: {detail}." if total else ""
+
+
+def _projection_drift(events: list[dict[str, Any]]) -> tuple[int, str]:
+    """Read-model rows (per projecting group and key) that differ from the fold of that key's logged events."""
+    folded: dict[tuple[str, str], dict[str, Any]] = {}
+    appended = sorted((e for e in events if e["type"] == "stream.appended"), key=lambda e: e["key_seq"])
+    for event in appended:
+        row = folded.setdefault((event["link"], event["key"]), {"version": 0, "events": 0, "event": "", "data": {}})
+        row["data"].update(event.get("body") or {})
+        row.update(version=event["key_seq"], events=row["events"] + 1, event=event.get("event", ""))
+    final: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for event in events:
+        if event["type"] == "projection.updated" and event.get("state"):
+            where = (event["link"], event["group"], event["key"])
+            if where not in final or event["state"]["events"] >= final[where]["events"]:
+                final[where] = event["state"]
+    groups = {(link, group) for link, group, _ in final}
+    rows = [(link, group, key) for link, group in groups for (on, key) in folded if on == link]
+    drift = sum(1 for link, group, key in rows if final.get((link, group, key)) != folded[(link, key)])
+    return drift, f"{drift} of {len(rows)} read-model rows differ from their events in the log." if drift else ""
 
 
 def findings(summary: dict[str, Any], *, group_by: str | None) -> list[str]:

@@ -397,6 +397,8 @@ INVARIANT_KINDS = (
     "no_lost_writes",
 )
 CHART_KINDS = ("latency", "throughput", "queue_depth", "pool_usage", "arrivals", "histogram", "breaker_lane")
+# What event streams and projections promise (lab/engine/constructs/streams.py emits the events they read).
+INVARIANT_KINDS += ("per_key_order", "projection_converges")
 # What sagas promise (lab/engine/constructs/sagas.py emits the events it reads).
 INVARIANT_KINDS += ("saga_consistent",)
 
@@ -418,7 +420,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     _steps_everywhere(check, services, links)
     workload = _workload(check, check.mapping(doc.get("workload"), "workload"), services, links, policies)
     extra_params = _extra_params(check, doc.get("parameters"))
-    schema = Schema(tuple(_params(workload, services, policies, extra_params)))
+    schema = Schema(tuple(_params(workload, services, policies, extra_params) + stream_params(links)))
     _unique_params(check, schema, doc)
     _workload_refs(check, workload, links, schema)
     presets = _presets(check, doc.get("presets"), schema)
@@ -763,6 +765,9 @@ def _check_steps(check: _Checker, path: str, owner: str, steps: tuple[Step, ...]
             check.fail(where, f"names no link; links are {', '.join(links) or 'none'}")
         elif link.kind not in wanted:
             check.fail(where, f"{step.kind} needs a {' or '.join(wanted)} link; {link.id!r} is a {link.kind}")
+        elif step.kind == "project":  # a projection is built by a consumer of the stream, from its entries
+            if not any(group.to == owner for group in link.groups):
+                check.fail(where, f"no consumer group of {link.id!r} goes to {owner}; project runs in one")
         elif link.source != owner:
             check.fail(where, f"link {link.id!r} leaves {link.source}, not {owner}")
 
@@ -922,6 +927,28 @@ def _params(
             params += failure_params(service.id, service.label)
     for policy in policies.values():
         params += policy_params(policy)
+    return params
+
+
+def stream_params(links: dict[str, Link]) -> list[Param]:
+    """Per consumer group of a stream: a live rewind switch (each switch-on moves the group's offsets back once)
+    and the offset it rewinds to."""
+    params = []
+    for link in links.values():
+        for group in link.groups if link.kind == "stream" else ():
+            name, where = f"{link.id}.{group.id}.rewind", f"stream:{link.id}"
+            params += [
+                Param(
+                    name,
+                    "bool",
+                    False,
+                    f"Rewind {group.id}",
+                    live=True,
+                    group=where,
+                    help="Move the group's offset back in every partition: it replays the retained entries.",
+                ),
+                Param(f"{name}_to", "int", 0, f"{group.id}: rewind to offset", 0, 10**9, live=True, group=where),
+            ]
     return params
 
 

@@ -1,0 +1,482 @@
+"""Event streams: partitioned, append-only logs read by consumer groups at their own committed offsets, and the
+projections (read models) consumers build from them.
+
+Every partition of a stream link is a real Redis stream per run, with entry ids `1-<offset>` so an offset is a
+plain integer as in Kafka. Each consumer group keeps a committed offset per partition in a Redis hash; one
+instance of the group's service owns each partition (partition p goes to instance p mod instances) and takes
+one entry at a time, the oldest first among its partitions, as a real Celery task (`"via": "stream"`). An entry is
+committed after it was processed, with a compare-and-set, so a rewind that moved the offset meanwhile wins.
+Retention trims each partition to its newest `retention` entries; a group that fell behind skips what is gone.
+
+Outstanding work for the driver: one unit per (entry, group) and one per entry a rewind replays, added in the
+scripts that append and rewind (so the count never dips early); one settled per commit or skipped entry, after
+its event is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import weakref
+import zlib
+from typing import Any
+
+from lab.engine.interpreter import (
+    LINK_SENDERS,
+    MAX_HOPS,
+    RECEIVERS,
+    SAMPLERS,
+    Engine,
+    RunContext,
+    envelope,
+    step_handler,
+)
+from lab.engine.state import WORKING_TTL_S
+from lab.model.failures import FailureSpec
+from lab.model.topology import ConsumerGroup, Link, Service, Step
+
+VIA = "stream"
+
+# Append one entry at the partition's next offset; count its key's sequence and the work each group owes.
+APPEND = """
+local offset = redis.call('HINCRBY', KEYS[2], ARGV[1], 1) - 1
+local g = redis.call('HINCRBY', KEYS[2], 'g', 1)
+local kseq = redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '1-' .. offset, 'e', ARGV[5], 'k', kseq, 'g', g, 'a', ARGV[7])
+redis.call('INCRBY', KEYS[4], ARGV[6])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
+return {offset, kseq}
+"""
+# Give an idle instance the oldest entry past the committed offsets of the partitions it owns; skip trimmed ones.
+# An entry below the partition's high-water mark (the furthest the group ever committed) is a replay.
+TAKE = """
+if redis.call('HGET', KEYS[3], ARGV[2]) == 'true' then return false end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return false end
+local best, bestg, besti, bestc = nil, nil, nil, nil
+for i = 5, #KEYS do
+  local committed = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  local found = redis.call('XRANGE', KEYS[i], '1-' .. committed, '+', 'COUNT', 1)
+  if #found > 0 then
+    local fields, g = found[1][2], nil
+    for j = 1, #fields, 2 do if fields[j] == 'g' then g = tonumber(fields[j + 1]) end end
+    if best == nil or g < bestg then best, bestg, besti, bestc = found[1], g, i, committed end
+  end
+end
+if best == nil then return false end
+local offset = tonumber(string.sub(best[1], 3))
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[besti] .. ':' .. offset)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+local skipped = offset - bestc
+if skipped > 0 then redis.call('HSET', KEYS[1], ARGV[besti], offset) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local replay = 0
+if tonumber(redis.call('HGET', KEYS[4], ARGV[besti]) or '0') > offset then replay = 1 end
+return {ARGV[besti], offset, skipped, best[2], replay}
+"""
+# Free the instance; commit offset+1 only if the offset is still where this entry was taken (no rewind since),
+# raise the high-water mark, and tell whether a later entry of the same key was processed before this one.
+# Returns {committed, out of key order}.
+COMMIT = """
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] .. ':' .. ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[1]) end
+if ARGV[6] ~= '1' then return {0, 0} end
+local offset = tonumber(ARGV[3])
+if tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') ~= offset then return {0, 0} end
+redis.call('HSET', KEYS[1], ARGV[2], offset + 1)
+if tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0') <= offset then
+  redis.call('HSET', KEYS[4], ARGV[2], offset + 1)
+end
+local late, kseq = 0, tonumber(ARGV[5])
+if kseq < tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '0') then
+  late = 1
+else
+  redis.call('HSET', KEYS[3], ARGV[4], kseq)
+end
+for i = 3, 4 do redis.call('EXPIRE', KEYS[i], ARGV[7]) end
+return {1, late}
+"""
+# Move a group's offsets back to ARGV[1] (not before the oldest retained entry) in every partition; the entries
+# between become outstanding again. Returns how many entries will be replayed.
+REWIND = """
+local replay = 0
+for i = 4, #KEYS do
+  local committed = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  local target = tonumber(ARGV[1])
+  local first = redis.call('XRANGE', KEYS[i], '-', '+', 'COUNT', 1)
+  if #first > 0 then
+    local oldest = tonumber(string.sub(first[1][1], 3))
+    if target < oldest then target = oldest end
+  else
+    target = committed
+  end
+  if target < committed then
+    replay = replay + committed - target
+    redis.call('HSET', KEYS[1], ARGV[i], target)
+  end
+end
+redis.call('DEL', KEYS[2])
+if replay > 0 then redis.call('INCRBY', KEYS[3], replay) end
+return replay
+"""
+# Apply one event to the read model's row for its key; a version-checked projection skips what it already has.
+PROJECT = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local state = {version = 0, events = 0, event = '', data = {}}
+if raw then state = cjson.decode(raw) end
+local kseq = tonumber(ARGV[2])
+if ARGV[4] == '1' and kseq <= state.version then return {0, raw} end
+for k, v in pairs(cjson.decode(ARGV[3])) do state.data[k] = v end
+if kseq > state.version then state.version = kseq end
+state.events = state.events + 1
+state.event = ARGV[5]
+local out = cjson.encode(state)
+redis.call('HSET', KEYS[1], ARGV[1], out)
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return {1, out}
+"""
+
+
+def stream_links(ctx: RunContext) -> list[Link]:
+    return [link for link in ctx.topology.links.values() if link.kind == VIA]
+
+
+def owned_partitions(link: Link, service: Service, instance: int) -> list[int]:
+    """Range assignment: partition p belongs to instance p mod instances; instances beyond the partitions idle."""
+    return [p for p in range(link.partitions) if p % service.instances == instance]
+
+
+def partition_for(link: Link, key: str, counter: int) -> int:
+    """Keyed: a stable hash of the key (crc32, the same in every process); round-robin: the link's counter."""
+    if link.key:
+        return zlib.crc32(key.encode()) % link.partitions
+    return counter % link.partitions
+
+
+class StreamKeys:
+    """The Redis keys of one stream link in one run."""
+
+    def __init__(self, ctx: RunContext, link: Link) -> None:
+        self.ctx, self.link = ctx, link
+
+    def partition(self, p: int) -> str:
+        return self.ctx.state.key("stream", self.link.id, p)
+
+    def meta(self) -> str:
+        return self.ctx.state.key("stream", self.link.id, "meta")
+
+    def key_seq(self) -> str:
+        return self.ctx.state.key("stream", self.link.id, "keyseq")
+
+    def group(self, group: ConsumerGroup, part: str) -> str:
+        return self.ctx.state.key("stream", self.link.id, "group", group.id, part)
+
+    def read_model(self, group: str) -> str:
+        return self.ctx.state.key("readmodel", self.link.id, group)
+
+
+def _script(engine: Engine, name: str, source: str) -> Any:
+    """One registered script per engine (per process and Redis client), made on first use."""
+    cache = _SCRIPTS.setdefault(engine, {})
+    if name not in cache:
+        cache[name] = engine.redis.register_script(source)
+    return cache[name]
+
+
+_SCRIPTS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+# Producing
+
+
+async def send(
+    engine: Engine, ctx: RunContext, link: Link, caller_env: dict[str, Any], options: dict[str, Any]
+) -> None:
+    """Append one event to its partition. The key field, when the body lacks it, is the request's id (an order)."""
+    body = dict(options.get("body") or {})
+    if link.key and link.key not in body:
+        body[link.key] = caller_env["correlation_id"]
+    key = str(body[link.key]) if link.key else str(caller_env["correlation_id"])
+    keys = StreamKeys(ctx, link)
+    counter = 0 if link.key else int(await engine.redis.hincrby(keys.meta(), "rr", 1)) - 1
+    partition = partition_for(link, key, counter)
+    tag = {ctx.group_by: caller_env[ctx.group_by]} if ctx.group_by and ctx.group_by in caller_env else {}
+    env = envelope(
+        correlation_id=caller_env["correlation_id"],
+        causation_id=caller_env.get("message_id", caller_env["correlation_id"]),
+        source=link.source,
+        target=link.target,
+        link=link.id,
+        key=key,
+        event=str(options.get("event", "")),
+        body=body,
+        hops=caller_env.get("hops", 0) + 1,
+        **tag,
+    )
+    offset, key_seq = await _script(engine, "append", APPEND)(
+        keys=[keys.partition(partition), keys.meta(), keys.key_seq(), ctx.state.key("outstanding")],
+        args=[
+            partition,
+            key,
+            link.retention,
+            WORKING_TTL_S,
+            json.dumps(env, separators=(",", ":")),
+            len(link.groups),
+            round(time.time(), 4),
+        ],
+    )
+    ctx.emit("stream.appended", partition=partition, offset=int(offset), key_seq=int(key_seq), **env)
+    await ctx.flush()
+    for group in link.groups:
+        consumer = ctx.topology.services[group.to]
+        await take(engine, ctx, link, group, partition % consumer.instances)
+
+
+LINK_SENDERS[VIA] = send
+
+
+# Consuming
+
+
+async def take(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup, instance: int) -> None:
+    """If `instance` of the group is idle, hand it the next entry of its partitions as a real task message."""
+    consumer = ctx.topology.services[group.to]
+    owned = owned_partitions(link, consumer, instance)
+    if not owned:
+        return
+    keys = StreamKeys(ctx, link)
+    taken = await _script(engine, "take", TAKE)(
+        keys=[
+            keys.group(group, "offsets"),
+            keys.group(group, "busy"),
+            ctx.state.key("live"),
+            keys.group(group, "hwm"),
+            *(keys.partition(p) for p in owned),
+        ],
+        args=[instance, f"{consumer.id}.down", WORKING_TTL_S, "", *owned],
+    )
+    if not taken:
+        return
+    partition, offset, skipped, flat = int(taken[0]), int(taken[1]), int(taken[2]), taken[3]
+    fields = dict(zip(flat[::2], flat[1::2], strict=True))
+    if skipped:
+        where = {"link": link.id, "group": group.id, "partition": partition}
+        ctx.emit("stream.skipped", **where, count=skipped, to_offset=offset, reason="trimmed by retention")
+        await ctx.settle(-skipped)
+    env = {
+        **json.loads(fields["e"]),
+        "via": VIA,
+        "group": group.id,
+        "instance": instance,
+        "partition": partition,
+        "offset": offset,
+        "key_seq": int(fields["k"]),
+        "appended_at": float(fields["a"]),
+        "replay": bool(taken[4]),
+    }
+    engine.deliver(ctx.run_id, f"{link.id}/{group.id}", env)
+
+
+async def take_all(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup) -> None:
+    for instance in range(min(ctx.topology.services[group.to].instances, link.partitions)):
+        await take(engine, ctx, link, group, instance)
+
+
+async def receive(engine: Engine, ctx: RunContext, where: str, env: dict[str, Any]) -> None:
+    """One consumer instance processing one entry, then committing its offset and taking the next."""
+    link = ctx.topology.links[env["link"]]
+    group = next(g for g in link.groups if g.id == env["group"])
+    consumer = ctx.topology.services[group.to]
+    await ctx.refresh()
+    started = time.time()
+    try:
+        outcome = await _process(engine, ctx, link, consumer, env)
+    except Exception as exc:  # a handler bug is an event and a processed entry, never a stalled partition
+        ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
+        outcome = "error"
+    keys = StreamKeys(ctx, link)
+    committed, late = await _script(engine, "commit", COMMIT)(
+        keys=[
+            keys.group(group, "offsets"),
+            keys.group(group, "busy"),
+            keys.group(group, "keymax"),
+            keys.group(group, "hwm"),
+        ],
+        args=[
+            env["instance"],
+            env["partition"],
+            env["offset"],
+            env["key"],
+            env["key_seq"],
+            "0" if outcome in ("crashed", "down") else "1",
+            WORKING_TTL_S,
+        ],
+    )
+    if outcome != "down":
+        ctx.emit(
+            "stream.processed",
+            **_where(env),
+            outcome=outcome,
+            committed=bool(committed),
+            out_of_order=bool(late),
+            duration_ms=round((time.time() - started) * 1000, 1),
+        )
+    await ctx.settle(-1 if committed else 0)
+    await take(engine, ctx, link, group, int(env["instance"]))
+
+
+RECEIVERS[VIA] = receive
+
+
+def _where(env: dict[str, Any]) -> dict[str, Any]:
+    fields = ("link", "group", "instance", "partition", "offset", "key", "key_seq", "event", "replay", "message_id")
+    return {f: env.get(f) for f in (*fields, "correlation_id", "attempt")}
+
+
+async def _process(engine: Engine, ctx: RunContext, link: Link, consumer: Service, env: dict[str, Any]) -> str:
+    """ok | lost | crashed (processed, not committed: redelivered, so its effects happen again) | dead_lettered |
+    down (taken just as its consumer went down: left for later).
+
+    A failing entry is retried in place with the link's retry policy: the partition waits behind it, as a Kafka
+    consumer's does; when the attempts run out it goes to the dead-letter queue and the group moves on."""
+    spec = FailureSpec.from_params(ctx.params, consumer.id)
+    if spec.down and spec.applies(call_index=0, now=ctx.now()):
+        return "down"
+    attempt, previous_delay = 1, None
+    while True:
+        env["attempt"] = attempt
+        _, fault = await ctx.fault_for(consumer.id, env["message_id"], env["group"], env["offset"], attempt)
+        ctx.emit("stream.consumed", **_where(env))
+        await ctx.flush()
+        jitter = ctx.rng_for(env["message_id"], env["group"], attempt, "work").uniform(-1, 1) * consumer.jitter_ms
+        await ctx.sleep(max(0.0, ctx.work_ms(consumer) + fault.extra_latency_ms + jitter) / 1000)
+        over_limit = env.get("hops", 0) > MAX_HOPS
+        steps = consumer.on.get(str(env.get("event", "")), consumer.steps)
+        failed = fault.error or over_limit
+        if not failed and steps:
+            failed = await engine.run_steps(ctx, consumer, steps, env) is not None
+        if not failed:
+            if fault.duplicate and steps:  # the same entry handed over twice: its effects happen twice
+                ctx.emit("stream.duplicate", **_where(env))
+                await engine.run_steps(ctx, consumer, steps, env)
+            if fault.crash == "before_ack":  # processed, then died before committing: it will come again
+                return "crashed"
+            return "lost" if fault.crash == "after_ack" else "ok"
+        policy = ctx.retry_policy(link.retry)
+        if over_limit or attempt >= (link.max_deliveries or policy.max_attempts):
+            reason = f"passed {MAX_HOPS} hops" if over_limit else f"{consumer.id} failed {attempt} times"
+            await ctx.state.dead_letter(env, reason)
+            ctx.emit("dlq.added", reason=reason, **_where(env))
+            return "dead_lettered"
+        delay = policy.delay_for(
+            attempt, ctx.rng_for(env["message_id"], env["group"], "backoff", attempt), previous_delay
+        )
+        previous_delay = delay
+        ctx.emit("retry.scheduled", delay_ms=round(delay, 1), next_attempt=attempt + 1, **_where(env))
+        await ctx.flush()
+        await ctx.sleep(delay / 1000)
+        attempt += 1
+
+
+# Rewind, lag and the periodic nudge
+
+
+def rewind_param(link: Link, group: ConsumerGroup) -> str:
+    return f"{link.id}.{group.id}.rewind"
+
+
+async def rewind(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup, to_offset: int) -> int:
+    """Move the group back to `to_offset` in every partition (not before the oldest retained entry)."""
+    keys = StreamKeys(ctx, link)
+    partitions = list(range(link.partitions))
+    replay = int(
+        await _script(engine, "rewind", REWIND)(
+            keys=[
+                keys.group(group, "offsets"),
+                keys.group(group, "keymax"),
+                ctx.state.key("outstanding"),
+                *(keys.partition(p) for p in partitions),
+            ],
+            args=[to_offset, WORKING_TTL_S, "", *partitions],
+        )
+    )
+    ctx.emit("stream.rewound", link=link.id, group=group.id, to_offset=to_offset, replay=replay)
+    await ctx.flush()
+    return replay
+
+
+async def _follow_rewinds(engine: Engine, ctx: RunContext, link: Link) -> None:
+    """A rewind toggle switched on rewinds once; switching it off re-arms it."""
+    for group in link.groups:
+        name = rewind_param(link, group)
+        wanted = bool(ctx.params.get(name))
+        marker = StreamKeys(ctx, link).group(group, "rewound")
+        armed = not await engine.redis.exists(marker)
+        if wanted and armed:
+            await engine.redis.set(marker, "1", ex=WORKING_TTL_S)
+            await rewind(engine, ctx, link, group, int(ctx.params.get(f"{name}_to", 0)))
+        elif not wanted and not armed:
+            await engine.redis.delete(marker)
+
+
+async def sample(engine: Engine, ctx: RunContext) -> None:
+    """`stream.lag` per group and partition; rewinds asked for; and a nudge to idle instances (a consumer back up,
+    a rewind, an entry whose kick was missed)."""
+    links = stream_links(ctx)
+    if not links:
+        return
+    await ctx.refresh()
+    pipe = engine.redis.pipeline(transaction=False)
+    for link in links:
+        keys = StreamKeys(ctx, link)
+        pipe.hgetall(keys.meta())
+        for group in link.groups:
+            pipe.hgetall(keys.group(group, "offsets"))
+    replies = iter(await pipe.execute())
+    lags: dict[str, int] = {}
+    for link in links:
+        ends = next(replies)
+        for group in link.groups:
+            committed = next(replies)
+            for p in range(link.partitions):
+                lags[f"{link.id}/{group.id}/{p}"] = max(0, int(ends.get(str(p), 0)) - int(committed.get(str(p), 0)))
+    ctx.emit("stream.lag", lags=lags)
+    for link in links:
+        await _follow_rewinds(engine, ctx, link)
+        for group in link.groups:
+            await take_all(engine, ctx, link, group)
+
+
+SAMPLERS.append(sample)
+
+
+# Projections
+
+
+@step_handler("project")
+async def project(engine: Engine, ctx: RunContext, service: Service, step: Step, env: dict[str, Any]) -> str | None:
+    """Apply the entry being processed to the group's read model (a Redis hash per run, a row per key).
+
+    `check_version: false` makes a projection that applies whatever it is given: a replay counts twice."""
+    if env.get("via") != VIA or env.get("link") != step.target:
+        return f"project {step.target}: runs only while consuming that stream"
+    link = ctx.topology.links[step.target]
+    checked = bool(step.options.get("check_version", True))
+    applied, raw = await _script(engine, "project", PROJECT)(
+        keys=[StreamKeys(ctx, link).read_model(env["group"])],
+        args=[
+            env["key"],
+            env["key_seq"],
+            json.dumps(env.get("body") or {}, separators=(",", ":")),
+            "1" if checked else "0",
+            env.get("event", ""),
+            WORKING_TTL_S,
+        ],
+    )
+    ctx.emit(
+        "projection.updated",
+        **_where(env),
+        applied=bool(applied),
+        version=int(json.loads(raw)["version"]) if raw else 0,
+        state=json.loads(raw) if raw else None,
+        lag_ms=round((time.time() - float(env["appended_at"])) * 1000, 1),
+    )
+    return None
