@@ -79,7 +79,7 @@ def fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
 
 
 def proc_stat(pid: int) -> tuple[int, float] | None:
-    """(ppid, utime+stime in seconds) of a live process, or None when it is gone or a zombie."""
+    """(ppid, CPU seconds used by it and its reaped children) of a live process, or None when gone or a zombie."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -87,7 +87,8 @@ def proc_stat(pid: int) -> tuple[int, float] | None:
     fields = raw[raw.rindex(")") + 2 :].split()
     if fields[0] == "Z":
         return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+    # utime + stime, and cutime + cstime: what reaped children (a Redis AOF rewrite fork) used
+    return int(fields[1]), sum(int(v) for v in fields[11:15]) / CLK_TCK
 
 
 def cmdline(pid: int) -> list[str]:
@@ -384,7 +385,14 @@ def run_phase(stack: Stack, n: int, body: dict[str, Any], timeout_s: float) -> P
     cpu = cpu_between(before, stack.children())
     bench_cpu = (bench_after.ru_utime + bench_after.ru_stime) - (bench_before.ru_utime + bench_before.ru_stime)
     time.sleep(1.0)  # finished runs release their admission slots
-    return Phase(n, watches, cpu, wall, bench_cpu)
+    phase = Phase(n, watches, cpu, wall, bench_cpu)
+    p50s = [p for w in phase.ok if (p := checkout_p50(w)) is not None]
+    print(
+        f"   phase: {n} learner(s) on {body['experiment']}, {len(phase.ok)}/{n} finished in {wall:.0f} s, "
+        f"p50 median {fmt(statistics.median(p50s) if p50s else None, ' ms', 0)}, "
+        f"{sum(w.lost for w in watches)} events lost, worker+Redis {cpu.worker_redis:.1f} s CPU, daphne {cpu.web:.1f} s"
+    )
+    return phase
 
 
 # --- reporting ---------------------------------------------------------------------------------------------------
