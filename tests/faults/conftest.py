@@ -120,8 +120,8 @@ class Stack:
         return "\n".join(f"--- {p.log.name}\n{p.log.read_text()[-3000:]}" for p in self.procs if p.log.exists())
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.stop(signal.SIGQUIT if proc.log.name == "worker.log" else signal.SIGTERM)
+        for proc in reversed(self.procs):  # throw-away processes: no graceful shutdown to wait for
+            proc.stop(signal.SIGKILL)
         self.redis.stop()
 
 
