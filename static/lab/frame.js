@@ -34,6 +34,16 @@ export function degradeLevel() {
   return level;
 }
 
+/** Back to full detail (the run is over: nothing is moving any more). */
+export function resetDegrade() {
+  times.length = 0;
+  goodFrames = 0;
+  if (level !== 0) {
+    level = 0;
+    levelListener(0, null);
+  }
+}
+
 /** For tests and the benchmark: the frame times measured so far. */
 export function frameStats() {
   const sorted = times.slice().sort((a, b) => a - b);

@@ -2,7 +2,7 @@
 // JSON (its `diagram` and `view`); see docs/lab-page.md. Events change state at once, but the DOM is touched at
 // most once per animation frame (charts a few times a second).
 import { $, h } from "./util.js";
-import { schedule, onFrame, onDegrade, frameStats } from "./frame.js";
+import { schedule, onFrame, onDegrade, frameStats, resetDegrade } from "./frame.js";
 import { createStore } from "./store.js";
 import { createMetrics } from "./metrics.js";
 import { createConnection } from "./connection.js";
@@ -189,6 +189,7 @@ function startLiveLoop() {
   liveLoop = true;
   onFrame(() => {
     liveLoop = isLive();
+    if (!liveLoop) resetDegrade();
     return liveLoop;
   });
 }
@@ -422,4 +423,4 @@ if (runInfo) {
 invalidate();
 
 // For the browser tests and bench/browser.py: read-only views of the page's state, and a way to drop the socket.
-window.commsLab = { store, metrics, connection, frameStats, particles, logSize: () => log.size() };
+window.commsLab = { store, metrics, connection, frameStats, particles, logSize: () => log.size(), receive };

@@ -136,7 +136,7 @@ export function createTopology(svg, exp, { onNodeActivate, hasFaults }) {
       g.classList.add("clickable");
       g.setAttribute("tabindex", "0");
       g.setAttribute("role", "button");
-      g.setAttribute("aria-label", `${n.label}: open its faults`);
+      g.setAttribute("aria-describedby", "node-hint"); // its name is what it shows: label and badges
       g.setAttribute("aria-haspopup", "dialog");
       g.addEventListener("click", () => onNodeActivate(n.id));
       g.addEventListener("keydown", (ev) => {

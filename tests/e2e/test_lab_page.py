@@ -2,6 +2,7 @@
 a virtualised keyboard-driven log, and a websocket that resumes after the last event it has."""
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -10,6 +11,14 @@ from playwright.sync_api import ConsoleMessage, Page, WebSocket, expect
 from lab.model.experiments import EXPERIMENTS
 
 pytestmark = pytest.mark.e2e
+
+# axe-core as tests/e2e/test_a11y.py fetches it (npm pack into the git-ignored .npm-axe/); skipped when absent.
+AXE_JS = Path(__file__).resolve().parents[2] / ".npm-axe" / "package" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 5).map((n) => n.target.join(" ")) }));
+}"""
 
 
 @pytest.fixture
@@ -188,3 +197,69 @@ def test_when_frames_run_slow_the_page_degrades_and_says_so(page: Page, errors: 
     expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
     expect(page.locator("#event-log")).to_contain_text("run finished")
     assert errors == []
+
+
+def test_a_hundred_thousand_events_keep_the_log_small_and_usable(page: Page, errors: list[str]) -> None:
+    page.goto("/lab/checkout/?preset=hybrid-baseline")
+    page.wait_for_function("() => !!window.commsLab")
+    lines = page.evaluate(
+        """() => {
+        const frame = [];
+        let seq = 0;
+        const send = () => window.commsLab.receive(frame.splice(0), {});
+        const push = (e) => { e.seq = ++seq; frame.push(e); if (frame.length === 500) send(); };
+        push({ type: "run.started", t: 0, experiment: "checkout", config: { mode: "hybrid", duration: 1000 } });
+        for (let i = 0; seq < 99_999; i++) {
+          const t = i / 50, id = `r${i}-hybrid`;
+          push({ type: "request.created", t, correlation_id: id, mode: "hybrid" });
+          push({ type: "call.started", t, from: "order", to: "payment", correlation_id: id, attempt: 1 });
+          push({ type: "call.finished", t: t + 0.4, from: "order", to: "payment", outcome: "ok", duration_ms: 400 });
+          const done = { outcome: "ok", latency_ms: 401, mode: "hybrid" };
+          push({ type: "request.finished", t: t + 0.4, correlation_id: id, ...done });
+        }
+        push({ type: "run.finished", t: 2000, status: "finished", summary: { requests: 25000 } });
+        send();
+        return window.commsLab.logSize();
+    }"""
+    )
+    assert lines > 99_000
+    log = page.locator("#event-log")
+    expect(log).to_contain_text("run finished")
+    assert log.locator("li").count() <= 200
+    log.focus()
+    page.keyboard.press("Home")
+    expect(page.locator("#event-log-active")).to_contain_text("run started")
+    page.keyboard.press("PageDown")
+    page.keyboard.press("End")
+    expect(page.locator("#event-log-active")).to_have_attribute("aria-posinset", str(lines))
+    assert errors == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violation_before_during_and_after_a_run(
+    browser, web_server, transactional_db, scheme: str
+) -> None:
+    if not AXE_JS.is_file():
+        pytest.skip("axe-core is not in .npm-axe/ (tests/e2e/test_a11y.py fetches it)")
+    context = browser.new_context(base_url=web_server.url, color_scheme=scheme)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    found = {}
+
+    def check(stage: str) -> None:
+        page.add_script_tag(path=str(AXE_JS))
+        found[stage] = page.evaluate(AXE_RUN)
+
+    try:
+        start(page, "quick-tour", duration=5)
+        expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+        check("during a run")
+        page.locator('#topology .node[data-node="email"]').click()
+        check("with a service's faults open")
+        expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+        check("after the run")
+        page.goto("/lab/cascade/")
+        check("cascade before a run")
+    finally:
+        context.close()
+    assert found == {stage: [] for stage in found}
