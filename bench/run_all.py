@@ -9,6 +9,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("event_log.py", "fanout.py", "browser.py", "capacity.py"):
+# Every script runs even when an earlier one misses its targets; the exit status says whether all were met.
+missed = []
+for script in ("pages.py", "event_log.py", "fanout.py", "browser.py", "capacity.py"):
     print(f"\n== {script}", flush=True)
-    subprocess.run([sys.executable, str(HERE / script)], check=True, cwd=HERE.parent)
+    if subprocess.run([sys.executable, str(HERE / script)], check=False, cwd=HERE.parent).returncode != 0:
+        missed.append(script)
+if missed:
+    print(f"\nmissed a target or failed: {', '.join(missed)}")
+    sys.exit(1)

@@ -1,3 +1,5 @@
+import os
+
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -17,3 +19,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("favicon.ico", RedirectView.as_view(url="/static/favicon.svg", permanent=True)),
 ]
+
+# `make bench` only (bench/pages.py sets the variable): a minimal view behind the same middleware, the baseline
+# the pages are measured against. Never set in production; it is read here, not in settings.
+if os.environ.get("COMMS_LAB_BENCH") == "1":
+    urlpatterns.append(path("bench/minimal/", views.bench_minimal, name="bench-minimal"))

@@ -17,6 +17,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"recent_runs": selectors.runs_of(learner, limit=3) if learner.known else []})
 
 
+def bench_minimal(request: HttpRequest) -> HttpResponse:
+    """The benchmarks' baseline: the least a Django view can do, behind the same middleware as every page.
+    Routed only when COMMS_LAB_BENCH=1 (bench/pages.py)."""
+    return HttpResponse("hello")
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     status = health()

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from comms_lab.learners import current_learner, learner_for
 from lessons import selectors, services
 from lessons.catalog import Lesson, get_catalog
+from lessons.page_cache import render_page
 
 MAX_QUERY = 100
 
@@ -39,7 +40,7 @@ def index(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "search-results":  # type: ignore[attr-defined]
         return render(request, "lessons/index.html#search-results", context)
-    return render(request, "lessons/index.html", context)
+    return render_page(request, "lessons/index.html", context, key=tuple((s.status, s.reason) for s in statuses))
 
 
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
@@ -52,7 +53,13 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
         "parts": _page_parts(lesson),
         **_completion_context(lesson, status),
     }
-    return render(request, "lessons/detail.html", context)
+    return render_page(
+        request,
+        "lessons/detail.html",
+        context,
+        key=(status.status, status.reason, status.read_seconds),
+        visit=services.visit_token(slug=slug, read_seconds=status.read_seconds),
+    )
 
 
 @require_POST
@@ -78,6 +85,7 @@ def complete(request: HttpRequest, slug: str) -> HttpResponse:
     if request.htmx:  # type: ignore[attr-defined]
         context = {"lesson": lesson, "status": status, "oob": True, "too_early": not completed}
         context.update(_completion_context(lesson, status))
+        context["visit"] = services.visit_token(slug=slug, read_seconds=status.read_seconds)
         return render(request, "lessons/detail.html#completion", context)
     return redirect(f"{lesson.url}{'' if completed else '?early=1'}#lesson-end")
 
@@ -88,7 +96,8 @@ def glossary(request: HttpRequest) -> HttpResponse:
         "page:glossary",
         lambda: render_to_string("lessons/glossary.html#entries", {"entries": selectors.glossary_entries()}),
     )
-    return render(request, "lessons/glossary.html", {"entries_html": entries, "count": len(catalog.glossary)})
+    context = {"entries_html": entries, "count": len(catalog.glossary)}
+    return render_page(request, "lessons/glossary.html", context, key=())
 
 
 def _page_parts(lesson: Lesson) -> dict[str, SafeString]:
@@ -107,7 +116,6 @@ def _page_parts(lesson: Lesson) -> dict[str, SafeString]:
 def _completion_context(lesson: Lesson, status: selectors.LessonStatus) -> dict[str, object]:
     required = services.required_read_seconds(lesson)
     return {
-        "visit": services.visit_token(slug=lesson.slug, read_seconds=status.read_seconds),
         "required_seconds": required,
         "required_minutes": max(1, round(required / 60)),
         "read_minutes": status.read_seconds // 60,

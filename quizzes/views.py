@@ -6,12 +6,15 @@ is shown empty scores without a query. Starting an attempt is what creates the l
 
 from __future__ import annotations
 
+import time
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from comms_lab.learners import Learner, current_learner, learner_for
+from lessons.page_cache import render_page
 from quizzes import dashboard, selectors, services
 from quizzes.banks import catalogue
 from quizzes.behaviours import BEHAVIOURS
@@ -21,23 +24,35 @@ from quizzes.services import QuizError
 
 
 def index(request: HttpRequest) -> HttpResponse:
+    """Every quiz with the learner's scores, in two queries: their quiz attempts and what is due for review."""
     learner = current_learner(request)
     banks = catalogue().banks.values()
-    if not learner.known:
-        context = {"rows": [(bank, None, None) for bank in banks], "due": 0, "review": None}
-        return render(request, "quizzes/index.html", context)
-    scores = selectors.quiz_scores(learner)
-    open_attempts = selectors.open_attempts(learner)
-    rows = [(bank, scores.get(bank.quiz), open_attempts.get(bank.quiz)) for bank in banks]
-    return render(
-        request,
-        "quizzes/index.html",
-        {
-            "rows": rows,
-            "due": selectors.due_cards(learner, now=timezone.now()).count(),
-            "review": selectors.open_review(learner),
-        },
+    attempts: list[Attempt] = []
+    due = 0
+    if learner.known:
+        attempts = list(selectors.attempts_of(learner).order_by("started_at"))
+        due = selectors.due_cards(learner, now=timezone.now()).count()
+    by_quiz: dict[str, list[Attempt]] = {}
+    for attempt in attempts:
+        if attempt.kind != Attempt.Kind.REVIEW:
+            by_quiz.setdefault(attempt.quiz, []).append(attempt)
+    rows = [(bank, _score(bank.quiz, by_quiz.get(bank.quiz, [])), _open(by_quiz.get(bank.quiz, []))) for bank in banks]
+    reviews = [a for a in attempts if a.kind == Attempt.Kind.REVIEW and not a.is_finished]
+    review = max(reviews, key=lambda a: a.updated_at) if reviews else None
+    key = (
+        id(catalogue()),
+        tuple((score.best, score.last, score.passed) if score else None for _, score, _ in rows),
+        tuple(str(open_.pk) if open_ else "" for _, _, open_ in rows),
+        due,
+        str(review.pk) if review else "",
     )
+    return render_page(request, "quizzes/index.html", {"rows": rows, "due": due, "review": review}, key=key)
+
+
+def _open(attempts: list[Attempt]) -> Attempt | None:
+    """selectors.open_attempt from rows already read: the most recently touched unfinished attempt."""
+    unfinished = [a for a in attempts if not a.is_finished]
+    return max(unfinished, key=lambda a: a.updated_at) if unfinished else None
 
 
 def quiz(request: HttpRequest, slug: str) -> HttpResponse:
@@ -49,21 +64,24 @@ def quiz(request: HttpRequest, slug: str) -> HttpResponse:
     if learner.known:
         attempts = list(selectors.attempts_of(learner).filter(quiz=slug).exclude(kind=Attempt.Kind.REVIEW))
     latest = next((a for a in attempts if a.is_finished), None)
-    unfinished = [a for a in attempts if not a.is_finished]
-    return render(
+    # The page shows "started 3 minutes ago": with attempts, a cached copy is good for the current minute only.
+    key = (id(catalogue()), tuple((str(a.pk), a.status, a.position, a.score) for a in attempts))
+    if attempts:
+        key += (int(time.time() // 60),)
+    return render_page(
         request,
         "quizzes/quiz.html",
         {
             "bank": bank,
             "score": _score(slug, attempts),
-            # The most recently touched unfinished attempt, as selectors.open_attempt picks it, from the same rows.
-            "open": max(unfinished, key=lambda a: a.updated_at) if unfinished else None,
+            "open": _open(attempts),
             "attempts": attempts,
             "retryable": latest if latest and latest.score is not None and latest.score < 1 else None,
             "behaviours": BEHAVIOURS.values(),
             "cbm_table": CBM_TABLE,
             "lab_questions": sum(q.type == "lab" for q in bank.questions),
         },
+        key=key,
     )
 
 

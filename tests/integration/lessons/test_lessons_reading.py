@@ -12,7 +12,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from comms_lab.learners import SESSION_KEY, Learner
-from lessons import diagrams, selectors, services
+from lessons import diagrams, page_cache, selectors, services
 from lessons.catalog import get_catalog
 from lessons.models import LessonProgress
 
@@ -189,3 +189,27 @@ def test_every_lesson_diagram_fits_the_column_with_legible_text() -> None:
         for width in re.findall(r'<svg class="diagram-svg"[^>]*width="([\d.]+)"', lesson.html):
             assert float(width) <= diagrams.MAX_WIDTH, lesson.slug
             assert 13 * 782 / max(782, float(width)) >= 10
+
+
+def test_a_cached_page_carries_a_fresh_working_csrf_token_for_each_visitor() -> None:
+    tokens = []
+    for _ in range(2):
+        client = Client(enforce_csrf_checks=True)
+        html = client.get(f"/lessons/{SLUG}/").content.decode()
+        assert page_cache.CSRF_PLACEHOLDER not in html and page_cache.VISIT_PLACEHOLDER not in html
+        token = re.search(r'"X-CSRFToken": "([^"]+)"', html)[1]
+        form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+        visit_token = re.search(r'name="visit" value="([^"]+)"', html)[1]
+        assert token == form_token
+        tokens.append(token)
+        form = {"visit": visit_token, "seconds": 0}
+        assert client.post(f"/lessons/{SLUG}/reading/", form, headers={"X-CSRFToken": token}).status_code == 204
+    assert tokens[0] != tokens[1]
+    assert page_cache.pages().hits >= 1
+
+
+def test_a_cached_page_changes_with_what_the_learner_has_done(client: Client) -> None:
+    returning(client)
+    assert "in progress" in client.get(f"/lessons/{SLUG}/").content.decode()
+    services.mark_lesson_completed(learner=learner_of(client), slug=SLUG, reason="quiz")
+    assert "<strong>Completed</strong>: you passed its quiz." in client.get(f"/lessons/{SLUG}/").content.decode()

@@ -1,0 +1,88 @@
+"""Whole pages rendered once per content version and learner state, for lessons, the glossary and quizzes.
+
+Template rendering was most of a page's cost (issue 14: a page took 3-10x the CPU of a minimal view). A page's
+HTML depends on the content, on what the learner has done (the view folds that into the cache key) and, per
+request, only on the CSRF token and the lesson's visit token: those are rendered as placeholders and filled in
+on the way out, so a cached page is one dictionary lookup and a string replacement.
+
+The cache lives in the lessons catalog (`Catalog.cached`), so reloading the content drops it; it holds at most
+MAX_PAGES pages per process, least recently used first out. Requests carrying flash messages render normally.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from django.contrib.messages import get_messages
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+
+from lessons.catalog import get_catalog
+
+MAX_PAGES = 2000
+CSRF_PLACEHOLDER = "csrf-placeholder-7f3a9c1e"
+VISIT_PLACEHOLDER = "visit-placeholder-2b8d4e6f"
+
+
+class _Pages:
+    def __init__(self) -> None:
+        self.pages: OrderedDict[Hashable, str] = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable) -> str | None:
+        with self.lock:
+            html = self.pages.get(key)
+            if html is None:
+                self.misses += 1
+                return None
+            self.pages.move_to_end(key)
+            self.hits += 1
+            return html
+
+    def put(self, key: Hashable, html: str) -> None:
+        with self.lock:
+            self.pages[key] = html
+            self.pages.move_to_end(key)
+            while len(self.pages) > MAX_PAGES:
+                self.pages.popitem(last=False)
+
+
+def pages() -> _Pages:
+    """This content version's page cache."""
+    return get_catalog().cached("page-cache", _Pages)
+
+
+def render_page(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    key: Hashable,
+    visit: str = "",
+) -> HttpResponse:
+    """`render(request, template, context)`, from the cache when the same page was rendered for the same `key`.
+
+    `key` must capture everything in `context` that differs between learners; the path, the signed-in user's
+    name and the query string are added here. `visit`, when given, is the lesson's per-request visit token: the
+    context carries VISIT_PLACEHOLDER where it goes.
+    """
+    if request.method != "GET" or list(get_messages(request)):
+        return render(request, template, {**context, "visit": visit})
+    user = getattr(request, "user", None)
+    name = user.get_username() if user is not None and user.is_authenticated else ""
+    full_key = (template, request.get_full_path(), name, key)
+    cache = pages()
+    html = cache.get(full_key)
+    if html is None:
+        rendered = render(request, template, {**context, "csrf_token": CSRF_PLACEHOLDER, "visit": VISIT_PLACEHOLDER})
+        html = rendered.content.decode()
+        cache.put(full_key, html)
+    html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    if visit:
+        html = html.replace(VISIT_PLACEHOLDER, visit)
+    return HttpResponse(html)
