@@ -30,6 +30,12 @@ POLICY_KINDS = ("timeout", "retry", "breaker", "bulkhead", "idempotency")
 STEP_KINDS = ("call", "send", "request", "reply", "work", "fail", "emit", "saga", "aggregate", "outbox", "project")
 
 
+def _ref(value: Any) -> Any:
+    """A name a document refers to, as written; a list or mapping in its place becomes its text, so looking it up
+    reports "names no ..." instead of failing on an unhashable value."""
+    return value if value is None or isinstance(value, str | int | float | bool) else repr(value)
+
+
 class TopologyError(ValueError):
     """A document is invalid. `errors` maps `element.field` paths to what is wrong there."""
 
@@ -424,7 +430,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     _unique_params(check, schema, doc)
     _workload_refs(check, workload, links, schema)
     presets = _presets(check, doc.get("presets"), schema)
-    default_preset = doc.get("default_preset", presets[0].slug if presets else "")
+    default_preset = _ref(doc.get("default_preset", presets[0].slug if presets else ""))
     if (presets or "default_preset" in doc) and default_preset not in {p.slug for p in presets}:
         named = ", ".join(p.slug for p in presets)
         check.fail("default_preset", f"names no preset; one of {named}" if named else "names no preset; there are none")
@@ -460,12 +466,12 @@ def _unique_params(check: _Checker, schema: Schema, doc: dict[str, Any]) -> None
     services = doc.get("services")
     for sid, body in services.items() if isinstance(services, dict) else ():
         spec = body if isinstance(body, dict) else {}
-        where[spec.get("work_param")] = f"services.{sid}.work_param"
+        where[_ref(spec.get("work_param"))] = f"services.{sid}.work_param"
         pool = spec.get("pool") if isinstance(spec.get("pool"), dict) else {}
-        where[pool.get("param")] = f"services.{sid}.pool.param"
+        where[_ref(pool.get("param"))] = f"services.{sid}.pool.param"
     extra = doc.get("parameters")
     for index, body in enumerate(extra if isinstance(extra, list) else ()):
-        where[body.get("name") if isinstance(body, dict) else None] = f"parameters[{index}].name"
+        where[_ref(body.get("name")) if isinstance(body, dict) else None] = f"parameters[{index}].name"
     seen: set[str] = set()
     for param in schema.params:
         if param.name in seen:
@@ -503,6 +509,7 @@ def _policies(check: _Checker, raw: Any) -> dict[str, Policy]:
     for name, body in check.mapping(raw, "policies").items():
         path = f"policies.{name}"
         check.name(name, path)
+        name = name if isinstance(name, str) else repr(name)  # a key YAML read as a number stays text: names are listed
         data = check.mapping(body, path)
         kind = check.choice(data, "kind", path, POLICY_KINDS, "timeout")
         defaults = dict(POLICY_DEFAULTS[kind])
@@ -541,6 +548,7 @@ def _services(check: _Checker, raw: Any) -> dict[str, Service]:
     for index, (sid, body) in enumerate(data.items()):
         path = f"services.{sid}"
         check.name(sid, path)
+        sid = sid if isinstance(sid, str) else repr(sid)
         spec = check.mapping(body, path)
         check.unknown(spec, SERVICE_FIELDS, path)
         pool = None
@@ -551,7 +559,7 @@ def _services(check: _Checker, raw: Any) -> dict[str, Service]:
                 check.name(pool_spec["param"], f"{path}.pool.param", NODE_NAME)
             pool = Pool(
                 size=int(check.number(pool_spec, "size", f"{path}.pool", default=10, low=1, high=200, whole=True)),
-                param=pool_spec.get("param"),
+                param=pool_spec["param"] if isinstance(pool_spec.get("param"), str) else None,
                 when_full=check.choice(pool_spec, "when_full", f"{path}.pool", ("reject", "wait"), "wait"),  # type: ignore[arg-type]
             )
         if "work_param" in spec:
@@ -567,7 +575,7 @@ def _services(check: _Checker, raw: Any) -> dict[str, Service]:
             label=check.text(spec, "label", path, default=sid.replace("_", " ").title(), limit=40),
             kind=check.choice(spec, "kind", path, ("client", "service", "orchestrator"), "service"),  # type: ignore[arg-type]
             work_ms=check.number(spec, "work_ms", path, default=0.0, low=0, high=60_000),
-            work_param=spec.get("work_param"),
+            work_param=spec["work_param"] if isinstance(spec.get("work_param"), str) else None,
             jitter_ms=check.number(spec, "jitter_ms", path, default=0.0, low=0, high=10_000),
             pool=pool,
             instances=int(check.number(spec, "instances", path, default=1, low=1, high=64, whole=True)),
@@ -587,20 +595,21 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
     subscription_ids: set[str] = set()
     for index, body in enumerate(items):
         spec = check.mapping(body, f"links[{index}]")
-        lid = spec.get("id", f"#{index}")
+        raw_id = spec.get("id", f"#{index}")
+        lid = raw_id if isinstance(raw_id, str) else repr(raw_id)
         path = f"links.{lid}"
-        check.name(lid, f"{path}.id", NODE_NAME)
+        check.name(raw_id, f"{path}.id", NODE_NAME)
         if lid in links or lid in services or lid in subscription_ids:
             check.fail(f"{path}.id", "is already used by another link, a subscription or a service")
         check.unknown(spec, LINK_FIELDS, path)
         kind = check.choice(spec, "kind", path, LINK_KINDS, "call")
-        source, target = spec.get("from"), spec.get("to")
+        source, target = _ref(spec.get("from")), _ref(spec.get("to"))
         if source not in services:
             check.fail(f"{path}.from", f"names no service; services are {', '.join(services)}")
         if (kind != "topic" or target is not None) and target not in services:
             check.fail(f"{path}.to", f"names no service; services are {', '.join(services)}")
         for slot in ("timeout", "retry", "breaker", "bulkhead", "idempotency"):
-            ref = spec.get(slot)
+            ref = _ref(spec.get(slot))
             if ref is None:
                 continue
             policy = policies.get(ref)
@@ -617,7 +626,7 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
             if sub_id and (sub_id in links or sub_id in services or sub_id in subscription_ids or sub_id == lid):
                 check.fail(f"{sub_path}.id", "is already used by another link, a subscription or a service")
             subscription_ids.add(sub_id)
-            if sub_spec.get("to") not in services:
+            if _ref(sub_spec.get("to")) not in services:
                 check.fail(f"{sub_path}.to", f"names no service; services are {', '.join(services)}")
             text_filter = str(sub_spec.get("filter", ""))
             if text_filter:
@@ -641,7 +650,7 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
             group_path = f"{path}.groups[{group_index}]"
             group_spec = check.mapping(group, group_path)
             check.unknown(group_spec, GROUP_FIELDS, group_path)
-            if group_spec.get("to") not in services:
+            if _ref(group_spec.get("to")) not in services:
                 check.fail(f"{group_path}.to", f"names no service; services are {', '.join(services)}")
             groups.append(
                 ConsumerGroup(id=check.name(group_spec.get("id"), f"{group_path}.id"), to=str(group_spec.get("to")))
@@ -781,7 +790,7 @@ def _workload(
 ) -> Workload:
     path = "workload"
     check.unknown(spec, WORKLOAD_FIELDS, path)
-    entry = spec.get("entry")
+    entry = _ref(spec.get("entry"))
     if entry not in services:
         check.fail(f"{path}.entry", f"names no service; services are {', '.join(services)}")
     arrival_spec = spec.get("arrival", "uniform")
@@ -793,11 +802,12 @@ def _workload(
     for name, body in check.mapping(spec.get("classes"), f"{path}.classes").items():
         class_path = f"{path}.classes.{name}"
         check.name(name, class_path)
+        name = name if isinstance(name, str) else repr(name)
         class_spec = check.mapping(body, class_path)
         check.unknown(class_spec, CLASS_FIELDS, class_path)
         steps = tuple(_steps(check, class_spec.get("steps"), f"{class_path}.steps", depth=1))
         _check_steps(check, f"{class_path}.steps", str(entry), steps, links)
-        bulkhead = class_spec.get("bulkhead")
+        bulkhead = _ref(class_spec.get("bulkhead"))
         if bulkhead is not None and (bulkhead not in policies or policies[bulkhead].kind != "bulkhead"):
             check.fail(f"{class_path}.bulkhead", "names no bulkhead policy")
         classes.append(RequestClass(name=name, steps=steps, bulkhead=bulkhead))
@@ -805,8 +815,13 @@ def _workload(
         check.fail(f"{path}.classes", "declare at least one request class")
     select = check.mapping(spec.get("select"), f"{path}.select")
     check.unknown(select, SELECT_FIELDS, f"{path}.select")
+    for key in ("param", "together"):
+        if select.get(key) is not None:
+            check.name(select[key], f"{path}.select.{key}", NODE_NAME)
+    if spec.get("group_by") is not None:
+        check.name(spec["group_by"], f"{path}.group_by")
     weights = {str(k): str(v) for k, v in check.mapping(select.get("weights"), f"{path}.select.weights").items()}
-    retry = spec.get("retry")
+    retry = _ref(spec.get("retry"))
     if retry is not None and (retry not in policies or policies[retry].kind != "retry"):
         check.fail(f"{path}.retry", "names no retry policy")
     return Workload(
@@ -815,10 +830,10 @@ def _workload(
         rate=check.number(spec, "rate", path, default=5.0, low=0.5, high=50),
         arrival=str(arrival),
         arrival_param=arrival_param,
-        group_by=spec.get("group_by"),
+        group_by=spec["group_by"] if isinstance(spec.get("group_by"), str) else None,
         classes=tuple(classes),
-        select_param=select.get("param"),
-        together=select.get("together"),
+        select_param=select["param"] if isinstance(select.get("param"), str) else None,
+        together=select["together"] if isinstance(select.get("together"), str) else None,
         weights=weights,
         retry=retry,
         select=select,
@@ -839,7 +854,7 @@ def _extra_params(check: _Checker, raw: Any) -> list[Param]:
             label=check.text(spec, "label", path, limit=60),
             minimum=spec.get("minimum"),
             maximum=spec.get("maximum"),
-            choices=tuple(spec.get("choices", ())),
+            choices=tuple(str(c) for c in spec["choices"]) if isinstance(spec.get("choices"), list) else (),
             unit=str(spec.get("unit", "")),
             live=bool(spec.get("live", False)),
             group=str(spec.get("group", "run")),
@@ -852,6 +867,8 @@ def _extra_params(check: _Checker, raw: Any) -> list[Param]:
                     check.fail(f"{path}.{bound}", f"is required for a {kind} parameter and must be a number")
         if kind == "choice" and not (isinstance(spec.get("choices"), list) and spec["choices"]):
             check.fail(f"{path}.choices", "list at least one choice")
+        elif kind == "choice" and not all(isinstance(c, str) for c in spec["choices"]):
+            check.fail(f"{path}.choices", "every choice must be text")
         if not any(key.startswith(f"{path}.") for key in check.errors):
             try:
                 param.validate(param.default)
@@ -1089,7 +1106,7 @@ def _invariants(check: _Checker, raw: Any) -> list[dict[str, Any]]:
     found = []
     for index, body in enumerate(check.seq(raw, "invariants")):
         spec = check.mapping(body, f"invariants[{index}]")
-        kind = check.choice(spec, "kind", f"invariants[{index}]", INVARIANT_KINDS, "exactly_once")
+        kind = check.choice(spec, "kind", f"invariants[{index}]", INVARIANT_KINDS, None)  # type: ignore[arg-type]
         found.append({**spec, "kind": kind})
     return found
 
@@ -1100,11 +1117,11 @@ def _view(
     charts = []
     for index, body in enumerate(check.seq(spec.get("charts"), "view.charts")):
         chart = check.mapping(body, f"view.charts[{index}]")
-        check.choice(chart, "kind", f"view.charts[{index}]", CHART_KINDS, "latency")
-        target = chart.get("target")
+        kind = check.choice(chart, "kind", f"view.charts[{index}]", CHART_KINDS, None)  # type: ignore[arg-type]
+        target = _ref(chart.get("target"))
         if target is not None and target not in services:
             check.fail(f"view.charts[{index}].target", f"names no service; services are {', '.join(services)}")
-        charts.append(chart)
+        charts.append({**chart, "kind": kind})
     return {"charts": charts}
 
 

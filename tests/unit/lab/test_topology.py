@@ -110,6 +110,65 @@ def test_a_document_that_is_not_a_mapping_says_what_it_got() -> None:
     assert error(["slug", "shop"]) == ("document", "must be a mapping, got list")
 
 
+# Values of the wrong type
+
+
+def set_at(path: list[Any], value: Any) -> dict[str, Any]:
+    document = doc()
+    place: Any = document
+    for key in path[:-1]:
+        place = place[key]
+    place[path[-1]] = value
+    return document
+
+
+def rename(path: list[Any], key: Any) -> dict[str, Any]:
+    document = doc()
+    place: Any = document
+    for step in path[:-1]:
+        place = place[step]
+    place[key] = place.pop(path[-1])
+    return document
+
+
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        (set_at(["links", 0, "id"], [1]), "links.[1].id"),
+        (set_at(["links", 0, "id"], None), "links.None.id"),
+        (set_at(["links", 0, "to"], ["stock"]), "links.shop-stock.to"),
+        (set_at(["links", 0, "from"], {"shop": 1}), "links.shop-stock.from"),
+        (set_at(["links", 0, "timeout"], ["timeout"]), "links.shop-stock.timeout"),
+        (set_at(["workload", "entry"], ["shop"]), "workload.entry"),
+        (set_at(["workload", "retry"], ["retry"]), "workload.retry"),
+        (set_at(["workload", "group_by"], ["mode"]), "workload.group_by"),
+        (set_at(["workload", "select"], {"param": ["mode"]}), "workload.select.param"),
+        (set_at(["workload", "select"], {"param": "mode", "together": ["all"]}), "workload.select.together"),
+        (set_at(["workload", "classes", "order", "bulkhead"], ["b"]), "workload.classes.order.bulkhead"),
+        (set_at(["services", "shop", "work_param"], ["shop_ms"]), "services.shop.work_param"),
+        (set_at(["services", "shop", "pool", "param"], ["shop_pool"]), "services.shop.pool.param"),
+        (set_at(["default_preset"], ["calm"]), "default_preset"),
+        (set_at(["view"], {"charts": [{"kind": "arrivals", "target": ["stock"]}]}), "view.charts[0].target"),
+        (set_at(["view"], {"charts": [{"target": "stock"}]}), "view.charts[0].kind"),
+        (set_at(["view"], {"charts": ["latency"]}), "view.charts[0]"),
+        (set_at(["invariants"], [{"name": "once"}]), "invariants[0].kind"),
+        (
+            set_at(["parameters"], [{"name": ["x"], "type": "bool", "default": True, "label": "X"}]),
+            "parameters[0].name",
+        ),
+        (
+            set_at(["parameters"], [{"name": "x", "type": "choice", "default": "a", "label": "X", "choices": [["a"]]}]),
+            "parameters[0].choices",
+        ),
+        (rename(["services", "mail"], 7), "services.7"),
+        (rename(["policies", "retry"], 7), "policies.7"),
+        (rename(["workload", "classes", "order"], 7), "workload.classes.7"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_reported_at_its_path_never_a_crash(document: dict, path: str) -> None:
+    assert path in errors(document)
+
+
 # Top-level fields
 
 
