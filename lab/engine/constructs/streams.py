@@ -31,11 +31,15 @@ from lab.engine.interpreter import (
     envelope,
     step_handler,
 )
+from lab.engine.loop import ENGINE_ID
 from lab.engine.state import WORKING_TTL_S
+from lab.engine.watchdog import engine_key
 from lab.model.failures import FailureSpec
 from lab.model.topology import ConsumerGroup, Link, Service, Step
 
 VIA = "stream"
+# An entry held this long by a worker whose engine no longer beats (lab/engine/watchdog.py) is handed out again.
+ORPHAN_AFTER_S = 10.0
 
 # Append one entry at the partition's next offset; count its key's sequence and the work each group owes.
 APPEND = """
@@ -78,6 +82,7 @@ return {ARGV[besti], offset, skipped, best[2], replay}
 # Returns {committed, out of key order}.
 COMMIT = """
 if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] .. ':' .. ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[1]) end
+redis.call('HDEL', KEYS[5], ARGV[1])
 if ARGV[6] ~= '1' then return {0, 0} end
 local offset = tonumber(ARGV[3])
 if tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') ~= offset then return {0, 0} end
@@ -93,6 +98,13 @@ else
 end
 for i = 3, 4 do redis.call('EXPIRE', KEYS[i], ARGV[7]) end
 return {1, late}
+"""
+# A dead worker's entry: free its instance (the entry is not committed, so it is taken again), unless it finished.
+RELEASE = """
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1
 """
 # Move a group's offsets back to ARGV[1] (not before the oldest retained entry) in every partition; the entries
 # between become outstanding again. Returns how many entries will be replayed.
@@ -287,18 +299,24 @@ async def receive(engine: Engine, ctx: RunContext, where: str, env: dict[str, An
     consumer = ctx.topology.services[group.to]
     await ctx.refresh()
     started = time.time()
+    keys = StreamKeys(ctx, link)
+    holder = json.dumps([f"{env['partition']}:{env['offset']}", ENGINE_ID, round(started, 3)])
+    pipe = engine.redis.pipeline(transaction=False)
+    pipe.hset(keys.group(group, "holders"), env["instance"], holder)
+    pipe.expire(keys.group(group, "holders"), WORKING_TTL_S)
+    await pipe.execute()
     try:
         outcome = await _process(engine, ctx, link, consumer, env)
     except Exception as exc:  # a handler bug is an event and a processed entry, never a stalled partition
         ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
         outcome = "error"
-    keys = StreamKeys(ctx, link)
     committed, late = await _script(engine, "commit", COMMIT)(
         keys=[
             keys.group(group, "offsets"),
             keys.group(group, "busy"),
             keys.group(group, "keymax"),
             keys.group(group, "hwm"),
+            keys.group(group, "holders"),
         ],
         args=[
             env["instance"],
@@ -404,17 +422,37 @@ async def rewind(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGro
 
 
 async def _follow_rewinds(engine: Engine, ctx: RunContext, link: Link) -> None:
-    """A rewind toggle switched on rewinds once; switching it off re-arms it."""
+    """A rewind toggle switched on rewinds once; switching it off re-arms it. Once the load is over and nothing is
+    outstanding the driver is closing the run: a rewind then would replay nothing, so it is not started."""
+    closing = ctx.now() >= float(ctx.params["duration"]) and await ctx.state.outstanding() <= 0
     for group in link.groups:
         name = rewind_param(link, group)
         wanted = bool(ctx.params.get(name))
         marker = StreamKeys(ctx, link).group(group, "rewound")
         armed = not await engine.redis.exists(marker)
-        if wanted and armed:
+        if wanted and armed and not closing:
             await engine.redis.set(marker, "1", ex=WORKING_TTL_S)
             await rewind(engine, ctx, link, group, int(ctx.params.get(f"{name}_to", 0)))
         elif not wanted and not armed:
             await engine.redis.delete(marker)
+
+
+async def _release_orphans(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup) -> None:
+    """An entry held by a worker that stopped beating (killed) is handed out again, as a Kafka group rebalances a
+    dead member's partitions; it was never committed, so nothing is lost (its effects may happen twice)."""
+    keys = StreamKeys(ctx, link)
+    for instance, raw in (await engine.redis.hgetall(keys.group(group, "holders"))).items():
+        entry, engine_id, since = json.loads(raw)
+        if time.time() - since < ORPHAN_AFTER_S or await engine.redis.exists(engine_key(engine_id)):
+            continue
+        released = await _script(engine, "release", RELEASE)(
+            keys=[keys.group(group, "busy"), keys.group(group, "holders")], args=[instance, raw, entry]
+        )
+        if released:
+            partition, offset = (int(n) for n in entry.split(":"))
+            where = {"link": link.id, "group": group.id, "instance": int(instance)}
+            ctx.emit("stream.redelivered", **where, partition=partition, offset=offset, reason="its worker died")
+            await ctx.flush()
 
 
 async def sample(engine: Engine, ctx: RunContext) -> None:
@@ -442,6 +480,7 @@ async def sample(engine: Engine, ctx: RunContext) -> None:
     for link in links:
         await _follow_rewinds(engine, ctx, link)
         for group in link.groups:
+            await _release_orphans(engine, ctx, link, group)
             await take_all(engine, ctx, link, group)
 
 

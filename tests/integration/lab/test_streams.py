@@ -95,6 +95,24 @@ def test_a_rewind_replays_the_retained_entries_from_the_chosen_offset() -> None:
     assert verdicts(run) == {"per_key_order": (True, 0), "every_request_accounted": (True, 0)}  # replays reset it
 
 
+def test_a_group_whose_consumer_is_down_falls_behind_and_catches_up_while_the_other_group_reads_on() -> None:
+    document = skeleton("stream")
+    script = [{"at": 3, "set": {"analytics.down": False}}]
+    outage = {"slug": "outage", "title": "Analytics down", "config": {"analytics.down": True}, "script": script}
+    document["presets"].append(outage)
+    run = wait_finished(start_document(document, preset="outage", duration=5, rate=1))
+    events = run.stored_events()
+    back_at = of_type(events, "toggle", values={"analytics.down": False})[0]["t"]
+    assert min(e["t"] for e in of_type(events, "stream.consumed", group="analytics")) >= back_at
+    assert min(e["t"] for e in of_type(events, "stream.consumed", group="fulfilment")) < 1
+    entries = Counter({(e["partition"], e["offset"]): 1 for e in of_type(events, "stream.appended")})
+    assert len(entries) == 15
+    assert processed(events, "analytics") == processed(events, "fulfilment") == entries
+    behind = [sum(v for k, v in e["lags"].items() if "/analytics/" in k) for e in of_type(events, "stream.lag")]
+    assert max(behind) >= 9 and behind[-1] == 0  # the three orders before it came back, at least, waited
+    assert verdicts(run)["per_key_order"] == (True, 0)
+
+
 def test_the_projection_lags_then_ends_equal_to_the_events_and_only_a_version_check_survives_replays() -> None:
     caught_up = start_document(skeleton("projection"), duration=5, rate=2)
     # Each entry is delivered twice (duplicate_rate 1), and the group replays the log once all orders are in.

@@ -1,0 +1,132 @@
+"""The stream construct's engine pieces on the real Redis, without a worker: deliveries are captured instead of
+sent through Celery, so each test drives appends, takes and commits one by one and reads the exact events."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from lab.engine.constructs import streams
+from lab.engine.interpreter import Engine, RunContext
+from lab.events import RunEventLog
+from lab.model.topology import parse_topology
+from lab.runstate import RunState
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
+
+
+def stream_document(**link: Any) -> dict[str, Any]:
+    return {
+        "slug": "stream-engine",
+        "title": "One stream, one group",
+        "services": {"order": {}, "reader": {"work_ms": 5, "faults": True}},
+        "links": [
+            {
+                "id": "orders",
+                "kind": "stream",
+                "from": "order",
+                "to": "reader",
+                "key": "order_id",
+                "groups": [{"id": "readers", "to": "reader"}],
+                **link,
+            }
+        ],
+        "workload": {"entry": "order", "classes": {"order": {"steps": [{"send": "orders"}]}}},
+    }
+
+
+class Bench:
+    """A run's state in Redis and an engine whose deliveries land in `delivered`."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.run_id = uuid.uuid4().hex
+        self.delivered: list[dict[str, Any]] = []
+        topology = parse_topology(document)
+        config = topology.schema.defaults()
+        RunState(self.run_id).init(
+            experiment=topology.slug,
+            preset="",
+            config=config,
+            live={p.name: config[p.name] for p in topology.schema.params if p.live},
+            topology=document,
+            learner="test",
+        )
+        RunState(self.run_id).redis.hset(
+            RunState(self.run_id).key("meta"), mapping={"started_at": time.time(), "status": "running"}
+        )
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        self.engine = Engine(
+            self.redis, deliver=lambda _r, _q, env: self.delivered.append(env), requeue=lambda *_: None
+        )
+
+    async def context(self) -> RunContext:
+        return await self.engine.context(self.run_id)
+
+    async def append(self, order: str) -> None:
+        ctx = await self.context()
+        link = ctx.topology.links["orders"]
+        await streams.send(self.engine, ctx, link, {"correlation_id": order}, {"event": "placed"})
+
+    async def events(self, *types: str) -> list[dict[str, Any]]:
+        await (await self.context()).flush()
+        return [e for e in RunEventLog(self.run_id).after(0) if e["type"] in types]
+
+
+async def test_retention_trims_the_oldest_entries_and_a_group_behind_it_skips_what_is_gone() -> None:
+    bench = Bench(stream_document(retention=10))
+    for number in range(12):
+        await bench.append(f"r{number:05d}")
+    # The only instance took offset 0 at once and is busy with it; the other 11 wait. Retention keeps 10.
+    assert [(env["partition"], env["offset"]) for env in bench.delivered] == [(0, 0)]
+    ctx = await bench.context()
+    await streams.receive(bench.engine, ctx, "orders/readers", bench.delivered[0])
+    # Offset 0 is committed; 1 was trimmed away (2..11 are retained), so the group skips it and takes 2.
+    assert [env["offset"] for env in bench.delivered] == [0, 2]
+    skipped = await bench.events("stream.skipped")
+    assert [(e["count"], e["to_offset"], e["reason"]) for e in skipped] == [(1, 2, "trimmed by retention")]
+    processed = await bench.events("stream.processed")
+    assert [(e["offset"], e["outcome"], e["committed"]) for e in processed] == [(0, "ok", True)]
+    # Outstanding: 12 appended for one group, 1 committed, 1 skipped.
+    assert await ctx.state.outstanding() == 10
+    await bench.redis.aclose()
+
+
+async def test_an_entry_held_by_a_worker_that_died_is_handed_out_again() -> None:
+    bench = Bench(stream_document())
+    await bench.append("r00001")
+    await bench.append("r00002")
+    first = bench.delivered[0]
+    ctx = await bench.context()
+    link = ctx.topology.links["orders"]
+    keys = streams.StreamKeys(ctx, link)
+    group = link.groups[0]
+    # A worker took it 60 s ago and stopped beating (killed): its holder entry names an engine with no heartbeat.
+    holder = json.dumps([f"{first['partition']}:{first['offset']}", "gone:1", time.time() - 60])
+    await bench.redis.hset(keys.group(group, "holders"), first["instance"], holder)
+    await streams.sample(bench.engine, ctx)
+    assert [(env["partition"], env["offset"]) for env in bench.delivered] == [(0, 0), (0, 0)]
+    redelivered = await bench.events("stream.redelivered")
+    assert [(e["group"], e["instance"], e["offset"], e["reason"]) for e in redelivered] == [
+        ("readers", 0, 0, "its worker died")
+    ]
+    await bench.redis.aclose()
+
+
+async def test_a_live_holder_keeps_its_entry() -> None:
+    bench = Bench(stream_document())
+    await bench.append("r00001")
+    ctx = await bench.context()
+    link = ctx.topology.links["orders"]
+    keys = streams.StreamKeys(ctx, link)
+    holder = json.dumps(["0:0", "gone:1", time.time()])  # just taken: its worker may simply not have beaten yet
+    await bench.redis.hset(keys.group(link.groups[0], "holders"), 0, holder)
+    await streams.sample(bench.engine, ctx)
+    assert len(bench.delivered) == 1
+    assert await bench.events("stream.redelivered") == []
+    await bench.redis.aclose()
