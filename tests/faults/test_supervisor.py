@@ -1,6 +1,6 @@
 """`make run`'s supervisor (python -m comms_lab.stack run) as an operator meets it: a worker killed with -9 is
-restarted with backoff while daphne and Redis stay up, /healthz names it meanwhile, and SIGTERM stops
-everything, leaving no process behind."""
+restarted with backoff while daphne and Redis stay up, /healthz names it meanwhile; a killed Redis comes back on
+its port and data; SIGTERM stops everything, leaving no process behind."""
 
 from __future__ import annotations
 
@@ -82,6 +82,14 @@ def test_a_killed_worker_is_restarted_while_the_web_stays_up_and_sigterm_leaves_
         pids = children(stack.pid)
         assert worker not in pids and len(pids) == 3
         assert list((tmp_path / "redis").glob("appendonly.aof*")), "the embedded Redis keeps an append-only file"
+
+        redis_pid = next(pid for pid, cmd in pids.items() if "redis-server" in cmd)
+        os.kill(redis_pid, signal.SIGKILL)
+        wait_for(lambda: healthz(url)[1].get("redis") == "down", timeout=5, what="/healthz to name Redis")
+        wait_for(lambda: healthz(url)[0] == 200, timeout=20, every=0.1, what="Redis restarted and all healthy")
+        assert f"redis (pid {redis_pid}) exited with code -9; restarting it in 1 s" in log.read_text()
+        pids = children(stack.pid)
+        assert redis_pid not in pids and len(pids) == 3
     finally:
         stack.send_signal(signal.SIGTERM)
         stack.wait(timeout=30)
