@@ -352,7 +352,9 @@ def run_with_redis(command: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="comms-lab-redis-") as workdir:
         proc = None
         if not env.get("REDIS_URL"):
-            proc, env["REDIS_URL"] = start_embedded_redis(workdir, maxmemory=redis_maxmemory(env))
+            # Test sessions get no memory cap unless REDIS_MAXMEMORY asks for one (0 = unlimited).
+            maxmemory = redis_maxmemory(env) if env.get("REDIS_MAXMEMORY") else "0"
+            proc, env["REDIS_URL"] = start_embedded_redis(workdir, maxmemory=maxmemory)
         try:
             return subprocess.run(command, env=env, cwd=ROOT).returncode
         finally:
