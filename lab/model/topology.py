@@ -426,7 +426,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     _steps_everywhere(check, services, links)
     workload = _workload(check, check.mapping(doc.get("workload"), "workload"), services, links, policies)
     extra_params = _extra_params(check, doc.get("parameters"))
-    schema = Schema(tuple(_params(workload, services, policies, extra_params) + stream_params(links)))
+    schema = Schema(tuple(_params(workload, services, policies, extra_params) + stream_params(links, services)))
     _unique_params(check, schema, doc)
     _workload_refs(check, workload, links, schema)
     presets = _presets(check, doc.get("presets"), schema)
@@ -947,16 +947,28 @@ def _params(
     return params
 
 
-def stream_params(links: dict[str, Link]) -> list[Param]:
-    """Per consumer group of a stream: a live rewind switch (each switch-on moves the group's offsets back once)
-    and the offset it rewinds to."""
+def stream_params(links: dict[str, Link], services: dict[str, Service]) -> list[Param]:
+    """Per consumer group of a stream: how many consumers it runs (partitions rebalance over them), a live rewind
+    switch (each switch-on moves the group's offsets back once) and the offset it rewinds to."""
     params = []
     for link in links.values():
         for group in link.groups if link.kind == "stream" else ():
-            name, where = f"{link.id}.{group.id}.rewind", f"stream:{link.id}"
+            name, where = f"{link.id}.{group.id}", f"stream:{link.id}"
+            consumer = services.get(group.to)  # None only in a document that fails validation anyway
             params += [
                 Param(
-                    name,
+                    f"{name}.consumers",
+                    "int",
+                    consumer.instances if consumer else 1,
+                    f"{group.id}: consumers",
+                    1,
+                    64,
+                    live=True,
+                    group=where,
+                    help="Partition p goes to consumer p mod consumers; consumers beyond the partitions stay idle.",
+                ),
+                Param(
+                    f"{name}.rewind",
                     "bool",
                     False,
                     f"Rewind {group.id}",
@@ -964,7 +976,7 @@ def stream_params(links: dict[str, Link]) -> list[Param]:
                     group=where,
                     help="Move the group's offset back in every partition: it replays the retained entries.",
                 ),
-                Param(f"{name}_to", "int", 0, f"{group.id}: rewind to offset", 0, 10**9, live=True, group=where),
+                Param(f"{name}.rewind_to", "int", 0, f"{group.id}: rewind to offset", 0, 10**9, live=True, group=where),
             ]
     return params
 

@@ -3,7 +3,8 @@ projections (read models) consumers build from them.
 
 Every partition of a stream link is a real Redis stream per run, with entry ids `1-<offset>` so an offset is a
 plain integer as in Kafka. Each consumer group keeps a committed offset per partition in a Redis hash; one
-instance of the group's service owns each partition (partition p goes to instance p mod instances) and takes
+of the group's consumers (`<link>.<group>.consumers`, live; the service's instances at first) owns each partition
+(partition p goes to consumer p mod consumers, and waits for the one before to finish its entry) and takes
 one entry at a time, the oldest first among its partitions, as a real Celery task (`"via": "stream"`). An entry is
 committed after it was processed, with a compare-and-set, so a rewind that moved the offset meanwhile wins.
 Retention trims each partition to its newest `retention` entries; a group that fell behind skips what is gone.
@@ -51,15 +52,19 @@ redis.call('INCRBY', KEYS[4], ARGV[6])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
 return {offset, kseq}
 """
-# Give an idle instance the oldest entry past the committed offsets of the partitions it owns; skip trimmed ones.
+# Give an idle instance the oldest entry past the committed offsets of the partitions it owns, except a partition
+# another consumer still holds an entry of (it was its owner before a rebalance); skip trimmed entries.
 # An entry below the partition's high-water mark (the furthest the group ever committed) is a replay.
 TAKE = """
 if redis.call('HGET', KEYS[3], ARGV[2]) == 'true' then return false end
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return false end
+local held = {}
+for _, entry in ipairs(redis.call('HVALS', KEYS[2])) do held[string.match(entry, '^[^:]+')] = true end
 local best, bestg, besti, bestc = nil, nil, nil, nil
 for i = 5, #KEYS do
   local committed = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
-  local found = redis.call('XRANGE', KEYS[i], '1-' .. committed, '+', 'COUNT', 1)
+  local found = {}
+  if not held[ARGV[i]] then found = redis.call('XRANGE', KEYS[i], '1-' .. committed, '+', 'COUNT', 1) end
   if #found > 0 then
     local fields, g = found[1][2], nil
     for j = 1, #fields, 2 do if fields[j] == 'g' then g = tonumber(fields[j + 1]) end end
@@ -151,9 +156,18 @@ def stream_links(ctx: RunContext) -> list[Link]:
     return [link for link in ctx.topology.links.values() if link.kind == VIA]
 
 
-def owned_partitions(link: Link, service: Service, instance: int) -> list[int]:
-    """Range assignment: partition p belongs to instance p mod instances; instances beyond the partitions idle."""
-    return [p for p in range(link.partitions) if p % service.instances == instance]
+def consumers(ctx: RunContext, link: Link, group: ConsumerGroup) -> int:
+    """How many consumers the group runs now: a live knob, starting at its service's instances."""
+    return int(ctx.params.get(f"{link.id}.{group.id}.consumers", ctx.topology.services[group.to].instances))
+
+
+def owned_partitions(link: Link, members: int, instance: int) -> list[int]:
+    """Partition p belongs to consumer p mod members; consumers beyond the partitions stay idle."""
+    return [p for p in range(link.partitions) if p % members == instance]
+
+
+def assignment(link: Link, members: int) -> dict[str, list[int]]:
+    return {str(i): owned_partitions(link, members, i) for i in range(members)}
 
 
 def partition_for(link: Link, key: str, counter: int) -> int:
@@ -237,9 +251,9 @@ async def send(
     )
     ctx.emit("stream.appended", partition=partition, offset=int(offset), key_seq=int(key_seq), **env)
     await ctx.flush()
+    await ctx.refresh()
     for group in link.groups:
-        consumer = ctx.topology.services[group.to]
-        await take(engine, ctx, link, group, partition % consumer.instances)
+        await take(engine, ctx, link, group, partition % consumers(ctx, link, group))
 
 
 LINK_SENDERS[VIA] = send
@@ -251,7 +265,7 @@ LINK_SENDERS[VIA] = send
 async def take(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup, instance: int) -> None:
     """If `instance` of the group is idle, hand it the next entry of its partitions as a real task message."""
     consumer = ctx.topology.services[group.to]
-    owned = owned_partitions(link, consumer, instance)
+    owned = owned_partitions(link, consumers(ctx, link, group), instance)
     if not owned:
         return
     keys = StreamKeys(ctx, link)
@@ -288,7 +302,7 @@ async def take(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup
 
 
 async def take_all(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup) -> None:
-    for instance in range(min(ctx.topology.services[group.to].instances, link.partitions)):
+    for instance in range(min(consumers(ctx, link, group), link.partitions)):
         await take(engine, ctx, link, group, instance)
 
 
@@ -455,9 +469,18 @@ async def _release_orphans(engine: Engine, ctx: RunContext, link: Link, group: C
             await ctx.flush()
 
 
+async def _announce_assignment(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup) -> None:
+    """`stream.rebalanced` at the first sample and whenever the group's consumer count changes."""
+    members = consumers(ctx, link, group)
+    marker = StreamKeys(ctx, link).group(group, "members")
+    if await engine.redis.set(marker, members, get=True, ex=WORKING_TTL_S) != str(members):
+        where = {"link": link.id, "group": group.id}
+        ctx.emit("stream.rebalanced", **where, consumers=members, assignment=assignment(link, members))
+
+
 async def sample(engine: Engine, ctx: RunContext) -> None:
-    """`stream.lag` per group and partition; rewinds asked for; and a nudge to idle instances (a consumer back up,
-    a rewind, an entry whose kick was missed)."""
+    """`stream.lag` per group and partition; rebalances and rewinds asked for; and a nudge to idle instances (a
+    consumer back up or added, a rewind, an entry whose kick was missed)."""
     links = stream_links(ctx)
     if not links:
         return
@@ -480,6 +503,7 @@ async def sample(engine: Engine, ctx: RunContext) -> None:
     for link in links:
         await _follow_rewinds(engine, ctx, link)
         for group in link.groups:
+            await _announce_assignment(engine, ctx, link, group)
             await _release_orphans(engine, ctx, link, group)
             await take_all(engine, ctx, link, group)
 

@@ -113,6 +113,26 @@ def test_a_group_whose_consumer_is_down_falls_behind_and_catches_up_while_the_ot
     assert verdicts(run)["per_key_order"] == (True, 0)
 
 
+def test_consumers_beyond_the_partitions_stay_idle_and_scaling_down_live_moves_every_partition_to_one() -> None:
+    document = skeleton("stream")
+    document["links"][0]["key"] = ""  # round-robin: every order touches all three partitions
+    scale = {"orders.fulfilment.consumers": 6}
+    script = [{"at": 2.5, "set": {"orders.fulfilment.consumers": 1}}]
+    document["presets"].append({"slug": "scale", "title": "Scale", "config": scale, "script": script})
+    run = wait_finished(start_document(document, preset="scale", duration=5, rate=1))
+    events = run.stored_events()
+    rebalanced = of_type(events, "stream.rebalanced", group="fulfilment")
+    assert [(e["consumers"], e["assignment"]) for e in rebalanced] == [
+        (6, {"0": [0], "1": [1], "2": [2], "3": [], "4": [], "5": []}),
+        (1, {"0": [0, 1, 2]}),
+    ]
+    consumed = of_type(events, "stream.consumed", group="fulfilment")
+    assert {e["instance"] for e in consumed} == {0, 1, 2}  # six consumers, three partitions: three ever work
+    assert {e["instance"] for e in consumed if e["t"] > rebalanced[1]["t"] + 0.1} == {0}
+    entries = Counter({(e["partition"], e["offset"]): 1 for e in of_type(events, "stream.appended")})
+    assert len(entries) == 15 and processed(events, "fulfilment") == processed(events, "analytics") == entries
+
+
 def test_the_projection_lags_then_ends_equal_to_the_events_and_only_a_version_check_survives_replays() -> None:
     caught_up = start_document(skeleton("projection"), duration=5, rate=2)
     # Each entry is delivered twice (duplicate_rate 1), and the group replays the log once all orders are in.
