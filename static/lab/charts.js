@@ -4,7 +4,7 @@
 // CSS variables, rebuilt when the colour scheme changes. render() is cheap enough for a few times a second.
 import { h, percentile, byNumber } from "./util.js";
 
-const HEIGHT = 180;
+const HEIGHT = 220;
 const CAPTIONS = {
   latency: "Latency per second: p50, p95, p99, and the median of each {group} (ms)",
   throughput: "Throughput (attempts/s), goodput (successes/s) and success rate (%)",
@@ -39,6 +39,7 @@ function markerPlugin(getMarkers) {
         ctx.save();
         ctx.font = `${11 * dpr}px system-ui, sans-serif`;
         ctx.textBaseline = "middle";
+        ctx.textAlign = "left"; // uPlot leaves its axis alignment on the context
         const rowEnds = [];
         markers.forEach((m, i) => {
           const x = u.valToPos(m.t, "x", true);
@@ -115,7 +116,7 @@ export function createCharts(container, exp, { nodeLabel, state }) {
       case "arrivals":
         return [line("calls", 2, { fill: `${colours[2]}40` })];
       case "histogram":
-        return [{ label: "requests", stroke: colours[0], fill: `${colours[0]}59`, paths: window.uPlot?.paths?.bars ? window.uPlot.paths.bars({ size: [0.9] }) : undefined }];
+        return [{ label: "requests", stroke: colours[0], fill: `${colours[0]}59`, points: { show: false }, paths: window.uPlot?.paths?.bars ? window.uPlot.paths.bars({ size: [0.9] }) : undefined }];
       default:
         return [];
     }
