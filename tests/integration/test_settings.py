@@ -115,3 +115,27 @@ def test_daphne_refuses_a_run_socket_from_another_port_of_the_same_host(web_serv
     assert refused.value.response.status_code == 403
     with connect(url, additional_headers={"Origin": web_server.url, "Cookie": cookie}, open_timeout=10) as socket:
         assert json.loads(socket.recv(timeout=10))["type"] == "hello"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "remote", "forwarded", "client"),
+    [
+        ([], "10.0.0.5", "203.0.113.9", "10.0.0.5"),  # no trusted proxy: the header is ignored
+        (["10.0.0.0/8"], "10.0.0.5", "203.0.113.9", "203.0.113.9"),
+        (["10.0.0.0/8"], "10.0.0.5", "6.6.6.6, 203.0.113.9, 10.1.1.1", "203.0.113.9"),  # right-most untrusted hop
+        (["10.0.0.0/8"], "198.51.100.1", "203.0.113.9", "198.51.100.1"),  # not from the proxy: ignored
+        (["10.0.0.0/8"], "10.0.0.5", "", "10.0.0.5"),
+        (["::1"], "::1", "2001:db8::7", "2001:db8::7"),
+    ],
+)
+def test_the_client_address_believes_x_forwarded_for_only_from_a_trusted_proxy(
+    settings: Any, proxies: list[str], remote: str, forwarded: str, client: str
+) -> None:
+    from django.test import RequestFactory
+
+    from comms_lab.http import client_address
+
+    settings.TRUSTED_PROXIES = proxies
+    request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    scope = {"client": [remote, 5000], "headers": [(b"x-forwarded-for", forwarded.encode())]}
+    assert client_address(request) == client_address(scope) == client
