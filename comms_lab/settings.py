@@ -5,6 +5,7 @@ SSL redirect) and a real SECRET_KEY becomes mandatory.
 """
 
 import ipaddress
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -157,7 +158,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Lab admission control and limits.
 LAB_MAX_RUNS_PER_LEARNER = env_int("LAB_MAX_RUNS_PER_LEARNER", 2, minimum=1, maximum=20)
-LAB_MAX_CONCURRENT_RUNS = env_int("LAB_MAX_CONCURRENT_RUNS", 6, minimum=1, maximum=200)
+LAB_MAX_CONCURRENT_RUNS = env_int("LAB_MAX_CONCURRENT_RUNS", 30, minimum=1, maximum=200)
+# Engine operations per second the machine simulates faithfully (lab/model/cost.py); runs are admitted while
+# their offered loads fit. Measured with bench/capacity.py; scale it with the workers' cores.
+LAB_CAPACITY = env_int("LAB_CAPACITY", 250 * (os.cpu_count() or 1), minimum=10, maximum=1_000_000)
 LAB_MAX_DURATION_S = env_int("LAB_MAX_DURATION_S", 300, minimum=5, maximum=300)
 LAB_MAX_RATE_RPS = env_int("LAB_MAX_RATE_RPS", 50, minimum=1, maximum=50)
 LAB_EVENT_LOG_TTL_S = env_int("LAB_EVENT_LOG_TTL_S", 24 * 3600, minimum=60, maximum=30 * 24 * 3600)

@@ -35,6 +35,7 @@ class RunState:
         live: dict[str, Any],
         topology: dict[str, Any],
         learner: str,
+        task_budget: int = 100_000,
     ) -> None:
         """Store what the engine needs: the document, the config, and every live knob's starting value."""
         ttl = settings.LAB_EVENT_LOG_TTL_S
@@ -45,7 +46,13 @@ class RunState:
         pipe.expire(self.key("live"), ttl)
         pipe.hset(
             self.key("meta"),
-            mapping={"experiment": experiment, "preset": preset, "learner": learner, "status": "queued"},
+            mapping={
+                "experiment": experiment,
+                "preset": preset,
+                "learner": learner,
+                "status": "queued",
+                "task_budget": task_budget,
+            },
         )
         pipe.expire(self.key("meta"), ttl)
         pipe.execute()

@@ -15,6 +15,7 @@ from comms_lab.redis_client import redis_client, rkey
 from lab.engine.driver import DRAIN_GRACE_S
 from lab.events import RunEventLog, emit
 from lab.model.catalog import DEFAULT_EXPERIMENT, DEFAULT_PRESET, EXPERIMENTS, Experiment
+from lab.model.cost import offered_load
 from lab.model.invariants import check_invariants, findings
 from lab.model.metrics import summarize
 from lab.model.schema import ConfigError
@@ -22,19 +23,27 @@ from lab.model.topology import TopologyError, parse_topology
 from lab.models import Run
 from lab.runstate import RunState
 
-# Admit a run if both the learner's and the global set of active runs have room. Scores are expiry times.
+# Admit a run if the learner and everyone have run slots left and the machine has room for its offered load.
+# KEYS: learner's runs, everyone's runs (scores are expiry times), everyone's runs' costs.
 _ADMIT = """
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])) do redis.call('HDEL', KEYS[3], id) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
-  return {1, redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2]}
+  return {1, redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2], '0'}
 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
-  return {2, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]}
+  return {2, redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2], '0'}
+end
+local load = 0
+for _, cost in ipairs(redis.call('HVALS', KEYS[3])) do load = load + tonumber(cost) end
+if load > 0 and load + tonumber(ARGV[6]) > tonumber(ARGV[7]) then
+  return {3, redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2], tostring(load)}
 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-return {0, '0'}
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[6])
+return {0, '0', '0'}
 """
 # A run still open this long after its load should have ended has lost the worker that was driving it.
 ABANDONED_AFTER_S = DRAIN_GRACE_S + 60
@@ -56,6 +65,10 @@ def _learner_runs_key(learner: Learner) -> str:
 
 def _global_runs_key() -> str:
     return rkey("lab", "active", "all")
+
+
+def _global_costs_key() -> str:
+    return rkey("lab", "active", "costs")
 
 
 def experiment_for(run: Run) -> Experiment:
@@ -103,22 +116,44 @@ def resolve_config(
     return experiment, preset.slug if preset else "", merged
 
 
-def admit(learner: Learner, run_id: str, duration_s: float) -> None:
+def admit(learner: Learner, run_id: str, duration_s: float, *, cost: float) -> None:
+    """Take a run slot for the learner, or raise AdmissionError saying why and for how long to wait."""
     now = time.time()
     expires = now + duration_s + DRAIN_GRACE_S + 30
     script = redis_client().register_script(_ADMIT)
-    code, earliest = script(
-        keys=[_learner_runs_key(learner), _global_runs_key()],
-        args=[now, run_id, expires, settings.LAB_MAX_RUNS_PER_LEARNER, settings.LAB_MAX_CONCURRENT_RUNS],
+    code, earliest, load = script(
+        keys=[_learner_runs_key(learner), _global_runs_key(), _global_costs_key()],
+        args=[
+            now,
+            run_id,
+            expires,
+            settings.LAB_MAX_RUNS_PER_LEARNER,
+            settings.LAB_MAX_CONCURRENT_RUNS,
+            cost,
+            settings.LAB_CAPACITY,
+        ],
     )
     if int(code) == 0:
         return
     wait = max(1, int(float(earliest) - now - DRAIN_GRACE_S - 30) + 1)
     if int(code) == 1:
         raise AdmissionError(f"The lab is at its limit of {settings.LAB_MAX_CONCURRENT_RUNS} runs at once.", wait)
+    if int(code) == 3:
+        used, asked = 100 * float(load) / settings.LAB_CAPACITY, 100 * cost / settings.LAB_CAPACITY
+        raise AdmissionError(
+            f"The lab is busy: runs going now use {used:.0f}% of what this machine can simulate faithfully and"
+            f" yours needs {asked:.0f}%. A lower request rate needs less; or retry in about {wait} s.",
+            wait,
+        )
     raise AdmissionError(
         f"You already have {settings.LAB_MAX_RUNS_PER_LEARNER} runs going; wait for one to end or stop it.", wait
     )
+
+
+def task_budget(cost: float, duration_s: float) -> int:
+    """Broker deliveries a run may make: ten times what its admission expects, so retries and redeliveries fit
+    while a design that amplifies messages without end is stopped (its excess dead-lettered with the reason)."""
+    return max(2_000, int(10 * cost * duration_s))
 
 
 def release_admission(run: Run) -> None:
@@ -126,6 +161,7 @@ def release_admission(run: Run) -> None:
     pipe = redis_client().pipeline()
     pipe.zrem(_learner_runs_key(learner), str(run.id))
     pipe.zrem(_global_runs_key(), str(run.id))
+    pipe.hdel(_global_costs_key(), str(run.id))
     pipe.execute()
 
 
@@ -147,7 +183,8 @@ def start_run(
         user_id=learner.user_id,
         anonymous_id=learner.anonymous_id,
     )
-    admit(learner, str(run.id), merged["duration"])
+    cost = offered_load(exp.topology, merged)
+    admit(learner, str(run.id), merged["duration"], cost=cost)
     try:
         with transaction.atomic():
             run.save()
@@ -159,6 +196,7 @@ def start_run(
                 live=live,
                 topology=exp.topology.document,
                 learner=learner.key,
+                task_budget=task_budget(cost, merged["duration"]),
             )
             from lab.tasks import drive_run
 

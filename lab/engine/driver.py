@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 
 from comms_lab.redis_client import rkey
 from lab.engine.interpreter import SAMPLERS, Engine, RunContext
-from lab.engine.loop import ENGINE_ID, spawn
+from lab.engine.loop import ENGINE_ID
 from lab.events import RunEventLog
 from lab.model.topology import RequestClass, Topology
 from lab.model.workload import arrival_times
@@ -189,7 +189,9 @@ async def _send_request(engine: Engine, ctx: RunContext, index: int, request_cla
     await ctx.state.add_outstanding(1)
     tag = {ctx.group_by: request_class.name} if ctx.group_by else {}
     ctx.emit("request.created", correlation_id=correlation_id, **tag)
-    spawn(engine.handle_request(ctx, request_class, correlation_id=correlation_id, created_at=time.time()))
+    ctx.clock.spawn(
+        engine.handle_request(ctx, request_class, correlation_id=correlation_id, created_at=ctx.clock.time())
+    )
 
 
 async def sample(ctx: RunContext, engine: Engine | None = None) -> None:

@@ -8,7 +8,6 @@ consumers through Celery as instances free up.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 import uuid
@@ -18,7 +17,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from lab.engine.loop import ENGINE_ID, spawn
+from lab.engine.clock import Clock, RealClock
+from lab.engine.loop import ENGINE_ID
 from lab.engine.sink import EventSink
 from lab.engine.state import EngineState
 from lab.model.failures import CONNECT_REFUSED_MS, CallFault, FailureSpec, decide
@@ -34,6 +34,8 @@ POOL_POLL_S = 0.02
 PARAMS_FRESH_S = 0.05
 # How often a process adds its measured scheduling lag for a run to the run's total in Redis.
 FIDELITY_REPORT_S = 0.5
+# Broker deliveries a run may make when its admission did not set a budget (lab/services.py does).
+DEFAULT_TASK_BUDGET = 100_000
 # A message that has crossed this many hops is dead-lettered: async cycles may not amplify without end.
 MAX_HOPS = 32
 
@@ -78,16 +80,18 @@ class RunContext:
     topology: Topology
     state: EngineState
     sink: EventSink
+    clock: Clock
     params: dict[str, Any]
     started_at: float
     group_by: str | None
+    task_budget: int = 0
     refreshed_at: float = 0.0
     planned_s: float = 0.0  # simulated waiting asked for, and how much later than asked it really ended:
     late_s: float = 0.0  # their ratio is the run's scheduling lag, its fidelity measured rather than assumed
     reported_at: float = 0.0
 
     def now(self) -> float:
-        return round(time.time() - self.started_at, 3)
+        return round(self.clock.time() - self.started_at, 3)
 
     def emit(self, event_type: str, /, **fields: Any) -> None:
         self.sink.emit(self.run_id, {"type": event_type, "t": self.now(), **fields})
@@ -99,9 +103,9 @@ class RunContext:
 
     async def sleep(self, seconds: float) -> None:
         """Wait simulated time, and record how late the loop woke us (a busy machine shows here first)."""
-        started = time.monotonic()
-        await asyncio.sleep(seconds)
-        self.record_lag(planned_s=seconds, late_s=time.monotonic() - started - seconds)
+        started = self.clock.time()
+        await self.clock.sleep(seconds)
+        self.record_lag(planned_s=seconds, late_s=self.clock.time() - started - seconds)
 
     def record_lag(self, *, planned_s: float, late_s: float) -> None:
         self.planned_s += planned_s
@@ -118,9 +122,9 @@ class RunContext:
             self.refreshed_at = time.monotonic()
 
     async def settle(self, delta: int) -> None:
-        """Mark work as done (or added) once its events are logged, so the driver never ends the run early."""
-        await self.flush()
-        await self.state.add_outstanding(delta)
+        """Mark work as done once its events are logged (with the next batch, not a flush of its own), so the
+        driver never ends the run before the log holds everything."""
+        self.sink.after_flush(self.run_id, lambda: self.state.add_outstanding(delta))
 
     def rng_for(self, *parts: object) -> random.Random:
         """Dice for one call, seeded by run seed and message, so a seed replays the same faults."""
@@ -203,26 +207,31 @@ class CallResult:
 class Engine:
     """Everything one worker process needs to run lab work: Redis, the event sink, the runs it has seen."""
 
-    def __init__(self, redis: aioredis.Redis, *, deliver: Deliver, requeue: Requeue) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, *, deliver: Deliver, requeue: Requeue, clock: Clock | None = None
+    ) -> None:
         import lab.engine.constructs  # noqa: F401  (registers the step kinds, link kinds and receivers it adds)
 
         self.redis = redis
         self.sink = EventSink(redis)
         self.deliver = deliver
         self.requeue = requeue
+        self.clock = clock or RealClock()
         self.contexts: dict[str, RunContext] = {}
 
     async def context(self, run_id: str) -> RunContext:
         ctx = self.contexts.get(run_id)
         if ctx is None:
             state = EngineState(run_id, self.redis)
-            document, params, started_at, _ = await state.load()
+            document, params, started_at, meta = await state.load()
             topology = parse_topology(document, source=f"run {run_id}")
             ctx = RunContext(
                 run_id=run_id,
                 topology=topology,
                 state=state,
                 sink=self.sink,
+                clock=self.clock,
+                task_budget=int(meta.get("task_budget", DEFAULT_TASK_BUDGET)),
                 params=params,
                 started_at=started_at,
                 group_by=topology.workload.group_by,
@@ -265,10 +274,9 @@ class Engine:
                 reason=reason,
                 **tag,
             )
-            await ctx.flush()
             await ctx.sleep(delay / 1000)
             attempt += 1
-        latency = round((time.time() - created_at) * 1000, 1)
+        latency = round((ctx.clock.time() - created_at) * 1000, 1)
         ctx.emit(
             "request.finished",
             correlation_id=correlation_id,
@@ -363,7 +371,7 @@ class Engine:
     async def _breaker(self, ctx: RunContext, link: Link, name: str, action: Callable[[Any, float], Any]) -> Any:
         async with ctx.state.breaker(link.target, ctx.breaker_config(name)) as breaker:
             before = len(breaker.transitions)
-            value = action(breaker, time.time() - ctx.started_at)
+            value = action(breaker, ctx.clock.time() - ctx.started_at)
             changes = breaker.transitions[before:]
         for change in changes:
             ctx.emit("breaker.state", target=link.target, **{k: change[k] for k in ("from", "to", "reason")})
@@ -373,7 +381,7 @@ class Engine:
         target = ctx.topology.services[link.target]
         _, fault = await ctx.fault_for(target.id, env["message_id"])
         ctx.emit("call.started", kind="sync", **env)
-        started = time.time()
+        started = ctx.clock.time()
         budget_ms = ctx.timeout_ms(link)
         holder = env["message_id"]
         if target.pool:
@@ -385,17 +393,14 @@ class Engine:
         if fault.refused:
             if target.pool:
                 await ctx.state.release(target.id, holder)
-            await ctx.flush()
             await ctx.sleep(CONNECT_REFUSED_MS / 1000)
             return self._finished(ctx, env, "refused", started, reason=f"{target.id} is down")
         if fault.duplicate:
             ctx.emit("message.processed", duplicate=True, outcome="ok", **env)
         # The callee works in its own coroutine: if the caller gives up, the callee goes on and keeps its thread.
-        work = spawn(self._serve(ctx, target, env, fault, holder))
-        await ctx.flush()
-        left_s = max(0.0, budget_ms / 1000 - (time.time() - started))
-        done, _ = await asyncio.wait({work}, timeout=left_s)
-        if not done:
+        work = ctx.clock.spawn(self._serve(ctx, target, env, fault, holder))
+        left_s = max(0.0, budget_ms / 1000 - (ctx.clock.time() - started))
+        if not await ctx.clock.wait(work, left_s):
             return self._finished(ctx, env, "timeout", started)
         outcome = work.result()
         return self._finished(ctx, env, outcome, started)
@@ -404,7 +409,7 @@ class Engine:
         """The callee's side of a sync call: its work, then its own steps; holds its pool slot until done."""
         try:
             if fault.drop:
-                await asyncio.sleep(DEFAULT_CLIENT_WAIT_MS / 1000)  # the request never arrived; nobody answers
+                await ctx.clock.sleep(DEFAULT_CLIENT_WAIT_MS / 1000)  # the request never arrived; nobody answers
                 return "timeout"
             await ctx.sleep((ctx.work_ms(target) + fault.extra_latency_ms + self._jitter(ctx, target, env)) / 1000)
             inner = await self.run_steps(ctx, target, target.steps, env) if target.steps else None
@@ -422,16 +427,16 @@ class Engine:
         return max(0.0, ctx.rng_for(env["message_id"], "work").uniform(-service.jitter_ms, service.jitter_ms))
 
     async def _wait_for_slot(self, ctx: RunContext, target: Service, holder: str, budget_ms: float) -> bool:
-        deadline = time.time() + budget_ms / 1000
+        deadline = ctx.clock.time() + budget_ms / 1000
         while not await ctx.state.acquire(target.id, ctx.pool_size(target), holder):
-            if time.time() >= deadline:
+            if ctx.clock.time() >= deadline:
                 return False
-            await asyncio.sleep(POOL_POLL_S)
+            await ctx.clock.sleep(POOL_POLL_S)
         return True
 
     @staticmethod
     def _finished(ctx: RunContext, env: dict[str, Any], outcome: str, started: float, **extra: Any) -> CallResult:
-        duration = round((time.time() - started) * 1000, 1)
+        duration = round((ctx.clock.time() - started) * 1000, 1)
         ctx.emit("call.finished", kind="sync", outcome=outcome, duration_ms=duration, **env, **extra)
         return CallResult(outcome, duration)
 
@@ -477,13 +482,13 @@ class Engine:
         for _ in range(copies):
             ctx.emit("message.published", kind="async", **env)
             if fault.reorder_delay_ms:
-                spawn(self._enqueue_later(ctx, queue, env, fault.reorder_delay_ms / 1000))
+                ctx.clock.spawn(self._enqueue_later(ctx, queue, env, fault.reorder_delay_ms / 1000))
             else:
                 await ctx.state.enqueue(queue, env)
         await self.dispatch(ctx, queue)
 
     async def _enqueue_later(self, ctx: RunContext, queue: str, env: dict[str, Any], delay_s: float) -> None:
-        await asyncio.sleep(delay_s)
+        await ctx.clock.sleep(delay_s)
         await ctx.state.enqueue(queue, env)
         await self.dispatch(ctx, queue)
 
@@ -502,6 +507,13 @@ class Engine:
         taken = await ctx.state.take(
             queue, capacity=consumer.instances * link.prefetch, down_param=f"{consumer.id}.down"
         )
+        if taken and await ctx.state.spend(len(taken)) > ctx.task_budget:
+            for message in taken:  # a design that amplifies without end stops here, visibly, not on the machine
+                await ctx.state.done_with(queue)
+                await ctx.state.dead_letter(message, "the run's task budget is spent")
+                ctx.emit("dlq.added", reason="the run's task budget is spent", **message)
+                await ctx.settle(-1)
+            return
         for message in taken:
             self.deliver(ctx.run_id, queue, message)
 
@@ -536,10 +548,9 @@ class Engine:
             return False
         _, fault = await ctx.fault_for(consumer.id, env["message_id"], env["attempt"])
         ctx.emit("message.consumed", kind="async", **env)
-        await ctx.flush()
-        started = time.time()
+        started = ctx.clock.time()
         await ctx.sleep((ctx.work_ms(consumer) + fault.extra_latency_ms + self._jitter(ctx, consumer, env)) / 1000)
-        duration = round((time.time() - started) * 1000, 1)
+        duration = round((ctx.clock.time() - started) * 1000, 1)
         if fault.crash == "before_ack":
             ctx.emit("message.processed", outcome="crashed", duration_ms=duration, redelivered=True, **env)
             await ctx.state.enqueue(queue, env, front=True)
@@ -554,7 +565,6 @@ class Engine:
                 delay = policy.delay_for(env["attempt"], rng, env.get("last_delay_ms"))
                 ctx.emit("message.processed", outcome="error", duration_ms=duration, **env)
                 ctx.emit("retry.scheduled", delay_ms=round(delay, 1), next_attempt=env["attempt"] + 1, **env)
-                await ctx.flush()
                 again = {**env, "attempt": env["attempt"] + 1, "last_delay_ms": round(delay, 1)}
                 self.requeue(ctx.run_id, queue, again, delay / 1000)
                 return False

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -30,10 +31,19 @@ class EventSink:
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.scheduled: dict[str, asyncio.Task[None]] = {}
         self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.then: dict[str, list[Callable[[], Awaitable[Any]]]] = defaultdict(list)
 
     def emit(self, run_id: str, event: dict[str, Any]) -> None:
         event["emitted_at"] = round(time.time(), 4)
         self.pending[run_id].append(event)
+        self._schedule(run_id)
+
+    def after_flush(self, run_id: str, action: Callable[[], Awaitable[Any]]) -> None:
+        """Do `action` once everything emitted so far for the run is logged, in the next batch's wake."""
+        self.then[run_id].append(action)
+        self._schedule(run_id)
+
+    def _schedule(self, run_id: str) -> None:
         if run_id not in self.scheduled:
             self.scheduled[run_id] = asyncio.get_running_loop().create_task(self._flush_soon(run_id))
 
@@ -45,7 +55,10 @@ class EventSink:
     async def flush(self, run_id: str) -> None:
         async with self.locks[run_id]:
             events = self.pending.pop(run_id, [])
+            then = self.then.pop(run_id, [])
             if not events:
+                for action in then:
+                    await action()
                 return
             payloads = [json.dumps(e, separators=(",", ":")) for e in events]
             first = int(
@@ -54,6 +67,8 @@ class EventSink:
                     args=[*payloads, settings.LAB_EVENT_LOG_TTL_S],
                 )
             )
+        for action in then:
+            await action()
         logged = [{"seq": first + i, **e} for i, e in enumerate(events)]
         try:
             await get_channel_layer().group_send(group_name(run_id), {"type": "run.events", "events": logged})

@@ -123,6 +123,10 @@ class EngineState:
     async def acknowledge(self, queue: str, message_id: str) -> None:
         await self.redis.hdel(self.key("unacked", queue), message_id)
 
+    async def spend(self, deliveries: int) -> int:
+        """Count broker deliveries against the run's task budget; the total so far."""
+        return int(await self.redis.incrby(self.key("tasks"), deliveries))
+
     async def done_with(self, queue: str) -> None:
         await self.redis.decr(self.key("inflight", queue))
 

@@ -128,3 +128,18 @@ def test_a_run_whose_worker_vanished_is_closed_as_failed_when_next_looked_at() -
     detail = owner.get(f"/lab/api/runs/{run.id}").json()
     assert detail["status"] == "failed"
     assert detail["summary"]["requests"] == 0
+
+
+def test_runs_are_admitted_by_the_load_they_offer_not_by_their_number(settings) -> None:
+    from lab import services
+    from tests.support.lab import new_learner, start
+
+    settings.LAB_CAPACITY = 100  # engine operations per second; a quick-tour checkout offers 70
+    first = start(preset="quick-tour", duration=5)
+    with pytest.raises(services.AdmissionError) as refused:
+        start(new_learner(), preset="quick-tour", duration=5)
+    assert "The lab is busy" in str(refused.value) and "yours needs 70%" in str(refused.value)
+    assert refused.value.retry_after_s >= 1
+    small = start(new_learner(), preset="sync-baseline", duration=5, rate=1)  # offers 6: it still fits
+    for run in (first, small):
+        wait_finished(run)

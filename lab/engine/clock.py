@@ -1,0 +1,112 @@
+"""Time for the engine, injected: the real clock in workers, a virtual one in tests that jumps from one wake-up to
+the next, so a handler's exact events are checked in milliseconds against the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from lab.engine.loop import spawn
+
+
+class Clock(Protocol):
+    def time(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    async def wait(self, task: asyncio.Task[Any], within_s: float) -> bool: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+
+
+class RealClock:
+    """Wall-clock seconds; waits are the event loop's."""
+
+    def time(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def wait(self, task: asyncio.Task[Any], within_s: float) -> bool:
+        """Wait for `task` at most `within_s` seconds, leaving it running; True when it finished in time."""
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, within_s))
+        return bool(done)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        return spawn(coro)
+
+
+class VirtualClock:
+    """Time stands still while any engine task can run; when all are waiting, it jumps to the earliest wake-up.
+
+    Every task the engine starts must come from `spawn` and every wait must go through `sleep` or `wait`, so the
+    clock knows when everything is waiting. Redis I/O still happens for real, between jumps.
+    """
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._parked = 0
+
+    def time(self) -> float:
+        return self.now
+
+    def _timer(self, delay: float) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._timers, (self.now + max(0.0, delay), next(self._order), future))
+        return future
+
+    async def _park(self, future: asyncio.Future[None]) -> None:
+        self._parked += 1
+        try:
+            await future
+        finally:
+            self._parked -= 1
+
+    async def sleep(self, seconds: float) -> None:
+        await self._park(self._timer(seconds))
+
+    async def wait(self, task: asyncio.Task[Any], within_s: float) -> bool:
+        future = self._timer(within_s)
+        task.add_done_callback(lambda _: future.done() or future.set_result(None))
+        if not task.done():
+            await self._park(future)
+        return task.done()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run_until_idle(self, *, max_jumps: int = 100_000) -> None:
+        """Let every task run until all are done, jumping time forward whenever they are all waiting."""
+        for _ in range(max_jumps):
+            await self._settle()
+            while self._timers and self._timers[0][2].done():
+                heapq.heappop(self._timers)
+            if not self._timers:
+                if any(not t.done() for t in self._tasks):
+                    raise RuntimeError("engine tasks are waiting on something the virtual clock cannot wake")
+                return
+            wake, _, future = heapq.heappop(self._timers)
+            self.now = max(self.now, wake)
+            future.set_result(None)
+        raise RuntimeError(f"still busy after {max_jumps} jumps of the virtual clock")
+
+    async def _settle(self) -> None:
+        """Give running tasks real time (their Redis round trips) until every one of them is parked."""
+        calm = 0
+        while calm < 3:
+            await asyncio.sleep(0.0005)
+            live = sum(1 for t in self._tasks if not t.done())
+            calm = calm + 1 if self._parked >= live else 0
+        for task in [t for t in self._tasks if t.done() and not t.cancelled() and t.exception()]:
+            raise task.exception()  # type: ignore[misc]

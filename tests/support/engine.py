@@ -1,0 +1,100 @@
+"""The lab engine on the real Redis with a virtual clock: run a document's requests and read its exact events.
+
+Queue hops that Celery carries in production are handed over in-process here, so a whole run of a handler takes
+milliseconds and every time in its events is exact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from lab.engine.clock import VirtualClock
+from lab.engine.interpreter import Engine, RunContext
+from lab.events import RunEventLog
+from lab.model.catalog import Experiment
+from lab.model.topology import parse_topology
+from lab.runstate import RunState
+
+
+class VirtualLab:
+    def __init__(self, document: dict[str, Any], *, task_budget: int = 100_000, **config: Any) -> None:
+        self.clock = VirtualClock()
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        self.engine = Engine(self.redis, deliver=self._deliver, requeue=self._requeue, clock=self.clock)
+        self.experiment = Experiment(parse_topology(document, source="test document"))
+        schema = self.experiment.schema
+        self.config = {**schema.defaults(), **schema.validate(config)}
+        self.run_id = uuid.uuid4().hex
+        state = RunState(self.run_id)
+        state.init(
+            experiment=self.experiment.slug,
+            preset="",
+            config=self.config,
+            live={p.name: self.config[p.name] for p in schema.params if p.live},
+            topology=document,
+            learner="test",
+            task_budget=task_budget,
+        )
+        state.redis.hset(state.key("meta"), mapping={"started_at": self.clock.now, "status": "running"})
+
+    async def context(self) -> RunContext:
+        return await self.engine.context(self.run_id)
+
+    async def request(self, request_class: str, number: int = 1) -> None:
+        """Send request `number` of a class now, as the driver would."""
+        ctx = await self.context()
+        chosen = next(c for c in ctx.topology.workload.classes if c.name == request_class)
+        correlation_id = f"r{number:05d}-{request_class}"
+        await ctx.state.add_outstanding(1)
+        ctx.emit("request.created", correlation_id=correlation_id)
+        self.clock.spawn(
+            self.engine.handle_request(ctx, chosen, correlation_id=correlation_id, created_at=self.clock.time())
+        )
+
+    async def later(self, seconds: float, action: Any) -> None:
+        """Do `await action()` `seconds` of virtual time from now (a toggle, another request)."""
+
+        async def wait_then() -> None:
+            await self.clock.sleep(seconds)
+            await action()
+
+        self.clock.spawn(wait_then())
+
+    async def toggle(self, **values: Any) -> None:
+        ctx = await self.context()
+        values = {k.replace("__", "."): v for k, v in values.items()}
+        RunState(self.run_id).set_live(values)
+        ctx.params.update(values)
+        ctx.emit("toggle", values=values, by="test")
+
+    async def dispatch_all(self) -> None:
+        """What the web process asks the workers to do when a consumer comes back (lab.tasks.dispatch)."""
+        await self.engine.dispatch_all(await self.context())
+
+    async def finish(self) -> list[dict[str, Any]]:
+        """Run until nothing is left to do; the run's events, numbered, as the page would get them."""
+        await self.clock.run_until_idle()
+        await self.engine.sink.flush(self.run_id)
+        await self.redis.aclose()
+        return RunEventLog(self.run_id).after(0)
+
+    def _deliver(self, run_id: str, queue: str, message: dict[str, Any]) -> None:
+        self.clock.spawn(self.engine.handle_message(self.engine.contexts[run_id], queue, message))
+
+    def _requeue(self, run_id: str, queue: str, message: dict[str, Any], delay_s: float) -> None:
+        async def put_back() -> None:
+            await self.clock.sleep(delay_s)
+            ctx = self.engine.contexts[run_id]
+            await ctx.state.enqueue(queue, message)
+            await self.engine.dispatch(ctx, queue)
+
+        self.clock.spawn(put_back())
+
+
+def trace(events: list[dict[str, Any]], *fields: str) -> list[tuple[Any, ...]]:
+    """Each event as (type, t in ms, the given fields), the form tests compare whole sequences in."""
+    return [(e["type"], round(e["t"] * 1000), *(e.get(f) for f in fields)) for e in events]
