@@ -144,6 +144,7 @@ export function createCharts(container, exp, { nodeLabel, state }) {
         series: [{ label: histogram ? "latency" : "second" }, ...series],
       };
       chart.plot = new window.uPlot(opts, [[], ...series.map(() => [])], chart.body);
+      chart.blend = undefined;
     }
     if (metrics) render(metrics);
   }
@@ -182,10 +183,17 @@ export function createCharts(container, exp, { nodeLabel, state }) {
           groups.forEach((g, i) => per[i].push(percentile((b.byGroup[g] || []).slice().sort(byNumber), 50)));
         }
         data = [secs, ...p, ...per];
+        // All classes side by side: never a blended headline, only each class's own median.
+        const cfg = state().config, blend = !(view.class_param && groups.length && cfg[view.class_param] === view.all_classes_value);
+        if (plot && chart.blend !== blend) {
+          for (const i of [1, 2, 3]) plot.setSeries(i, { show: blend });
+          chart.blend = blend;
+        }
         const last = secs.length - 1;
         if (last >= 0) {
-          text = `Second ${secs[last]}: p50 ${round(p[0][last])} ms, p95 ${round(p[1][last])} ms, p99 ${round(p[2][last])} ms`;
-          groups.forEach((g, i) => { if (per[i][last] !== null) text += `; ${g} p50 ${round(per[i][last])} ms`; });
+          const parts = blend ? [`p50 ${round(p[0][last])} ms, p95 ${round(p[1][last])} ms, p99 ${round(p[2][last])} ms`] : [];
+          groups.forEach((g, i) => { if (per[i][last] !== null) parts.push(`${g} p50 ${round(per[i][last])} ms`); });
+          text = `Second ${secs[last]}: ${parts.join("; ")}`;
         }
       } else if (spec.kind === "throughput") {
         const duration = state().config.duration;
