@@ -948,8 +948,9 @@ def _params(
 
 
 def stream_params(links: dict[str, Link], services: dict[str, Service]) -> list[Param]:
-    """Per consumer group of a stream: how many consumers it runs (partitions rebalance over them), a live rewind
-    switch (each switch-on moves the group's offsets back once) and the offset it rewinds to."""
+    """Per consumer group of a stream: how many consumers it runs (partitions rebalance over them), a resequencer
+    switch, a live rewind switch (each switch-on moves the group's offsets back once) and the offset it rewinds
+    to."""
     params = []
     for link in links.values():
         for group in link.groups if link.kind == "stream" else ():
@@ -966,6 +967,15 @@ def stream_params(links: dict[str, Link], services: dict[str, Service]) -> list[
                     live=True,
                     group=where,
                     help="Partition p goes to consumer p mod consumers; consumers beyond the partitions stay idle.",
+                ),
+                Param(
+                    f"{name}.resequence",
+                    "bool",
+                    False,
+                    f"{group.id}: resequencer",
+                    live=True,
+                    group=where,
+                    help="Hold back an event that overtook its key's previous one until that one is processed.",
                 ),
                 Param(
                     f"{name}.rewind",

@@ -41,6 +41,10 @@ from lab.model.topology import ConsumerGroup, Link, Service, Step
 VIA = "stream"
 # An entry held this long by a worker whose engine no longer beats (lab/engine/watchdog.py) is handed out again.
 ORPHAN_AFTER_S = 10.0
+# The resequencer stops waiting for a parked entry's missing predecessors (trimmed, never sent) after this long.
+RESEQUENCE_WAIT_S = 5.0
+# A parked entry whose consumer is down is tried again this often.
+UNPARKED_RETRY_S = 0.25
 
 # Append one entry at the partition's next offset; count its key's sequence and the work each group owes.
 APPEND = """
@@ -83,26 +87,52 @@ if tonumber(redis.call('HGET', KEYS[4], ARGV[besti]) or '0') > offset then repla
 return {ARGV[besti], offset, skipped, best[2], replay}
 """
 # Free the instance; commit offset+1 only if the offset is still where this entry was taken (no rewind since),
-# raise the high-water mark, and tell whether a later entry of the same key was processed before this one.
-# Returns {committed, out of key order}.
+# and raise the high-water mark. Returns 1 when committed.
 COMMIT = """
 if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] .. ':' .. ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[1]) end
-redis.call('HDEL', KEYS[5], ARGV[1])
-if ARGV[6] ~= '1' then return {0, 0} end
+redis.call('HDEL', KEYS[4], ARGV[1])
+if ARGV[4] ~= '1' then return 0 end
 local offset = tonumber(ARGV[3])
-if tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') ~= offset then return {0, 0} end
+if tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') ~= offset then return 0 end
 redis.call('HSET', KEYS[1], ARGV[2], offset + 1)
-if tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0') <= offset then
-  redis.call('HSET', KEYS[4], ARGV[2], offset + 1)
+if tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0') <= offset then
+  redis.call('HSET', KEYS[3], ARGV[2], offset + 1)
 end
-local late, kseq = 0, tonumber(ARGV[5])
-if kseq < tonumber(redis.call('HGET', KEYS[3], ARGV[4]) or '0') then
-  late = 1
-else
-  redis.call('HSET', KEYS[3], ARGV[4], kseq)
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+return 1
+"""
+# Record that the group processed entry ARGV[2] of key ARGV[1]: 1 if a later entry of the key came first (out of
+# order). With the resequencer on (ARGV[3]), also hand back the key's next entry if it was parked waiting for this.
+ORDERED = """
+local seen = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local kseq = tonumber(ARGV[2])
+local late = 0
+if kseq < seen then late = 1 else redis.call('HSET', KEYS[1], ARGV[1], kseq); seen = kseq end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local nxt = false
+if ARGV[3] == '1' then
+  local field = ARGV[1] .. '|' .. (seen + 1)
+  nxt = redis.call('HGET', KEYS[2], field)
+  if nxt then redis.call('HDEL', KEYS[2], field) end
 end
-for i = 3, 4 do redis.call('EXPIRE', KEYS[i], ARGV[7]) end
-return {1, late}
+return {late, nxt}
+"""
+# The resequencer: an entry whose key's previous entry has not been processed yet is parked (1), else 0.
+PARK = """
+if tonumber(ARGV[2]) <= tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') + 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1] .. '|' .. ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
+# Stop waiting for a parked entry's missing predecessors: release it (if still parked) and move its key on.
+GIVE_UP = """
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if not raw then return false end
+redis.call('HDEL', KEYS[2], ARGV[1])
+if tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') < tonumber(ARGV[3]) - 1 then
+  redis.call('HSET', KEYS[1], ARGV[2], tonumber(ARGV[3]) - 1)
+end
+return raw
 """
 # A dead worker's entry: free its instance (the entry is not committed, so it is taken again), unless it finished.
 RELEASE = """
@@ -112,7 +142,8 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then redis.call('HDEL', KEYS[
 return 1
 """
 # Move a group's offsets back to ARGV[1] (not before the oldest retained entry) in every partition; the entries
-# between become outstanding again. Returns how many entries will be replayed.
+# between become outstanding again, and entries parked by the resequencer (ARGV[3], a hash) are dropped: they are
+# replayed too. Returns how many entries will be replayed.
 REWIND = """
 local replay = 0
 for i = 4, #KEYS do
@@ -131,7 +162,9 @@ for i = 4, #KEYS do
   end
 end
 redis.call('DEL', KEYS[2])
-if replay > 0 then redis.call('INCRBY', KEYS[3], replay) end
+local parked = redis.call('HLEN', ARGV[3])
+redis.call('DEL', ARGV[3])
+if replay - parked ~= 0 then redis.call('INCRBY', KEYS[3], replay - parked) end
 return replay
 """
 # Apply one event to the read model's row for its key; a version-checked projection skips what it already has.
@@ -307,52 +340,97 @@ async def take_all(engine: Engine, ctx: RunContext, link: Link, group: ConsumerG
 
 
 async def receive(engine: Engine, ctx: RunContext, where: str, env: dict[str, Any]) -> None:
-    """One consumer instance processing one entry, then committing its offset and taking the next."""
+    """One consumer instance processing one entry, then committing its offset and taking the next. With the
+    group's resequencer on, an entry that came before its key's previous one is parked (its offset committed) and
+    processed right after that one."""
     link = ctx.topology.links[env["link"]]
     group = next(g for g in link.groups if g.id == env["group"])
-    consumer = ctx.topology.services[group.to]
     await ctx.refresh()
-    started = time.time()
     keys = StreamKeys(ctx, link)
-    holder = json.dumps([f"{env['partition']}:{env['offset']}", ENGINE_ID, round(started, 3)])
+    if env.get("unparked"):  # its offset was committed when it was parked: only the processing is left
+        await _process_in_order(engine, ctx, link, group, env, committed=True)
+        return
+    holder = json.dumps([f"{env['partition']}:{env['offset']}", ENGINE_ID, round(time.time(), 3)])
     pipe = engine.redis.pipeline(transaction=False)
     pipe.hset(keys.group(group, "holders"), env["instance"], holder)
     pipe.expire(keys.group(group, "holders"), WORKING_TTL_S)
     await pipe.execute()
-    try:
-        outcome = await _process(engine, ctx, link, consumer, env)
-    except Exception as exc:  # a handler bug is an event and a processed entry, never a stalled partition
-        ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
-        outcome = "error"
-    committed, late = await _script(engine, "commit", COMMIT)(
-        keys=[
-            keys.group(group, "offsets"),
-            keys.group(group, "busy"),
-            keys.group(group, "keymax"),
-            keys.group(group, "hwm"),
-            keys.group(group, "holders"),
-        ],
-        args=[
-            env["instance"],
-            env["partition"],
-            env["offset"],
-            env["key"],
-            env["key_seq"],
-            "0" if outcome in ("crashed", "down") else "1",
-            WORKING_TTL_S,
-        ],
-    )
-    if outcome != "down":
-        ctx.emit(
-            "stream.processed",
-            **_where(env),
-            outcome=outcome,
-            committed=bool(committed),
-            out_of_order=bool(late),
-            duration_ms=round((time.time() - started) * 1000, 1),
+    if resequencing(ctx, link, group):
+        parked = await _script(engine, "park", PARK)(
+            keys=[keys.group(group, "keymax"), keys.group(group, "parked")],
+            args=[env["key"], env["key_seq"], json.dumps({**env, "parked_at": time.time()}), WORKING_TTL_S],
         )
-    await ctx.settle(-1 if committed else 0)
+        if parked:
+            await _commit(engine, ctx, link, group, env, advance=True)
+            ctx.emit("stream.parked", **_where(env))
+            await ctx.flush()
+            await take(engine, ctx, link, group, int(env["instance"]))
+            return
+    await _process_in_order(engine, ctx, link, group, env, committed=False)
     await take(engine, ctx, link, group, int(env["instance"]))
+
+
+async def _commit(
+    engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup, env: dict[str, Any], *, advance: bool
+) -> bool:
+    keys = StreamKeys(ctx, link)
+    return bool(
+        await _script(engine, "commit", COMMIT)(
+            keys=[
+                keys.group(group, "offsets"),
+                keys.group(group, "busy"),
+                keys.group(group, "hwm"),
+                keys.group(group, "holders"),
+            ],
+            args=[env["instance"], env["partition"], env["offset"], "1" if advance else "0", WORKING_TTL_S],
+        )
+    )
+
+
+async def _process_in_order(
+    engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup, env: dict[str, Any], *, committed: bool
+) -> None:
+    """Process one entry (committing its offset unless it already was), record it in its key's order, and go on
+    with the key's next entry if the resequencer parked it."""
+    keys = StreamKeys(ctx, link)
+    while True:
+        started = time.time()
+        try:
+            outcome = await _process(engine, ctx, link, ctx.topology.services[group.to], env)
+        except Exception as exc:  # a handler bug is an event and a processed entry, never a stalled partition
+            ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
+            outcome = "error"
+        unparked = committed
+        if not unparked:
+            committed = await _commit(engine, ctx, link, group, env, advance=outcome not in ("crashed", "down"))
+        done = committed and outcome not in ("crashed", "down")
+        late, parked = 0, None
+        if done:
+            late, parked = await _script(engine, "ordered", ORDERED)(
+                keys=[keys.group(group, "keymax"), keys.group(group, "parked")],
+                args=[env["key"], env["key_seq"], "1" if resequencing(ctx, link, group) else "0", WORKING_TTL_S],
+            )
+        if outcome != "down":
+            ctx.emit(
+                "stream.processed",
+                **_where(env),
+                outcome=outcome,
+                committed=committed and not unparked,
+                out_of_order=bool(late),
+                duration_ms=round((time.time() - started) * 1000, 1),
+            )
+        await ctx.settle(-1 if done else 0)
+        if unparked and not done:  # a parked entry is past its offset: nothing redelivers it but this loop
+            await ctx.sleep(UNPARKED_RETRY_S if outcome == "down" else 0)
+            continue
+        if not parked:
+            return
+        env, committed = {**json.loads(parked), "unparked": True}, True
+        ctx.emit("stream.unparked", **_where(env), reason="its key's previous entry was processed")
+
+
+def resequencing(ctx: RunContext, link: Link, group: ConsumerGroup) -> bool:
+    return bool(ctx.params.get(f"{link.id}.{group.id}.resequence"))
 
 
 RECEIVERS[VIA] = receive
@@ -427,7 +505,7 @@ async def rewind(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGro
                 ctx.state.key("outstanding"),
                 *(keys.partition(p) for p in partitions),
             ],
-            args=[to_offset, WORKING_TTL_S, "", *partitions],
+            args=[to_offset, WORKING_TTL_S, keys.group(group, "parked"), *partitions],
         )
     )
     ctx.emit("stream.rewound", link=link.id, group=group.id, to_offset=to_offset, replay=replay)
@@ -469,6 +547,27 @@ async def _release_orphans(engine: Engine, ctx: RunContext, link: Link, group: C
             await ctx.flush()
 
 
+async def _give_up_waiting(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup) -> None:
+    """A key's oldest parked entry that waited RESEQUENCE_WAIT_S for its predecessors is processed without them."""
+    keys = StreamKeys(ctx, link)
+    oldest: dict[str, tuple[int, str, dict[str, Any]]] = {}
+    for field, raw in (await engine.redis.hgetall(keys.group(group, "parked"))).items():
+        key, _, seq = field.rpartition("|")
+        if key not in oldest or int(seq) < oldest[key][0]:
+            oldest[key] = (int(seq), field, json.loads(raw))
+    for key, (seq, field, env) in oldest.items():
+        if time.time() - env["parked_at"] < RESEQUENCE_WAIT_S:
+            continue
+        raw = await _script(engine, "give_up", GIVE_UP)(
+            keys=[keys.group(group, "keymax"), keys.group(group, "parked")], args=[field, key, seq]
+        )
+        if raw:
+            env = {**json.loads(raw), "unparked": True}
+            ctx.emit("stream.unparked", **_where(env), reason="gave up waiting for the key's previous entries")
+            await ctx.flush()
+            engine.deliver(ctx.run_id, f"{link.id}/{group.id}", env)
+
+
 async def _announce_assignment(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup) -> None:
     """`stream.rebalanced` at the first sample and whenever the group's consumer count changes."""
     members = consumers(ctx, link, group)
@@ -504,6 +603,7 @@ async def sample(engine: Engine, ctx: RunContext) -> None:
         await _follow_rewinds(engine, ctx, link)
         for group in link.groups:
             await _announce_assignment(engine, ctx, link, group)
+            await _give_up_waiting(engine, ctx, link, group)
             await _release_orphans(engine, ctx, link, group)
             await take_all(engine, ctx, link, group)
 

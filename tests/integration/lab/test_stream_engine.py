@@ -130,3 +130,34 @@ async def test_a_live_holder_keeps_its_entry() -> None:
     assert len(bench.delivered) == 1
     assert await bench.events("stream.redelivered") == []
     await bench.redis.aclose()
+
+
+async def test_the_resequencer_gives_up_on_a_missing_predecessor_after_waiting() -> None:
+    document = stream_document(key="", partitions=2)
+    document["services"]["reader"]["instances"] = 2
+    bench = Bench(document)
+    await bench.append("r00001")  # key r00001, key_seq 1, partition 0, taken by consumer 0 (never processed here)
+    await bench.append("r00001")  # key_seq 2, partition 1, taken by consumer 1
+    first, second = bench.delivered
+    ctx = await bench.context()
+    ctx.params["orders.readers.resequence"] = True
+    await streams.receive(bench.engine, ctx, "orders/readers", second)
+    assert [e["key_seq"] for e in await bench.events("stream.parked")] == [2]
+    link = ctx.topology.links["orders"]
+    parked_key = streams.StreamKeys(ctx, link).group(link.groups[0], "parked")
+    entry = json.loads(await bench.redis.hget(parked_key, "r00001|2"))
+    await bench.redis.hset(parked_key, "r00001|2", json.dumps({**entry, "parked_at": time.time() - 60}))
+    await streams.sample(bench.engine, ctx)
+    unparked = bench.delivered[-1]
+    assert (unparked["key_seq"], unparked["unparked"]) == (2, True)
+    await streams.receive(bench.engine, ctx, "orders/readers", unparked)
+    await streams.receive(bench.engine, ctx, "orders/readers", first)  # the predecessor turns up after all
+    processed = await bench.events("stream.processed")
+    assert [(e["key_seq"], e["committed"], e["out_of_order"]) for e in processed] == [
+        (2, False, False),
+        (1, True, True),
+    ]
+    reasons = [e["reason"] for e in await bench.events("stream.unparked")]
+    assert reasons == ["gave up waiting for the key's previous entries"]
+    assert await ctx.state.outstanding() == 0
+    await bench.redis.aclose()

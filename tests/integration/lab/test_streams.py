@@ -42,7 +42,8 @@ def test_keyed_partitions_keep_each_orders_events_in_order_and_each_group_sees_e
     round_robin_doc = skeleton("stream")
     round_robin_doc["links"][0]["key"] = ""
     round_robin = start_document(round_robin_doc, duration=5, rate=1)
-    keyed, round_robin = wait_finished(keyed), wait_finished(round_robin)
+    resequenced = start_document(round_robin_doc, duration=5, rate=1, **{"orders.fulfilment.resequence": True})
+    keyed, round_robin, resequenced = wait_finished(keyed), wait_finished(round_robin), wait_finished(resequenced)
 
     events = keyed.stored_events()
     appended = of_type(events, "stream.appended")
@@ -73,6 +74,16 @@ def test_keyed_partitions_keep_each_orders_events_in_order_and_each_group_sees_e
     for group in ("fulfilment", "analytics"):
         assert sum(processed(events, group).values()) == 15
     assert verdicts(round_robin)["per_key_order"] == (False, 5)
+
+    # The resequencer parks each order's paid and shipped events until its created one is processed.
+    events = resequenced.stored_events()
+    parked = of_type(events, "stream.parked", group="fulfilment")
+    assert Counter(e["event"] for e in parked) == {"paid": 5, "shipped": 5}
+    assert len(of_type(events, "stream.unparked", reason="its key's previous entry was processed")) == 10
+    assert not [e for e in of_type(events, "stream.processed") if e["out_of_order"]]
+    for group in ("fulfilment", "analytics"):
+        assert sum(processed(events, group).values()) == 15 == len(processed(events, group))
+    assert verdicts(resequenced)["per_key_order"] == (True, 0)
 
 
 def test_a_rewind_replays_the_retained_entries_from_the_chosen_offset() -> None:
