@@ -17,11 +17,9 @@ Document (a consumer's steps, or its `on` steps for each listed event):
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from lab.engine.interpreter import Engine, RunContext, step_handler
-from lab.engine.loop import spawn
 from lab.engine.state import WORKING_TTL_S
 from lab.model.topology import Service, Step
 
@@ -79,7 +77,7 @@ async def aggregate(engine: Engine, ctx: RunContext, service: Service, step: Ste
     timeout_ms = float(step.options.get("timeout_ms") or 0)
     if outcome == "added" and int(have) == 1 and timeout_ms > 0:
         await ctx.state.add_outstanding(1)  # the timer is work the run must wait for
-        spawn(_expire_later(ctx, state_key, name, key, events, timeout_ms / 1000))
+        ctx.clock.spawn(_expire_later(ctx, state_key, name, key, events, timeout_ms / 1000))
     if outcome != "complete":
         return None
     ctx.emit("aggregate.completed", aggregate=name, key=key, events=events, correlation_id=env.get("correlation_id"))
@@ -90,10 +88,9 @@ async def _expire_later(
     ctx: RunContext, state_key: str, name: str, key: str, events: list[str], timeout_s: float
 ) -> None:
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while (left := deadline - loop.time()) > 0:
-            await asyncio.sleep(min(left, TIMEOUT_POLL_S))
+        deadline = ctx.clock.time() + timeout_s
+        while (left := deadline - ctx.clock.time()) > 0:
+            await ctx.clock.sleep(min(left, TIMEOUT_POLL_S))
             if await ctx.state.redis.hget(state_key, "_state") != "waiting":
                 return
         arrived = await ctx.state.redis.register_script(EXPIRE)(keys=[state_key])

@@ -7,9 +7,16 @@ which leaves the saga `stuck`. A step that timed out may still succeed at its ca
 answer and compensates it too, because the callee did the work even though the orchestrator stopped waiting.
 
 Each instance's state (running, compensating, completed, compensated, failed, stuck; its current step; what it
-completed and undid) is a hash in Redis, so the page lists real instances and a crashed orchestrator's sagas are
-not lost. The same construct serves choreography: a participant wraps its local transaction in a saga whose own
-`compensate` step announces the failure (publishes `shipment.failed`), and other services react to that event.
+completed and undid) is a hash in Redis, so the page lists real instances. The orchestrator's own `crash` fault
+kills it right after a step: `after_ack` once the step's outcome is saved, `before_ack` before (so the resumed saga
+runs that step again, and a step that is not idempotent is done twice); it is back `RESTART_S` later and resumes
+every such saga from Redis alone, compensating a timed-out step whose late answer died with it. Events:
+saga.started, saga.step, saga.compensating, saga.compensation, saga.crashed, saga.resumed, saga.ended, and
+saga.states samples (instances per state).
+
+The same construct serves choreography: a participant wraps its local transaction in a saga whose own `compensate`
+step announces the failure (publishes `shipment.failed`), and other services react to that event. A saga in a
+consumer's reaction acknowledges its message whatever its end, so a redelivery never redoes its steps.
 
 Document (a workload class's or a service's steps):
 
@@ -30,8 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.engine.interpreter import SAMPLERS, CallResult, Engine, RunContext, step_handler
-from lab.engine.loop import spawn
 from lab.engine.state import WORKING_TTL_S
+from lab.model.failures import FailureSpec
 from lab.model.policies import RetryPolicy
 from lab.model.topology import Service, Step, Topology
 
@@ -39,6 +46,12 @@ from lab.model.topology import Service, Step, Topology
 DEFAULT_COMPENSATION_RETRY = RetryPolicy(
     max_attempts=5, delay_ms=200.0, backoff="exponential", multiplier=2.0, max_delay_ms=2000.0
 )
+# A crashed orchestrator is back after this long and resumes its sagas from Redis; one that crashes more often
+# than MAX_RESTARTS times in one saga leaves it stuck.
+RESTART_S = 1.0
+MAX_RESTARTS = 5
+# How often a saga looks again for the late answer of a step that timed out (the call ends by itself).
+LATE_POLL_S = 1.0
 # The states an instance passes through; `saga.states` samples count instances in each.
 STATES = ("running", "compensating", "completed", "compensated", "failed", "stuck")
 
@@ -48,23 +61,50 @@ def step_name(step: Step) -> str:
     return str(step.options.get("name") or step.target or step.kind)
 
 
+class OrchestratorCrash(Exception):
+    """The orchestrator's process died (its `crash` fault): what it held in memory is gone, Redis kept the rest."""
+
+    def __init__(self, step: str, moment: str) -> None:
+        super().__init__(f"crashed at {step} {moment}")
+        self.step, self.moment = step, moment
+
+
 @dataclass
 class SagaInstance:
-    """One saga run by one orchestrator, mirrored to Redis at every transition."""
+    """One saga run by one orchestrator, mirrored to Redis at every transition and resumed from there.
+
+    Steps are kept by index (`-1` is the saga's own `compensate`); events and the page get their names.
+    """
 
     ctx: RunContext
     id: str
     name: str
     correlation_id: str
+    names: list[str]
     reaction: bool = False  # run by a consumer for a message, not by a request
     state: str = "running"
     current: str = ""
-    completed: list[str] = field(default_factory=list)
-    compensated: list[str] = field(default_factory=list)
+    next: int = 0  # the next forward step
+    failure: str = ""
+    done: list[int] = field(default_factory=list)  # forward steps completed, in order
+    undone: list[int] = field(default_factory=list)  # compensations that succeeded, in order
+    late: list[int] = field(default_factory=list)  # steps that timed out; their answer may still come
+    gave_up: list[int] = field(default_factory=list)  # compensations whose retries ran out
     saved_state: str | None = None
 
     def tag(self) -> dict[str, Any]:
         return {"saga": self.id, "correlation_id": self.correlation_id}
+
+    def name_of(self, index: int) -> str:
+        return self.name if index < 0 else self.names[index]
+
+    @property
+    def completed(self) -> list[str]:
+        return [self.name_of(i) for i in self.done]
+
+    @property
+    def compensated(self) -> list[str]:
+        return [self.name_of(i) for i in self.undone]
 
     async def save(self) -> None:
         """Write the instance and keep per-state counts, in one round trip."""
@@ -78,8 +118,11 @@ class SagaInstance:
                 "correlation_id": self.correlation_id,
                 "state": self.state,
                 "current": self.current,
+                "next": self.next,
+                "failure": self.failure,
                 "completed": json.dumps(self.completed),
                 "compensated": json.dumps(self.compensated),
+                **{part: json.dumps(getattr(self, part)) for part in ("done", "undone", "late", "gave_up")},
             },
         )
         pipe.expire(key, WORKING_TTL_S)
@@ -90,6 +133,14 @@ class SagaInstance:
             pipe.expire(counts, WORKING_TTL_S)
         await pipe.execute()
         self.saved_state = self.state
+
+    async def reload(self) -> None:
+        """Forget what memory held and take the instance as Redis kept it, as a restarted orchestrator does."""
+        raw = await self.ctx.state.redis.hgetall(self.ctx.state.key("saga", self.id))
+        self.state = self.saved_state = raw["state"]
+        self.current, self.next, self.failure = raw["current"], int(raw["next"]), raw["failure"]
+        for part in ("done", "undone", "late", "gave_up"):
+            setattr(self, part, json.loads(raw[part]))
 
 
 def instance_id(service: Service, env: dict[str, Any]) -> str:
@@ -103,78 +154,124 @@ def instance_id(service: Service, env: dict[str, Any]) -> str:
 
 @step_handler("saga")
 async def run_saga(engine: Engine, ctx: RunContext, service: Service, step: Step, env: dict[str, Any]) -> str | None:
-    """Forward steps in order; on the first failure, compensate what completed, newest first."""
+    """Forward steps in order; on the first failure, compensate what completed, newest first; after an
+    orchestrator crash, resume from the state in Redis."""
     saga = SagaInstance(
         ctx=ctx,
         id=instance_id(service, env),
         name=str(step.options.get("name") or service.id),
         correlation_id=str(env["correlation_id"]),
+        names=[step_name(child) for child in step.children],
         reaction="queue" in env,
     )
-    names = [step_name(child) for child in step.children]
-    ctx.emit("saga.started", name=saga.name, service=service.id, steps=names, **saga.tag())
+    _check_options(ctx, step)
+    ctx.emit("saga.started", name=saga.name, service=service.id, steps=saga.names, **saga.tag())
     await saga.save()
-    completed: list[Step] = []
-    late: list[tuple[Step, asyncio.Task[CallResult]]] = []
-    failure: str | None = None
-    for index, child in enumerate(step.children):
-        saga.current = names[index]
+    for restart in range(MAX_RESTARTS + 1):
+        late: dict[int, asyncio.Task[CallResult]] = {}  # in-flight answers live in memory only
+        try:
+            return await _drive(engine, ctx, service, step, env, saga, late)
+        except OrchestratorCrash as crash:
+            ctx.emit("saga.crashed", step=crash.step, moment=crash.moment, **saga.tag())
+            await ctx.flush()
+            await ctx.clock.sleep(RESTART_S)
+            await saga.reload()
+            resumed_at = saga.name_of(saga.next) if saga.next < len(saga.names) else ""
+            ctx.emit("saga.resumed", state=saga.state, next_step=resumed_at, restart=restart + 1, **saga.tag())
+    return await _end(saga, "stuck", f"{saga.name} orchestrator crashed {MAX_RESTARTS + 1} times")
+
+
+async def _drive(
+    engine: Engine,
+    ctx: RunContext,
+    service: Service,
+    step: Step,
+    env: dict[str, Any],
+    saga: SagaInstance,
+    late: dict[int, asyncio.Task[CallResult]],
+) -> str | None:
+    """Take the instance from wherever it stands to its end."""
+    children = step.children
+    while not saga.failure and saga.next < len(children):
+        index, child = saga.next, children[saga.next]
+        saga.current = saga.names[index]
         await saga.save()
         outcome, pending = await _forward(engine, ctx, service, child, env)
+        crash = await _crash(ctx, service, saga)
+        if crash == "before_ack":
+            raise OrchestratorCrash(saga.current, "before saving its outcome")
         ctx.emit(
             "saga.step",
-            step=names[index],
+            step=saga.current,
             index=index,
             outcome=outcome,
             compensable=child.compensation is not None,
             **saga.tag(),
         )
         if outcome == "ok":
-            completed.append(child)
-            saga.completed.append(names[index])
-            continue
-        if pending is not None:
-            late.append((child, pending))
-        failure = f"{names[index]}: {outcome}"
-        break
-    if failure is None:
+            saga.done.append(index)
+            saga.next = index + 1
+        else:
+            if pending is not None:
+                late[index] = pending
+                saga.late.append(index)
+            saga.failure = f"{saga.current}: {outcome}"
+        await saga.save()
+        if crash == "after_ack":
+            raise OrchestratorCrash(saga.current, "after saving its outcome")
+    if not saga.failure:
         return await _end(saga, "completed", None)
     await ctx.refresh()
     undo = _compensations_on(ctx, step)
-    to_undo = [child for child in reversed(completed) if child.compensation is not None]
-    stuck = False
     if undo:
-        saga.state = "compensating"
-        await saga.save()
-        ctx.emit(
-            "saga.compensating",
-            failed_step=saga.current,
-            reason=failure,
-            steps=[step_name(child) for child in to_undo],
-            **saga.tag(),
-        )
-        for child in to_undo:
-            stuck |= not await _compensate(engine, ctx, service, step, saga, child, env)
-    for child, pending in late:
-        result = await pending
+        to_undo = [i for i in reversed(saga.done) if children[i].compensation is not None and i not in saga.undone]
+        if saga.state != "compensating":
+            saga.state = "compensating"
+            await saga.save()
+            ctx.emit(
+                "saga.compensating",
+                failed_step=saga.current,
+                reason=saga.failure,
+                steps=[saga.names[i] for i in to_undo],
+                **saga.tag(),
+            )
+        for index in to_undo:
+            await _compensate(engine, ctx, service, step, saga, index, env)
+    for index in saga.late:
+        child = children[index]
+        pending = late.get(index)
+        if pending is not None:
+            while not await ctx.clock.wait(pending, LATE_POLL_S):
+                pass  # the call gives up by itself after the client's longest wait
+            outcome = pending.result().outcome
+        else:
+            outcome = "unknown"  # the answer went with the crashed process: undo it in case it was done
         ctx.emit(
             "saga.step",
-            step=step_name(child),
-            index=names.index(step_name(child)),
-            outcome=f"late_{result.outcome}",
+            step=saga.names[index],
+            index=index,
+            outcome=f"late_{outcome}",
             compensable=child.compensation is not None,
             **saga.tag(),
         )
-        if result.ok:
-            saga.completed.append(step_name(child))
-            if undo and child.compensation is not None:
-                stuck |= not await _compensate(engine, ctx, service, step, saga, child, env)
+        if outcome == "ok":
+            saga.done.append(index)
+        if outcome in ("ok", "unknown") and undo and child.compensation is not None:
+            await _compensate(engine, ctx, service, step, saga, index, env)
     if undo and step.compensation is not None:
-        stuck |= not await _compensate(engine, ctx, service, step, saga, step, env)
-    left = set(saga.completed) - set(saga.compensated)
-    compensable = {step_name(child) for child in step.children if child.compensation is not None}
-    state = "stuck" if stuck else ("failed" if left & compensable else "compensated")
-    return await _end(saga, state, failure)
+        await _compensate(engine, ctx, service, step, saga, -1, env)
+    compensable = {i for i, child in enumerate(children) if child.compensation is not None}
+    left = compensable & (set(saga.done) - set(saga.undone))
+    state = "stuck" if saga.gave_up else ("failed" if left else "compensated")
+    return await _end(saga, state, saga.failure)
+
+
+async def _crash(ctx: RunContext, service: Service, saga: SagaInstance) -> str:
+    """Whether the orchestrator dies now, by its own `crash` fault: none, before_ack or after_ack."""
+    if saga.reaction or FailureSpec.from_params(ctx.params, service.id).crash == "none":
+        return "none"  # a consumer's crash is the core's: the message is redelivered or lost
+    _, fault = await ctx.fault_for(service.id, saga.id, saga.next, "crash")
+    return fault.crash
 
 
 async def _end(saga: SagaInstance, state: str, failure: str | None) -> str | None:
@@ -195,6 +292,16 @@ async def _end(saga: SagaInstance, state: str, failure: str | None) -> str | Non
     return None if saga.reaction else failure
 
 
+def _check_options(ctx: RunContext, step: Step) -> None:
+    """A misnamed policy or switch would silently change what the saga does: fail the request, naming it."""
+    retry, switch = step.options.get("retry"), step.options.get("compensations")
+    policy = ctx.topology.policies.get(str(retry)) if retry is not None else None
+    if retry is not None and (policy is None or policy.kind != "retry"):
+        raise ValueError(f"{step.path or 'saga'}.saga.retry: {retry!r} names no retry policy")
+    if switch is not None and not isinstance(ctx.params.get(str(switch)), bool):
+        raise ValueError(f"{step.path or 'saga'}.saga.compensations: {switch!r} names no true/false parameter")
+
+
 def _compensations_on(ctx: RunContext, step: Step) -> bool:
     switch = step.options.get("compensations")
     return bool(ctx.params.get(str(switch), True)) if switch else True
@@ -210,9 +317,8 @@ async def _forward(
             return (await engine.call(ctx, link, env)).outcome, None
         # The saga keeps the timeout itself, so the call goes on and its late answer can still be seen.
         budget_s = ctx.timeout_ms(link) / 1000
-        pending = spawn(engine.call(ctx, dataclasses.replace(link, timeout=None), env))
-        done, _ = await asyncio.wait({pending}, timeout=budget_s)
-        if done:
+        pending = ctx.clock.spawn(engine.call(ctx, dataclasses.replace(link, timeout=None), env))
+        if await ctx.clock.wait(pending, budget_s):
             return pending.result().outcome, None
         return "timeout", pending
     if child.kind in ("send", "outbox"):
@@ -228,13 +334,13 @@ async def _compensate(
     service: Service,
     saga_step: Step,
     saga: SagaInstance,
-    child: Step,
+    index: int,
     env: dict[str, Any],
 ) -> bool:
-    """Run `child`'s compensation until it succeeds or its retries run out; True when it succeeded."""
-    assert child.compensation is not None
-    compensation = child.compensation
-    name = saga.name if child is saga_step else step_name(child)
+    """Run step `index`'s compensation (-1: the saga's own) until it succeeds or its retries run out."""
+    compensation = saga_step.compensation if index < 0 else saga_step.children[index].compensation
+    assert compensation is not None
+    name = saga.name_of(index)
     policy_name = saga_step.options.get("retry")
     attempt, previous = 1, None
     while True:
@@ -254,12 +360,10 @@ async def _compensate(
             retry_in_ms=None if delay is None else round(delay, 1),
             **saga.tag(),
         )
-        if outcome == "ok":
-            saga.compensated.append(name)
+        if outcome == "ok" or delay is None:
+            (saga.undone if outcome == "ok" else saga.gave_up).append(index)
             await saga.save()
-            return True
-        if delay is None:
-            return False
+            return outcome == "ok"
         await ctx.flush()
         await ctx.sleep(delay / 1000)
         previous, attempt = delay, attempt + 1

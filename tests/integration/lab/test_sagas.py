@@ -81,6 +81,8 @@ def test_orchestrated_sagas_compensate_newest_first_retry_compensations_and_undo
             "saga-orchestrated",
             **{"shipping.latency_ms": 1500.0, "shipping.schedule": "first_n", "shipping.schedule_n": 1},
         ),
+        # The orchestrator dies after saving each step and is back a second later: no saga is lost or redone.
+        "orchestrator_crashes": start("saga-orchestrated", **{"orders.crash": "after_ack"}),
     }
     events = finish_all(runs)
 
@@ -142,6 +144,13 @@ def test_orchestrated_sagas_compensate_newest_first_retry_compensations_and_undo
     assert compensations_by_saga(late)[first] == [("release", "ok", 1), ("refund", "ok", 1), ("cancel", "ok", 1)]
     assert by_saga(late, "saga.ended", "state") == {first: ["compensated"], **{order: ["completed"] for order in rest}}
     assert verdict(runs["first_ship_late"], "saga_consistent") == (True, 0)
+
+    crashes = events["orchestrator_crashes"]
+    assert by_saga(crashes, "saga.crashed", "step") == {order: ["charge", "reserve", "ship"] for order in ORDERS}
+    assert by_saga(crashes, "saga.resumed", "next_step") == {order: ["reserve", "ship", ""] for order in ORDERS}
+    assert by_saga(crashes, "saga.ended", "state") == {order: ["completed"] for order in ORDERS}
+    assert Counter(e["to"] for e in of_type(crashes, "call.finished")) == {"payment": 5, "inventory": 5, "shipping": 5}
+    assert verdict(runs["orchestrator_crashes"], "saga_consistent") == (True, 0)
 
 
 def test_choreographed_failure_events_trigger_compensating_reactions_and_the_aggregator_acts_once_per_order() -> None:
