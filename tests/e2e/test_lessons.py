@@ -20,6 +20,9 @@ PHONE = {"width": 390, "height": 844}
 def test_a_lesson_counts_as_read_only_after_enough_time_on_the_page(page: Page) -> None:
     slug = "rpc"
     need = services.required_read_seconds(get_catalog().lesson(slug))
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"/lessons/{slug}/")
     expect(page.locator("#lesson-status")).to_have_text("not started")
 
@@ -37,6 +40,7 @@ def test_a_lesson_counts_as_read_only_after_enough_time_on_the_page(page: Page) 
     page.locator("#lesson-end").scroll_into_view_if_needed()
     expect(page.locator("#completion")).to_contain_text("Completed: you read it to the end", timeout=20_000)
     expect(page.locator("#lesson-status")).to_have_text("completed")
+    assert not errors, errors  # e.g. htmx:oobErrorNoTarget when the badge swap misses its target
 
     page.get_by_role("link", name="Lessons", exact=True).first.click()
     expect(page.locator("#overall-progress-label")).to_contain_text("1 of")
@@ -141,7 +145,9 @@ def test_home_shows_the_lab_and_continues_where_the_learner_left_off(page: Page)
     expect(page.locator(".continue-learning")).to_contain_text(get_catalog().lesson("ordering").title)
 
 
-@pytest.mark.parametrize("path", ["/", "/lessons/", "/quizzes/", "/progress/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/lessons/", "/lessons/sagas/", "/glossary/", "/quizzes/", "/quizzes/sagas/", "/progress/"]
+)
 def test_on_a_phone_the_header_is_one_row_and_nothing_overflows(page: Page, path: str) -> None:
     page.set_viewport_size(PHONE)
     page.goto(path)
