@@ -6,7 +6,9 @@ request, only on the CSRF token and the lesson's visit token: those are rendered
 on the way out, so a cached page is one dictionary lookup and a string replacement.
 
 The cache lives in the lessons catalog (`Catalog.cached`), so reloading the content drops it; it holds at most
-MAX_PAGES pages per process, least recently used first out. Requests carrying flash messages render normally.
+MAX_BYTES of pages per process, least recently used first out. The key is the path (never the query string, so
+made-up query strings cannot fill it), the signed-in name and what the view passes; requests carrying flash
+messages render normally.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.shortcuts import render
 
 from lessons.catalog import get_catalog
 
-MAX_PAGES = 2000
+MAX_BYTES = 32 * 1024 * 1024
 CSRF_PLACEHOLDER = "csrf-placeholder-7f3a9c1e"
 VISIT_PLACEHOLDER = "visit-placeholder-2b8d4e6f"
 
@@ -32,7 +34,7 @@ class _Pages:
     def __init__(self) -> None:
         self.pages: OrderedDict[Hashable, str] = OrderedDict()
         self.lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.hits = self.misses = self.size = 0
 
     def get(self, key: Hashable) -> str | None:
         with self.lock:
@@ -46,10 +48,11 @@ class _Pages:
 
     def put(self, key: Hashable, html: str) -> None:
         with self.lock:
+            old = self.pages.pop(key, None)
+            self.size += len(html) - (len(old) if old is not None else 0)
             self.pages[key] = html
-            self.pages.move_to_end(key)
-            while len(self.pages) > MAX_PAGES:
-                self.pages.popitem(last=False)
+            while self.size > MAX_BYTES and len(self.pages) > 1:
+                self.size -= len(self.pages.popitem(last=False)[1])
 
 
 def pages() -> _Pages:
@@ -67,15 +70,15 @@ def render_page(
 ) -> HttpResponse:
     """`render(request, template, context)`, from the cache when the same page was rendered for the same `key`.
 
-    `key` must capture everything in `context` that differs between learners; the path, the signed-in user's
-    name and the query string are added here. `visit`, when given, is the lesson's per-request visit token: the
+    `key` must capture everything in `context` that differs between learners or with the query string; the
+    path and the signed-in user's name are added here. `visit`, when given, is the lesson's per-request visit token: the
     context carries VISIT_PLACEHOLDER where it goes.
     """
     if request.method != "GET" or list(get_messages(request)):
         return render(request, template, {**context, "visit": visit})
     user = getattr(request, "user", None)
     name = user.get_username() if user is not None and user.is_authenticated else ""
-    full_key = (template, request.get_full_path(), name, key)
+    full_key = (template, request.path, name, key)
     cache = pages()
     html = cache.get(full_key)
     if html is None:

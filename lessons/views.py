@@ -42,6 +42,8 @@ def index(request: HttpRequest) -> HttpResponse:
     }
     if request.htmx and request.htmx.target == "search-results":  # type: ignore[attr-defined]
         return render(request, "lessons/index.html#search-results", context)
+    if query:  # search results are not cached: any text can be searched for
+        return render(request, "lessons/index.html", context)
     return render_page(request, "lessons/index.html", context, key=tuple((s.status, s.reason) for s in statuses))
 
 
@@ -60,7 +62,7 @@ def detail(request: HttpRequest, slug: str) -> HttpResponse:
         request,
         "lessons/detail.html",
         context,
-        key=(status.status, status.reason, status.read_seconds),
+        key=(status.status, status.reason, status.read_seconds, bool(request.GET.get("early"))),
         visit=services.visit_token(slug=slug, read_seconds=status.read_seconds),
     )
 

@@ -213,3 +213,20 @@ def test_a_cached_page_changes_with_what_the_learner_has_done(client: Client) ->
     assert "in progress" in client.get(f"/lessons/{SLUG}/").content.decode()
     services.mark_lesson_completed(learner=learner_of(client), slug=SLUG, reason="quiz")
     assert "<strong>Completed</strong>: you passed its quiz." in client.get(f"/lessons/{SLUG}/").content.decode()
+
+
+def test_made_up_query_strings_do_not_fill_the_page_cache(client: Client) -> None:
+    client.get("/glossary/")
+    before = len(page_cache.pages().pages)
+    for n in range(20):
+        assert client.get("/glossary/", {"n": n}).status_code == 200
+        assert client.get("/lessons/", {"q": f"word{n}"}).status_code == 200  # search results are not cached
+    assert len(page_cache.pages().pages) == before
+
+
+def test_the_page_cache_keeps_within_its_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(page_cache, "MAX_BYTES", 1000)
+    cache = page_cache._Pages()
+    for n in range(10):
+        cache.put(n, "x" * 300)
+    assert cache.size <= 1000 and list(cache.pages) == [7, 8, 9]
