@@ -14,6 +14,7 @@ EXPLANATIONS = {
     "per_key_order": "Every consumer group processed the events of each key in the order they were appended.",
     "projection_converges": "Once caught up, the read model holds for every key exactly what its events in the log"
     " add up to.",
+    "no_stale_reads": "Every query right after a command saw that command's event in the read model.",
     "no_dead_letters": "No message ended in the dead-letter queue.",
     "breaker_blocks_calls": "No call reached a service while the circuit breaker guarding it was open.",
     "every_request_accounted": "Every request that arrived finished, successfully or not; none was left hanging.",
@@ -49,6 +50,10 @@ def _violations(kind: str, events: list[dict[str, Any]], summary: dict[str, Any]
         return _out_of_key_order(events)
     if kind == "projection_converges":
         return _projection_drift(events)
+    if kind == "no_stale_reads":
+        reads = [e for e in events if e["type"] == "projection.read"]
+        stale = sum(1 for e in reads if e["stale"])
+        return stale, f"{stale} of {len(reads)} reads came before the projection had the event." if stale else ""
     if kind == "exactly_once":
         published = {e["message_id"] for e in events if e["type"] == "message.published"}
         dead = {e["message_id"] for e in events if e["type"] == "dlq.added"}

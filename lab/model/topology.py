@@ -404,7 +404,7 @@ INVARIANT_KINDS = (
 )
 CHART_KINDS = ("latency", "throughput", "queue_depth", "pool_usage", "arrivals", "histogram", "breaker_lane")
 # What event streams and projections promise (lab/engine/constructs/streams.py emits the events they read).
-INVARIANT_KINDS += ("per_key_order", "projection_converges")
+INVARIANT_KINDS += ("per_key_order", "projection_converges", "no_stale_reads")
 # What sagas promise (lab/engine/constructs/sagas.py emits the events it reads).
 INVARIANT_KINDS += ("saga_consistent",)
 

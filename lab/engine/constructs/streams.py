@@ -43,6 +43,8 @@ VIA = "stream"
 ORPHAN_AFTER_S = 10.0
 # The resequencer stops waiting for a parked entry's missing predecessors (trimmed, never sent) after this long.
 RESEQUENCE_WAIT_S = 5.0
+# How often a read-your-writes query looks at the read model again.
+READ_POLL_S = 0.01
 # A parked entry whose consumer is down is tried again this often.
 UNPARKED_RETRY_S = 0.25
 
@@ -287,9 +289,44 @@ async def send(
     await ctx.refresh()
     for group in link.groups:
         await take(engine, ctx, link, group, partition % consumers(ctx, link, group))
+    if options.get("read"):
+        await read_back(engine, ctx, link, options, key=key, version=int(key_seq), env=env)
 
 
 LINK_SENDERS[VIA] = send
+
+
+async def read_back(
+    engine: Engine, ctx: RunContext, link: Link, options: dict[str, Any], *, key: str, version: int, env: dict[str, Any]
+) -> None:
+    """The query right after a command: read the key's row in group `read`'s read model. Stale when it does not
+    have the event just appended yet. With `read_your_writes` (true, or the name of a bool parameter) the caller
+    waits until it does, up to `read_wait_ms`: the latency is the price."""
+    group = next((g for g in link.groups if g.id == options["read"]), None)
+    if group is None:
+        raise ValueError(f"read: {options['read']!r} names no consumer group of {link.id}")
+    wait = options.get("read_your_writes", False)
+    wait = bool(ctx.params.get(wait)) if isinstance(wait, str) else bool(wait)
+    table = StreamKeys(ctx, link).read_model(group.id)
+    started = time.time()
+    deadline = started + float(options.get("read_wait_ms", 5000)) / 1000
+    while True:
+        raw = await engine.redis.hget(table, key)
+        seen = int(json.loads(raw)["version"]) if raw else 0
+        if seen >= version or not wait or time.time() >= deadline:
+            break
+        await ctx.sleep(READ_POLL_S)
+    ctx.emit(
+        "projection.read",
+        link=link.id,
+        group=group.id,
+        key=key,
+        wanted_version=version,
+        version=seen,
+        stale=seen < version,
+        waited_ms=round((time.time() - started) * 1000, 1),
+        correlation_id=env["correlation_id"],
+    )
 
 
 # Consuming

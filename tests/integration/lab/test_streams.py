@@ -167,8 +167,10 @@ def test_the_projection_lags_then_ends_equal_to_the_events_and_only_a_version_ch
     assert verdicts(caught_up) == {
         "per_key_order": (True, 0),
         "projection_converges": (True, 0),
+        "no_stale_reads": (False, 10),  # each order's query right after its shipped event saw an older row
         "every_request_accounted": (True, 0),
     }
+    assert {(r["wanted_version"], r["stale"]) for r in of_type(events, "projection.read")} == {(3, True)}
 
     # 15 entries, each delivered twice, then all 15 replayed (each twice again): 60 applications offered.
     for run, applied, events_per_row in ((checked, 15, 3), (naive, 60, 12)):
@@ -183,6 +185,17 @@ def test_the_projection_lags_then_ends_equal_to_the_events_and_only_a_version_ch
         assert len(rows) == 5 and set(rows.values()) == {events_per_row}
     assert verdicts(checked)["projection_converges"] == (True, 0)
     assert verdicts(naive)["projection_converges"] == (False, 5)  # every order's row counts 12 events, not 3
+
+
+def test_reading_your_writes_waits_for_the_projection_and_no_read_is_stale() -> None:
+    run = wait_finished(start_document(skeleton("projection"), preset="read-your-writes", duration=5, rate=2))
+    events = run.stored_events()
+    reads = of_type(events, "projection.read")
+    assert len(reads) == 10 and {(r["version"], r["stale"]) for r in reads} == {(3, False)}
+    # The projector needs 30 ms per event after the append; the order service waited at least that long.
+    assert min(r["waited_ms"] for r in reads) >= 30
+    assert verdicts(run)["no_stale_reads"] == (True, 0)
+    assert verdicts(run)["projection_converges"] == (True, 0)
 
 
 def test_project_must_run_in_a_consumer_of_the_stream() -> None:
