@@ -17,7 +17,6 @@ its event is logged.
 from __future__ import annotations
 
 import json
-import time
 import weakref
 import zlib
 from typing import Any
@@ -281,7 +280,7 @@ async def send(
             WORKING_TTL_S,
             json.dumps(env, separators=(",", ":")),
             len(link.groups),
-            round(time.time(), 4),
+            round(ctx.clock.time(), 4),
         ],
     )
     ctx.emit("stream.appended", partition=partition, offset=int(offset), key_seq=int(key_seq), **env)
@@ -308,12 +307,12 @@ async def read_back(
     wait = options.get("read_your_writes", False)
     wait = bool(ctx.params.get(wait)) if isinstance(wait, str) else bool(wait)
     table = StreamKeys(ctx, link).read_model(group.id)
-    started = time.time()
+    started = ctx.clock.time()
     deadline = started + float(options.get("read_wait_ms", 5000)) / 1000
     while True:
         raw = await engine.redis.hget(table, key)
         seen = int(json.loads(raw)["version"]) if raw else 0
-        if seen >= version or not wait or time.time() >= deadline:
+        if seen >= version or not wait or ctx.clock.time() >= deadline:
             break
         await ctx.sleep(READ_POLL_S)
     ctx.emit(
@@ -324,7 +323,7 @@ async def read_back(
         wanted_version=version,
         version=seen,
         stale=seen < version,
-        waited_ms=round((time.time() - started) * 1000, 1),
+        waited_ms=round((ctx.clock.time() - started) * 1000, 1),
         correlation_id=env["correlation_id"],
     )
 
@@ -387,7 +386,7 @@ async def receive(engine: Engine, ctx: RunContext, where: str, env: dict[str, An
     if env.get("unparked"):  # its offset was committed when it was parked: only the processing is left
         await _process_in_order(engine, ctx, link, group, env, committed=True)
         return
-    holder = json.dumps([f"{env['partition']}:{env['offset']}", ENGINE_ID, round(time.time(), 3)])
+    holder = json.dumps([f"{env['partition']}:{env['offset']}", ENGINE_ID, round(ctx.clock.time(), 3)])
     pipe = engine.redis.pipeline(transaction=False)
     pipe.hset(keys.group(group, "holders"), env["instance"], holder)
     pipe.expire(keys.group(group, "holders"), WORKING_TTL_S)
@@ -395,7 +394,7 @@ async def receive(engine: Engine, ctx: RunContext, where: str, env: dict[str, An
     if resequencing(ctx, link, group):
         parked = await _script(engine, "park", PARK)(
             keys=[keys.group(group, "keymax"), keys.group(group, "parked")],
-            args=[env["key"], env["key_seq"], json.dumps({**env, "parked_at": time.time()}), WORKING_TTL_S],
+            args=[env["key"], env["key_seq"], json.dumps({**env, "parked_at": ctx.clock.time()}), WORKING_TTL_S],
         )
         if parked:
             await _commit(engine, ctx, link, group, env, advance=True)
@@ -431,7 +430,7 @@ async def _process_in_order(
     with the key's next entry if the resequencer parked it."""
     keys = StreamKeys(ctx, link)
     while True:
-        started = time.time()
+        started = ctx.clock.time()
         try:
             outcome = await _process(engine, ctx, link, ctx.topology.services[group.to], env)
         except Exception as exc:  # a handler bug is an event and a processed entry, never a stalled partition
@@ -454,7 +453,7 @@ async def _process_in_order(
                 outcome=outcome,
                 committed=committed and not unparked,
                 out_of_order=bool(late),
-                duration_ms=round((time.time() - started) * 1000, 1),
+                duration_ms=round((ctx.clock.time() - started) * 1000, 1),
             )
         await ctx.settle(-1 if done else 0)
         if unparked and not done:  # a parked entry is past its offset: nothing redelivers it but this loop
@@ -572,7 +571,7 @@ async def _release_orphans(engine: Engine, ctx: RunContext, link: Link, group: C
     keys = StreamKeys(ctx, link)
     for instance, raw in (await engine.redis.hgetall(keys.group(group, "holders"))).items():
         entry, engine_id, since = json.loads(raw)
-        if time.time() - since < ORPHAN_AFTER_S or await engine.redis.exists(engine_key(engine_id)):
+        if ctx.clock.time() - since < ORPHAN_AFTER_S or await engine.redis.exists(engine_key(engine_id)):
             continue
         released = await _script(engine, "release", RELEASE)(
             keys=[keys.group(group, "busy"), keys.group(group, "holders")], args=[instance, raw, entry]
@@ -593,7 +592,7 @@ async def _give_up_waiting(engine: Engine, ctx: RunContext, link: Link, group: C
         if key not in oldest or int(seq) < oldest[key][0]:
             oldest[key] = (int(seq), field, json.loads(raw))
     for key, (seq, field, env) in oldest.items():
-        if time.time() - env["parked_at"] < RESEQUENCE_WAIT_S:
+        if ctx.clock.time() - env["parked_at"] < RESEQUENCE_WAIT_S:
             continue
         raw = await _script(engine, "give_up", GIVE_UP)(
             keys=[keys.group(group, "keymax"), keys.group(group, "parked")], args=[field, key, seq]
@@ -677,6 +676,6 @@ async def project(engine: Engine, ctx: RunContext, service: Service, step: Step,
         applied=bool(applied),
         version=int(json.loads(raw)["version"]) if raw else 0,
         state=json.loads(raw) if raw else None,
-        lag_ms=round((time.time() - float(env["appended_at"])) * 1000, 1),
+        lag_ms=round((ctx.clock.time() - float(env["appended_at"])) * 1000, 1),
     )
     return None

@@ -17,6 +17,7 @@ from lab.engine.interpreter import Engine, RunContext
 from lab.events import RunEventLog
 from lab.model.topology import parse_topology
 from lab.runstate import RunState
+from tests.support.engine import VirtualLab, trace
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
 
@@ -161,3 +162,34 @@ async def test_the_resequencer_gives_up_on_a_missing_predecessor_after_waiting()
     assert reasons == ["gave up waiting for the key's previous entries"]
     assert await ctx.state.outstanding() == 0
     await bench.redis.aclose()
+
+
+def orders_stream(key: str) -> dict[str, Any]:
+    """Two partitions, two consumers; handling `created` takes 400 ms, `paid` 20 ms."""
+    document = stream_document(key=key, partitions=2)
+    document["services"]["reader"] = {"work_ms": 20, "instances": 2, "on": {"created": [{"work": 400}]}}
+    steps = [{"send": "orders", "event": "created"}, {"send": "orders", "event": "paid"}]
+    document["workload"]["classes"]["order"]["steps"] = steps
+    return document
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        # Keyed: both events in one partition, one consumer, in order: paid waits for created.
+        ("order_id", [(420, "created", 0, False), (440, "paid", 0, False)]),
+        # Round-robin: created in partition 0, paid in partition 1; paid's consumer finishes first.
+        ("", [(20, "paid", 1, False), (420, "created", 0, True)]),
+    ],
+)
+async def test_on_a_virtual_clock_keyed_partitions_keep_order_and_round_robin_lets_a_fast_event_overtake(
+    key: str, expected: list[tuple[int, str, int, bool]]
+) -> None:
+    lab = VirtualLab(orders_stream(key))
+    await lab.request("order")
+    events = await lab.finish()
+    processed = [e for e in events if e["type"] == "stream.processed"]
+    assert [
+        (t, event, partition, late)
+        for _, t, event, partition, late in trace(processed, "event", "partition", "out_of_order")
+    ] == expected
