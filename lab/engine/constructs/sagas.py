@@ -14,9 +14,11 @@ every such saga from Redis alone, compensating a timed-out step whose late answe
 saga.started, saga.step, saga.compensating, saga.compensation, saga.crashed, saga.resumed, saga.ended, and
 saga.states samples (instances per state).
 
-The same construct serves choreography: a participant wraps its local transaction in a saga whose own `compensate`
-step announces the failure (publishes `shipment.failed`), and other services react to that event. A saga in a
-consumer's reaction acknowledges its message whatever its end, so a redelivery never redoes its steps.
+The same construct serves choreography. Each participant does its local step inside its own saga for the order
+(one instance per order and saga name); when a step fails, that saga's own `compensate` step announces the failure
+(publishes `shipment.failed`), and the services that hear it run `- saga: {name: <their saga>, undo: true}`, which
+compensates what their saga for that order completed. A saga in a consumer's reaction acknowledges its message
+whatever its end, so a redelivery never redoes its steps.
 
 Document (a workload class's or a service's steps):
 
@@ -143,29 +145,32 @@ class SagaInstance:
             setattr(self, part, json.loads(raw[part]))
 
 
-def instance_id(service: Service, env: dict[str, Any]) -> str:
-    """One instance per request attempt; a participant's saga in a reaction is its own, beside the others'."""
-    parts = [str(env["correlation_id"])]
+def instance_id(service: Service, name: str, env: dict[str, Any]) -> str:
+    """One instance per request attempt. A participant's saga in a reaction is one per order and saga name, so a
+    later reaction of the same service (`undo`) finds it."""
     if "queue" in env:
-        parts.append(service.id)
+        return f"{env['correlation_id']}:{name}"
     attempt = int(env.get("attempt", 1))
-    return ":".join(parts) + (f"#{attempt}" if attempt > 1 else "")
+    return str(env["correlation_id"]) + (f"#{attempt}" if attempt > 1 else "")
 
 
 @step_handler("saga")
 async def run_saga(engine: Engine, ctx: RunContext, service: Service, step: Step, env: dict[str, Any]) -> str | None:
     """Forward steps in order; on the first failure, compensate what completed, newest first; after an
-    orchestrator crash, resume from the state in Redis."""
+    orchestrator crash, resume from the state in Redis. With `undo`, compensate an earlier reaction's saga."""
+    name = str(step.options.get("name") or service.id)
+    if step.options.get("undo"):
+        return await _undo(engine, ctx, service, name, env)
     saga = SagaInstance(
         ctx=ctx,
-        id=instance_id(service, env),
-        name=str(step.options.get("name") or service.id),
+        id=instance_id(service, name, env),
+        name=name,
         correlation_id=str(env["correlation_id"]),
         names=[step_name(child) for child in step.children],
         reaction="queue" in env,
     )
     _check_options(ctx, step)
-    ctx.emit("saga.started", name=saga.name, service=service.id, steps=saga.names, **saga.tag())
+    ctx.emit("saga.started", name=saga.name, service=service.id, steps=saga.names, reaction=saga.reaction, **saga.tag())
     await saga.save()
     for restart in range(MAX_RESTARTS + 1):
         late: dict[int, asyncio.Task[CallResult]] = {}  # in-flight answers live in memory only
@@ -264,6 +269,55 @@ async def _drive(
     left = compensable & (set(saga.done) - set(saga.undone))
     state = "stuck" if saga.gave_up else ("failed" if left else "compensated")
     return await _end(saga, state, saga.failure)
+
+
+async def _undo(engine: Engine, ctx: RunContext, service: Service, name: str, env: dict[str, Any]) -> str | None:
+    """Choreography's compensation: another service's failure event reached this one, which undoes what its own
+    saga for the order completed (newest first, retried), as that saga's `compensate` steps say."""
+    forward = _forward_saga(service, name)
+    saga = SagaInstance(
+        ctx=ctx,
+        id=instance_id(service, name, env),
+        name=name,
+        correlation_id=str(env["correlation_id"]),
+        names=[step_name(child) for child in forward.children],
+        reaction=True,
+    )
+    if not await ctx.state.redis.exists(ctx.state.key("saga", saga.id)):
+        return None  # this service never acted for the order: nothing of its own to undo
+    await saga.reload()
+    await ctx.refresh()
+    if not _compensations_on(ctx, forward):
+        return None
+    to_undo = [i for i in reversed(saga.done) if forward.children[i].compensation is not None and i not in saga.undone]
+    saga.state, saga.failure = "compensating", saga.failure or f"undone on {env.get('key', '')}"
+    await saga.save()
+    ctx.emit(
+        "saga.compensating",
+        failed_step="",
+        reason=saga.failure,
+        steps=[saga.names[i] for i in to_undo],
+        **saga.tag(),
+    )
+    for index in to_undo:
+        await _compensate(engine, ctx, service, forward, saga, index, env)
+    if forward.compensation is not None and -1 not in saga.undone:
+        await _compensate(engine, ctx, service, forward, saga, -1, env)
+    return await _end(saga, "stuck" if saga.gave_up else "compensated", saga.failure)
+
+
+def _forward_saga(service: Service, name: str) -> Step:
+    """The saga an `undo` step compensates: the service's saga step of the same name that is not an undo."""
+    handlers = [service.steps, *service.on.values()]
+    for steps in handlers:
+        for step in steps:
+            if (
+                step.kind == "saga"
+                and not step.options.get("undo")
+                and (step.options.get("name") or service.id) == name
+            ):
+                return step
+    raise ValueError(f"services.{service.id}: an undo saga names {name!r}, which no saga of {service.id} is")
 
 
 async def _crash(ctx: RunContext, service: Service, saga: SagaInstance) -> str:

@@ -187,3 +187,38 @@ async def test_a_saga_naming_no_retry_policy_fails_its_request_saying_where() ->
     [error] = [e["error"] for e in events if e["type"] == "handler.error"]
     assert "workload.classes.order.steps[0].saga.retry: 'nope' names no retry policy" in error
     assert [e["outcome"] for e in events if e["type"] == "request.finished"] == ["failed"]
+
+
+async def test_choreographed_participants_undo_their_own_sagas_when_the_failure_event_reaches_them() -> None:
+    lab = VirtualLab(skeleton("saga-choreographed"), **{"carrier.error_rate": 1.0})
+    await lab.request("order")
+    events = await lab.finish()
+
+    def of(saga: str) -> list[tuple[Any, ...]]:
+        return saga_trace([e for e in events if e.get("saga") == f"r00001-order:{saga}"])
+
+    # payment at 40 ms, inventory 30 ms later, shipping's booking fails at 120 ms and it announces the failure;
+    # inventory releases at 150 ms (30 ms of work), then payment refunds at 190 ms (40 ms).
+    assert of("payment") == [
+        ("saga.started", 40, None, None, None, None),
+        ("saga.step", 40, "charge", "ok", None, None),
+        ("saga.step", 40, "payment-events", "ok", None, None),
+        ("saga.ended", 40, None, None, None, "completed"),
+        ("saga.compensating", 190, None, None, None, None),
+        ("saga.compensation", 190, "charge", "ok", 1, None),
+        ("saga.ended", 190, None, None, None, "compensated"),
+    ]
+    assert of("inventory")[-3:] == [
+        ("saga.compensating", 150, None, None, None, None),
+        ("saga.compensation", 150, "reserve", "ok", 1, None),
+        ("saga.ended", 150, None, None, None, "compensated"),
+    ]
+    assert of("shipping") == [
+        ("saga.started", 90, None, None, None, None),
+        ("saga.step", 120, "book", "error", None, None),
+        ("saga.compensating", 120, None, None, None, None),
+        ("saga.compensation", 120, "shipping", "ok", 1, None),  # its own compensate: publish shipment.failed
+        ("saga.ended", 120, None, None, None, "compensated"),
+    ]
+    acts = [(e["name"], round(e["t"] * 1000)) for e in events if e["type"] == "service.event"]
+    assert acts == [("charged", 40), ("reserved", 70), ("released", 150), ("refunded", 190)]

@@ -157,6 +157,7 @@ def test_choreographed_failure_events_trigger_compensating_reactions_and_the_agg
     runs = {
         "healthy": start("saga-choreographed"),
         "carrier_fails": start("saga-choreographed", **{"carrier.error_rate": 1.0}),
+        "nobody_undoes": start("saga-choreographed", **{"carrier.error_rate": 1.0, "saga.compensations": False}),
         "duplicates": start("aggregator", rate=2, **{"fulfilment.duplicate_rate": 1.0}),
         "inventory_slow": start("aggregator", rate=2, **{"inventory.latency_ms": 3000.0}),
     }
@@ -182,11 +183,26 @@ def test_choreographed_failure_events_trigger_compensating_reactions_and_the_agg
     for order in ORDERS:
         mine = [e["name"] for e in of_type(failed, "service.event", correlation_id=order)]
         assert mine == ["charged", "reserved", "released", "refunded"], order
-    assert {e["saga"]: e["state"] for e in of_type(failed, "saga.ended")} == {
-        f"{order}:shipping": "compensated" for order in ORDERS
+    # Each participant's saga for the order: payment and inventory completed, then were undone by the failure.
+    ended = by_saga(failed, "saga.ended", "state")
+    assert ended == {
+        **{f"{order}:payment": ["completed", "compensated"] for order in ORDERS},
+        **{f"{order}:inventory": ["completed", "compensated"] for order in ORDERS},
+        **{f"{order}:shipping": ["compensated"] for order in ORDERS},
     }
     assert verdict(runs["carrier_fails"], "exactly_once") == (True, 0)
     assert verdict(runs["carrier_fails"], "saga_consistent") == (True, 0)
+    assert verdict(runs["healthy"], "saga_consistent") == (True, 0)
+
+    # Nobody undoes anything: every order stays charged and reserved; the invariant reads each order's participants.
+    bare = runs["nobody_undoes"]
+    assert acts(events["nobody_undoes"]) == {"charged": 5, "reserved": 5}
+    assert verdict(bare, "saga_consistent") == (False, 5)
+    explanation = next(i["explanation"] for i in bare.summary["invariants"] if i["name"] == "saga_consistent")
+    assert (
+        "5 of 5 sagas were left half-done: r00001-order (payment completed, inventory completed, shipping"
+        " compensated) left charge, reserve done"
+    ) in explanation
 
     # Every message reaches fulfilment twice: each order still acts once, and only after both of its events.
     doubled = events["duplicates"]

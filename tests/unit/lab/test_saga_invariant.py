@@ -55,3 +55,41 @@ def test_the_invariant_is_reported_with_its_explanation() -> None:
     assert result["name"] == "saga_consistent" and not result["holds"] and result["violations"] == 1
     assert result["explanation"].startswith("Every saga ended completed or fully compensated")
     assert result["explanation"].endswith("a (failed) left charge done.")
+
+
+def participant(saga_id: str, done: list[str], ends: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:
+    """A choreographed participant: its saga for the order, ended once or more (completed, later undone)."""
+    events: list[dict[str, Any]] = [
+        {
+            "type": "saga.started",
+            "saga": saga_id,
+            "name": saga_id.split(":")[1],
+            "reaction": True,
+            "correlation_id": "o1",
+        }
+    ]
+    events += [{"type": "saga.step", "saga": saga_id, "step": s, "outcome": "ok", "compensable": True} for s in done]
+    for state, undone in ends:
+        events += [{"type": "saga.compensation", "saga": saga_id, "step": s, "outcome": "ok"} for s in undone]
+        events.append({"type": "saga.ended", "saga": saga_id, "state": state})
+    return events
+
+
+def test_choreographed_participants_of_one_order_are_judged_together() -> None:
+    all_done = participant("o1:payment", ["charge"], [("completed", [])]) + participant(
+        "o1:inventory", ["reserve"], [("completed", [])]
+    )
+    assert saga_violations(all_done) == (0, "")
+    undone = (
+        participant("o1:payment", ["charge"], [("completed", []), ("compensated", ["charge"])])
+        + participant("o1:inventory", ["reserve"], [("completed", []), ("compensated", ["reserve"])])
+        + participant("o1:shipping", [], [("compensated", [])])
+    )
+    assert saga_violations(undone) == (0, "")
+    # Shipping failed, but payment and inventory never heard: both still stand, one order half-done.
+    half = all_done + participant("o1:shipping", [], [("compensated", [])])
+    assert saga_violations(half) == (
+        1,
+        "1 of 1 sagas were left half-done: o1 (payment completed, inventory completed, shipping compensated)"
+        " left charge, reserve done.",
+    )
