@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from redis import RedisError
 
 from comms_lab.http import BadRequest, check_toggle_shape, parse_ws_frame, sequence_number
 from comms_lab.learners import learner_for_scope
@@ -18,6 +19,8 @@ from lab.events import REPLAY_PAGE, group_name
 from lab.model.schema import ConfigError
 
 TAIL_CHECK_S = 1.0
+# Close code when Redis is unavailable (as comms_lab/asgi.py uses for the handshake); the page reconnects.
+REDIS_DOWN_CLOSE_CODE = 4503
 # After this long without a new event, the socket asks whether the run still has a worker to drive it.
 QUIET_BEFORE_CHECK_S = 2.0
 
@@ -76,7 +79,13 @@ class RunConsumer(AsyncWebsocketConsumer):
         quiet_since = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(TAIL_CHECK_S)
-            last = await sync_to_async(log.last_seq)()
+            try:
+                last = await sync_to_async(log.last_seq)()
+            except (RedisError, OSError):
+                # Tell the page, then close: lab.js reconnects and resumes after its last seq once Redis is back.
+                await self.send_json({"type": "reconnecting", "reason": "Redis is unavailable; reconnecting"})
+                await self.close(code=REDIS_DOWN_CLOSE_CODE)
+                return
             if last > self.last_sent:
                 quiet_since = asyncio.get_running_loop().time()
                 await self.catch_up(self.last_sent)

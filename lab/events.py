@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -59,11 +59,22 @@ class RunEventLog:
 
     def after(self, seq: int, *, limit: int | None = None) -> list[dict[str, Any]]:
         """Every logged event with a number above `seq`, in order."""
-        rows = redis_client().xrange(self.stream_key, min=f"0-{seq + 1}", max="+", count=limit)
+        rows = cast(
+            list[tuple[str, dict[str, str]]],
+            redis_client().xrange(self.stream_key, min=f"0-{seq + 1}", max="+", count=limit),
+        )
         return [{"seq": int(entry_id.split("-")[1]), **json.loads(fields["e"])} for entry_id, fields in rows]
 
     def last_seq(self) -> int:
         return int(redis_client().get(self.seq_key) or 0)
+
+    def keep_for(self, seconds: int) -> None:
+        """Shorten the log's life in Redis (never lengthen it)."""
+        ttl = min(seconds, settings.LAB_EVENT_LOG_TTL_S)
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.expire(self.seq_key, ttl)
+        pipe.expire(self.stream_key, ttl)
+        pipe.execute()
 
     def delete(self) -> None:
         redis_client().delete(self.seq_key, self.stream_key)

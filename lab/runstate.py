@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 
@@ -71,7 +71,7 @@ class RunState:
         self.redis.hset(self.key("live"), mapping={k: json.dumps(v) for k, v in values.items()})
 
     def meta(self) -> dict[str, str]:
-        return self.redis.hgetall(self.key("meta"))
+        return cast(dict[str, str], self.redis.hgetall(self.key("meta")))
 
     def started_at(self) -> float:
         return float(self.redis.hget(self.key("meta"), "started_at") or time.time())
@@ -90,14 +90,15 @@ class RunState:
         """How faithfully the run kept its model's timings: `{lag_pct, ok}` (lab/engine/state.py)."""
         from lab.engine.state import lag_figures
 
-        return lag_figures(self.redis.hgetall(self.key("fidelity")))
+        return lag_figures(cast(dict[str, str], self.redis.hgetall(self.key("fidelity"))))
 
     def dead_letters(self) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.redis.lrange(self.key("dlq"), 0, -1)]
 
-    def cleanup(self) -> None:
-        """Drop the working keys once the run is saved; the event log keeps its own TTL for replays."""
-        kept = {self.key(k) for k in KEPT_KEYS}
+    def cleanup(self, *, everything: bool = False) -> None:
+        """Drop the working keys once the run is saved; the event log keeps its own TTL for replays (unless
+        `everything` goes, for a run whose row was deleted)."""
+        kept = set() if everything else {self.key(k) for k in KEPT_KEYS}
         keys = [k for k in self.redis.scan_iter(self.key("*"), count=500) if k not in kept]
         for start in range(0, len(keys), 500):
             self.redis.delete(*keys[start : start + 500])

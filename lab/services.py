@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +48,8 @@ return {0, '0', '0'}
 """
 # A run still open this long after its load should have ended has lost the worker that was driving it.
 ABANDONED_AFTER_S = DRAIN_GRACE_S + 60
+# How long a saved run's log stays in Redis for pages still watching; replays later come from the database.
+SAVED_LOG_TTL_S = 3600
 # A run may wait this long for a worker to pick it up or take it over before it is called interrupted.
 NO_DRIVER_GRACE_S = 3
 
@@ -156,6 +159,15 @@ def task_budget(cost: float, duration_s: float) -> int:
     return max(2_000, int(10 * cost * duration_s))
 
 
+def forget_run(run_id: str) -> None:
+    """Drop every trace of a run whose row is gone: its slot, its cost and all its keys."""
+    pipe = redis_client().pipeline()
+    pipe.zrem(_global_runs_key(), run_id)
+    pipe.hdel(_global_costs_key(), run_id)
+    pipe.execute()
+    RunState(run_id).cleanup(everything=True)
+
+
 def release_admission(run: Run) -> None:
     learner = Learner(user_id=run.user_id, anonymous_id=run.anonymous_id)
     pipe = redis_client().pipeline()
@@ -200,7 +212,7 @@ def start_run(
             )
             from lab.tasks import drive_run
 
-            drive_run.delay_on_commit(str(run.id))
+            transaction.on_commit(partial(drive_run.delay, str(run.id)))
     except Exception:
         release_admission(run)
         raise
@@ -215,12 +227,15 @@ def claim_run(run_id: str) -> tuple[str, list[tuple[float, dict[str, Any]]]] | N
     if not claimed:
         return None
     run = Run.objects.get(pk=run_id)
-    return run.preset, run_script(run_id)
+    return run.preset, run_script(run_id) or []
 
 
-def run_script(run_id: str) -> list[tuple[float, dict[str, Any]]]:
-    """The toggles the run's preset applies by itself, as (second, values)."""
-    run = Run.objects.get(pk=run_id)
+def run_script(run_id: str) -> list[tuple[float, dict[str, Any]]] | None:
+    """The toggles the run's preset applies by itself, as (second, values); None if its row is gone."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        forget_run(run_id)
+        return None
     preset = experiment_for(run).preset(run.preset) if run.preset else None
     return [(step.at, step.values) for step in (preset.script if preset else ())]
 
@@ -265,7 +280,10 @@ def apply_toggles(run: Run, values: dict[str, Any], *, by: str) -> list[dict[str
 
 
 def apply_toggles_by_id(run_id: str, values: dict[str, Any], *, by: str) -> None:
-    apply_toggles(Run.objects.get(pk=run_id), values, by=by)
+    """A preset's scripted toggle, from the driver; nothing to do once the run is closed or deleted."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is not None and run.is_active:
+        apply_toggles(run, values, by=by)
 
 
 def request_stop(run: Run) -> None:
@@ -273,15 +291,19 @@ def request_stop(run: Run) -> None:
         RunState(str(run.id)).request_stop()
 
 
-def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FINISHED, reason: str = "") -> Run:
+def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FINISHED, reason: str = "") -> Run | None:
     """Summarise the log, announce the end, store config, summary and events, and free the run's slot.
 
-    Idempotent: only the first caller closes the run; later ones get it as it was saved.
+    Idempotent: only the first caller closes the run; later ones get it as it was saved. A run whose learner
+    deleted their account meanwhile has no row left: its working state is dropped and None returned.
     """
     closing = Run.objects.filter(pk=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
         status=Run.Status.CLOSING
     )
-    run = Run.objects.get(pk=run_id)
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        forget_run(run_id)
+        return None
     if not closing:
         return run
     log = RunEventLog(run_id)
@@ -304,6 +326,7 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
     run.save(update_fields=["status", "summary", "finished_at", "event_log", "event_count"])
     release_admission(run)
     state.cleanup()
+    log.keep_for(SAVED_LOG_TTL_S)  # the database has it now; Redis keeps it a while for pages still open
     return run
 
 
@@ -320,13 +343,14 @@ def close_if_abandoned(run: Run) -> Run:
             if run.status == Run.Status.QUEUED
             else ("its worker stopped and no other worker is alive to take it over")
         )
-        return finish_run(
+        closed = finish_run(
             str(run.id), load_seconds=run.config["duration"], status=Run.Status.INTERRUPTED, reason=reason
         )
+        return closed or run
     due = run.created_at + timedelta(seconds=run.config["duration"] + ABANDONED_AFTER_S)
     if timezone.now() < due:
         return run
-    return finish_run(str(run.id), load_seconds=run.config["duration"], status=Run.Status.FAILED)
+    return finish_run(str(run.id), load_seconds=run.config["duration"], status=Run.Status.FAILED) or run
 
 
 def engines_alive() -> bool:

@@ -35,11 +35,11 @@ def start_engine(**_: Any) -> None:
 
 
 def _deliver(run_id: str, queue: str, message: dict[str, Any]) -> None:
-    deliver.apply_async((run_id, queue, message), argsrepr=f"({run_id}, {queue})")
+    deliver.apply_async((run_id, queue, message), argsrepr=f"({run_id}, {queue})")  # type: ignore[call-arg]  # Celery takes it; celery-types lacks it
 
 
 def _requeue(run_id: str, queue: str, message: dict[str, Any], delay_s: float) -> None:
-    requeue.apply_async((run_id, queue, message), countdown=delay_s, argsrepr=f"({run_id}, {queue})")
+    requeue.apply_async((run_id, queue, message), countdown=delay_s, argsrepr=f"({run_id}, {queue})")  # type: ignore[call-arg]  # Celery takes it; celery-types lacks it
 
 
 @shared_task(name="lab.drive_run")

@@ -75,7 +75,12 @@ class VirtualClock:
 
     async def wait(self, task: asyncio.Task[Any], within_s: float) -> bool:
         future = self._timer(within_s)
-        task.add_done_callback(lambda _: future.done() or future.set_result(None))
+
+        def wake(_: asyncio.Task[Any]) -> None:
+            if not future.done():
+                future.set_result(None)
+
+        task.add_done_callback(wake)
         if not task.done():
             await self._park(future)
         return task.done()

@@ -103,6 +103,8 @@ async def resume(engine: Engine, run_id: str) -> None:
     from lab import services
 
     script = await sync_to_async(services.run_script)(run_id)
+    if script is None:
+        return  # the run's row was deleted (its learner's account with it): nothing left to drive
     ctx = await engine.context(run_id)
     events = await sync_to_async(RunEventLog(run_id).after)(0)
     finished = {e["correlation_id"] for e in events if e["type"] in ("request.finished", "request.lost")}

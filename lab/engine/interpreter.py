@@ -459,16 +459,17 @@ class Engine:
         else:
             destinations = [(link.id, link.target)]
         for queue, consumer in destinations:
+            extra: dict[str, Any] = {"queue": queue, "hops": caller_env.get("hops", 0) + 1, **tag}
+            if routing_key:
+                extra["key"] = routing_key
+            if body:
+                extra["body"] = body
             env = envelope(
                 correlation_id=caller_env["correlation_id"],
                 causation_id=caller_env.get("message_id", caller_env["correlation_id"]),
                 source=link.source,
                 target=consumer,
-                queue=queue,
-                hops=caller_env.get("hops", 0) + 1,
-                **({"key": routing_key} if routing_key else {}),
-                **({"body": body} if body else {}),
-                **tag,
+                **extra,
             )
             await self._send(ctx, queue, env)
 

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -69,7 +69,7 @@ class EngineState:
         return json.loads(raw_topology), params, started, meta
 
     async def live_params(self) -> dict[str, Any]:
-        live = await self.redis.hgetall(self.key("live"))
+        live = cast(dict[str, str], await self.redis.hgetall(self.key("live")))
         return {k: json.loads(v) for k, v in live.items() if k != "_"}
 
     async def set_meta(self, **values: object) -> None:
@@ -94,7 +94,7 @@ class EngineState:
         await pipe.execute()
 
     async def fidelity(self) -> dict[str, float]:
-        return lag_figures(await self.redis.hgetall(self.key("fidelity")))
+        return lag_figures(cast(dict[str, str], await self.redis.hgetall(self.key("fidelity"))))
 
     async def mark_processed(self, service: str, message_id: str) -> bool:
         """Record a message as processed by a service; False when it already was (a duplicate)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import cast
 
 from comms_lab.redis_client import rkey
 from lab.engine.driver import LEASE_TTL_S, lease_key, resume
@@ -34,7 +35,7 @@ async def watch(engine: Engine) -> None:
 async def look_after_runs(engine: Engine) -> None:
     """Active runs are the admission set's members (lab/services.py)."""
     redis = engine.redis
-    for run_id in await redis.zrange(rkey("lab", "active", "all"), 0, -1):
+    for run_id in cast(list[str], await redis.zrange(rkey("lab", "active", "all"), 0, -1)):
         if await redis.hget(rkey("run", run_id, "meta"), "status") != "running":
             continue
         if not await redis.exists(lease_key(run_id)) and await redis.set(
@@ -50,7 +51,7 @@ async def redeliver_orphans(engine: Engine, run_id: str) -> None:
     when a consumer's connection drops without an ack."""
     ctx = await engine.context(run_id)
     for queue in ctx.topology.queues():
-        held = await engine.redis.hgetall(ctx.state.key("unacked", queue))
+        held = cast(dict[str, str], await engine.redis.hgetall(ctx.state.key("unacked", queue)))
         for message_id, raw in held.items():
             entry = json.loads(raw)
             if await engine.redis.exists(engine_key(entry["engine"])):

@@ -143,3 +143,18 @@ def test_runs_are_admitted_by_the_load_they_offer_not_by_their_number(settings) 
     small = start(new_learner(), preset="sync-baseline", duration=5, rate=1)  # offers 6: it still fits
     for run in (first, small):
         wait_finished(run)
+
+
+def test_a_run_whose_row_was_deleted_mid_run_ends_quietly_and_leaves_nothing_in_redis() -> None:
+    import time
+
+    from comms_lab.redis_client import redis_client, rkey
+    from tests.support.lab import start, wait_until_running
+
+    run = start(duration=5, rate=1)
+    wait_until_running(run)
+    Run.objects.filter(pk=run.pk).delete()  # the learner deleted their account and everything tied to it
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and list(redis_client().scan_iter(rkey("run", run.id, "*"))):
+        time.sleep(0.5)
+    assert list(redis_client().scan_iter(rkey("run", run.id, "*"))) == []
