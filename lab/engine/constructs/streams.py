@@ -479,13 +479,19 @@ def _where(env: dict[str, Any]) -> dict[str, Any]:
 
 async def _process(engine: Engine, ctx: RunContext, link: Link, consumer: Service, env: dict[str, Any]) -> str:
     """ok | lost | crashed (processed, not committed: redelivered, so its effects happen again) | dead_lettered |
-    down (taken just as its consumer went down: left for later).
+    duplicate_skipped (an idempotent consumer had processed it) | down (taken just as its consumer went down).
 
     A failing entry is retried in place with the link's retry policy: the partition waits behind it, as a Kafka
     consumer's does; when the attempts run out it goes to the dead-letter queue and the group moves on."""
     spec = FailureSpec.from_params(ctx.params, consumer.id)
     if spec.down and spec.applies(call_index=0, now=ctx.now()):
         return "down"
+    # An idempotent consumer (the link's idempotency policy) remembers the entries its group processed.
+    seen = (
+        ctx.state.key("processed", f"{consumer.id}:{env['group']}")
+        if ctx.enabled(link.idempotency, "idempotent")
+        else ""
+    )
     attempt, previous_delay = 1, None
     while True:
         env["attempt"] = attempt
@@ -497,12 +503,17 @@ async def _process(engine: Engine, ctx: RunContext, link: Link, consumer: Servic
         over_limit = env.get("hops", 0) > MAX_HOPS
         steps = consumer.on.get(str(env.get("event", "")), consumer.steps)
         failed = fault.error or over_limit
+        if not failed and seen and await engine.redis.sismember(seen, env["message_id"]):
+            return "duplicate_skipped"
         if not failed and steps:
             failed = await engine.run_steps(ctx, consumer, steps, env) is not None
         if not failed:
-            if fault.duplicate and steps:  # the same entry handed over twice: its effects happen twice
-                ctx.emit("stream.duplicate", **_where(env))
-                await engine.run_steps(ctx, consumer, steps, env)
+            if seen:
+                await engine.redis.sadd(seen, env["message_id"])
+            if fault.duplicate and steps:  # the same entry handed over twice: its effects happen twice, unless...
+                ctx.emit("stream.duplicate", **_where(env), skipped=bool(seen))
+                if not seen:
+                    await engine.run_steps(ctx, consumer, steps, env)
             if fault.crash == "before_ack":  # processed, then died before committing: it will come again
                 return "crashed"
             return "lost" if fault.crash == "after_ack" else "ok"

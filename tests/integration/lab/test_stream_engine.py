@@ -193,3 +193,17 @@ async def test_on_a_virtual_clock_keyed_partitions_keep_order_and_round_robin_le
         (t, event, partition, late)
         for _, t, event, partition, late in trace(processed, "event", "partition", "out_of_order")
     ] == expected
+
+
+@pytest.mark.parametrize(("idempotent", "handled"), [(True, 1), (False, 2)])
+async def test_a_duplicate_delivery_runs_the_handler_twice_unless_the_consumer_is_idempotent(
+    idempotent: bool, handled: int
+) -> None:
+    document = stream_document(idempotency="once")
+    document["policies"] = {"once": {"kind": "idempotency", "idempotent": True}}
+    document["services"]["reader"]["steps"] = [{"emit": "handled"}]
+    lab = VirtualLab(document, **{"reader.duplicate_rate": 1.0, "once.idempotent": idempotent})
+    await lab.request("order")
+    events = await lab.finish()
+    assert [e["skipped"] for e in events if e["type"] == "stream.duplicate"] == [idempotent]
+    assert len([e for e in events if e["type"] == "service.event" and e["name"] == "handled"]) == handled
