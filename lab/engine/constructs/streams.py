@@ -9,9 +9,15 @@ one entry at a time, the oldest first among its partitions, as a real Celery tas
 committed after it was processed, with a compare-and-set, so a rewind that moved the offset meanwhile wins.
 Retention trims each partition to its newest `retention` entries; a group that fell behind skips what is gone.
 
+Per group, live: `consumers` (partitions rebalance), `resequence` (an entry that overtook its key's previous one is
+parked until that one is processed), `rewind`/`rewind_to` (replay from an offset). An entry held by a worker that
+died is handed out again. A `project: <stream>` step in a consumer folds entries into a read model (a Redis hash
+per run and group, a row per key, version-checked unless `check_version: false`); a `send` with `read: <group>`
+queries that row right after appending, stale unless `read_your_writes` makes it wait.
+
 Outstanding work for the driver: one unit per (entry, group) and one per entry a rewind replays, added in the
-scripts that append and rewind (so the count never dips early); one settled per commit or skipped entry, after
-its event is logged.
+scripts that append and rewind (so the count never dips early); one settled per processed or skipped entry,
+after its event is logged (a parked entry settles when it is processed).
 """
 
 from __future__ import annotations
