@@ -1,7 +1,8 @@
 """Sagas and the aggregator on the real worker: the skeleton documents' claims, counted from their event logs.
 
-Five orders a run (one a second), so each saga finishes before the next starts and fault schedules that count calls
-("every second call to payment fails") hit the same steps every time.
+Five orders a run, one a second (one every two seconds where a fault schedule counts calls, "every second call to
+payment fails"), so each saga finishes long before the next starts and such a schedule hits the same steps every
+time, even on a busy machine.
 """
 
 from collections import Counter, defaultdict
@@ -64,6 +65,8 @@ def compensations_by_saga(events: list[dict[str, Any]]) -> dict[str, list[tuple[
 def test_orchestrated_sagas_compensate_newest_first_retry_compensations_and_undo_late_successes() -> None:
     failing = {"shipping.error_rate": 1.0}
     every_second_payment_call_fails = {
+        "duration": 10,
+        "rate": 0.5,
         "payment.error_rate": 1.0,
         "payment.schedule": "every_kth",
         "payment.schedule_n": 2,
