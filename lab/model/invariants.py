@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from lab.model.projections import rows_from_log
 from lab.model.sagas import SAGA_CONSISTENT, saga_violations
 
 EXPLANATIONS = {
@@ -109,12 +110,7 @@ def _out_of_key_order(events: list[dict[str, Any]]) -> tuple[int, str]:
 
 def _projection_drift(events: list[dict[str, Any]]) -> tuple[int, str]:
     """Read-model rows (per projecting group and key) that differ from the fold of that key's logged events."""
-    folded: dict[tuple[str, str], dict[str, Any]] = {}
-    appended = sorted((e for e in events if e["type"] == "stream.appended"), key=lambda e: e["key_seq"])
-    for event in appended:
-        row = folded.setdefault((event["link"], event["key"]), {"version": 0, "events": 0, "event": "", "data": {}})
-        row["data"].update(event.get("body") or {})
-        row.update(version=event["key_seq"], events=row["events"] + 1, event=event.get("event", ""))
+    folded = rows_from_log(events)
     final: dict[tuple[str, str, str], dict[str, Any]] = {}
     for event in events:
         if event["type"] == "projection.updated" and event.get("state"):
