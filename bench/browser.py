@@ -13,6 +13,7 @@ second and whether it degraded itself, and exits 1 when a target is missed.
 """
 
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -79,7 +80,15 @@ def measure(browser, base: str, *, reduced: bool, run: bool) -> dict:
             page.get_by_text("Run settings").click()
             page.get_by_label("Duration (s)").fill(str(int(WARMUP_S + SAMPLE_S + 6)))
             page.get_by_label("Request rate (requests/s)").fill(f"{RATE:g}")
-            page.get_by_role("button", name="Start run").click()
+            for _ in range(6):  # the previous run may still hold its admission for a moment
+                page.get_by_role("button", name="Start run").click()
+                page.wait_for_function("document.getElementById('run-status').textContent !== 'starting…'")
+                error = page.locator("#form-error")
+                if not error.is_visible():
+                    break
+                wait = re.search(r"in (\d+) s", error.inner_text())
+                print(f"  (start refused: {error.inner_text()}; trying again)", flush=True)
+                page.wait_for_timeout(1000 * (int(wait.group(1)) if wait else 5) + 500)
             page.wait_for_function(f"window.commsLab && window.commsLab.metrics.maxT > {WARMUP_S}", timeout=90_000)
         else:
             page.wait_for_timeout(1000)

@@ -220,10 +220,12 @@ export function createControls(exp, { onToggle, onPresetChange, onFormChange }) 
       }
       return values;
     },
-    /** Show toggles made elsewhere (the preset's script, another tab) in the inputs, unless one is being edited. */
-    syncInputs(values) {
+    /** Show values set elsewhere (a run's config, the preset's script, another tab) in the inputs, unless one is
+     * being edited; `settings` also fills the run settings (a run opened by its link shows its own config). */
+    syncInputs(values, { settings = false } = {}) {
+      const scopes = settings ? ["#settings-fields", "#toggles", "#node-faults"] : ["#toggles", "#node-faults"];
       for (const [name, value] of Object.entries(values)) {
-        for (const input of document.querySelectorAll(`#toggles [data-param="${CSS.escape(name)}"], #node-faults [data-param="${CSS.escape(name)}"]`)) {
+        for (const input of document.querySelectorAll(scopes.map((sc) => `${sc} [data-param="${CSS.escape(name)}"]`).join(", "))) {
           if (document.activeElement === input) continue;
           if (input.type === "checkbox") input.checked = !!value;
           else input.value = value;

@@ -97,7 +97,7 @@ store.onEvent((e) => {
   if (!store.finished && !viewState.paused && e.t >= frameMaxT - 1) animate(e);
   if (e.type === "run.started") {
     topology.setActiveClasses(e.config || {});
-    controls.syncInputs(e.config || {});
+    controls.syncInputs(e.config || {}, { settings: true });
     startLiveLoop();
   } else if (e.type === "toggle") controls.syncInputs(e.values);
   else if (e.type === "run.finished") onFinished(e);
