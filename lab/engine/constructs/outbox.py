@@ -19,7 +19,6 @@ Events: `db.committed`, `writer.crashed`, `record.published`, `outbox.depth`; in
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from lab.engine.interpreter import SAMPLERS, Engine, RunContext, new_message_id, step_handler
@@ -72,7 +71,7 @@ async def save_and_publish(
         "key": str(step.options.get("key", "")),
         "body": dict(step.options.get("body") or {}),
         "tag": {ctx.group_by: env[ctx.group_by]} if ctx.group_by and ctx.group_by in env else {},
-        "written_at": time.time(),
+        "written_at": ctx.clock.time(),
     }
     row = json.dumps({"table": table, "correlation_id": env["correlation_id"], "at": ctx.now()})
     db = ctx.state.key("db", service.id)
@@ -110,7 +109,7 @@ async def publish_record(engine: Engine, ctx: RunContext, link: Link, entry: dic
         link=link.id,
         mode=entry["mode"],
         correlation_id=entry["correlation_id"],
-        waited_ms=round((time.time() - entry["written_at"]) * 1000, 1),
+        waited_ms=round((ctx.clock.time() - entry["written_at"]) * 1000, 1),
     )
 
 

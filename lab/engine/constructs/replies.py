@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 import weakref
 from collections import OrderedDict
@@ -56,12 +55,15 @@ REPLIED = "_replied"
 
 @dataclass
 class Pending:
-    """A request waiting for its reply in this process."""
+    """A request waiting for its reply in this process. `waker` sleeps until the deadline; a reply stops it early,
+    so the requester waits through the engine's clock (real, or virtual in tests) either way."""
 
-    future: asyncio.Future[dict[str, Any]]
+    waker: asyncio.Task[None]
     run_id: str
     correlation_id: str
+    sent_at: float
     deadline_at: float
+    reply: dict[str, Any] | None = None
 
 
 class ReplyInbox:
@@ -123,20 +125,23 @@ class ReplyInbox:
         request_id = reply["in_reply_to"]
         fields = {k: reply[k] for k in ("message_id", "in_reply_to", "from", "to", "outcome", "reason")}
         pending = self.pending.get(request_id)
-        if pending is not None and not pending.future.done():
+        if pending is not None and pending.reply is None and not pending.waker.done():
             self.settle(request_id, answered=True)
             ctx.emit(
                 "reply.received",
                 request_id=request_id,
                 correlation_id=pending.correlation_id,
                 reply_correlation_id=reply["correlation_id"],
-                latency_ms=round((time.time() - reply["request_sent_at"]) * 1000, 1),
+                latency_ms=round((ctx.clock.time() - pending.sent_at) * 1000, 1),
                 **fields,
             )
-            pending.future.set_result(reply)
+            pending.reply = reply
+            pending.waker.cancel()
         else:
             deadline_at, answered = self.settled.get(request_id, (None, False))
-            late_by = round((time.time() - deadline_at) * 1000, 1) if deadline_at and not answered else None
+            if pending is not None:  # its deadline has just passed and its requester is about to give up
+                deadline_at, answered = pending.deadline_at, False
+            late_by = round((ctx.clock.time() - deadline_at) * 1000, 1) if deadline_at and not answered else None
             ctx.emit(
                 "reply.late",
                 correlation_id=reply["correlation_id"],
@@ -190,14 +195,16 @@ async def request(engine: Engine, ctx: RunContext, service: Service, step: Step,
         **tag,
     )
     request_id = message["message_id"]
-    future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-    deadline_at = time.time() + wait_ms / 1000
-    inbox.pending[request_id] = Pending(future, ctx.run_id, env["correlation_id"], deadline_at)
+    sent_at = ctx.clock.time()
+    waker = ctx.clock.spawn(ctx.clock.sleep(wait_ms / 1000))
+    pending = Pending(waker, ctx.run_id, env["correlation_id"], sent_at, sent_at + wait_ms / 1000)
+    inbox.pending[request_id] = pending
     ctx.emit("request.sent", request_id=request_id, deadline_ms=wait_ms, **message)
     await engine._send(ctx, link.id, message)  # transit faults, real queue, dispatch to the responder's instances
     await ctx.flush()
-    done, _ = await asyncio.wait({future}, timeout=max(0.0, deadline_at - time.time()))
-    if not done:
+    await ctx.clock.wait(waker, max(0.0, pending.deadline_at - ctx.clock.time()))
+    reply = pending.reply
+    if reply is None:
         inbox.settle(request_id, answered=False)
         ctx.emit(
             "reply.timeout",
@@ -208,7 +215,6 @@ async def request(engine: Engine, ctx: RunContext, service: Service, step: Step,
             **tag,
         )
         return f"{link.target}: no reply within {wait_ms:g} ms"
-    reply = future.result()
     if reply["outcome"] != "ok":
         return f"{link.target}: {reply['reason'] or 'error reply'}"
     return None
@@ -240,10 +246,9 @@ async def send_reply(
         "to": request_env["from"],
         "outcome": outcome,
         "reason": reason,
-        "request_sent_at": request_env["sent_at"],
-        "sent_at": round(time.time(), 3),
+        "sent_at": round(ctx.clock.time(), 3),
     }
-    public = {k: v for k, v in reply.items() if k not in ("run_id", "request_sent_at")}
+    public = {k: v for k, v in reply.items() if k != "run_id"}
     inbox = inbox_for(engine)
     ctx.emit("reply.sent", reply_to=request_env["reply_to"], process=inbox.name, **public)
     if request_env["reply_to"] == inbox.name:  # the asker is this process: hand the reply over, no Redis hop
@@ -283,10 +288,10 @@ async def _serve(engine: Engine, ctx: RunContext, responder: Service, queue: str
     _, fault = await ctx.fault_for(responder.id, env["message_id"], env["attempt"])
     ctx.emit("message.consumed", kind="async", **env)
     await ctx.flush()
-    started = time.time()
+    started = ctx.clock.time()
     await ctx.sleep((ctx.work_ms(responder) + fault.extra_latency_ms + engine._jitter(ctx, responder, env)) / 1000)
     if fault.crash == "before_ack":
-        duration = round((time.time() - started) * 1000, 1)
+        duration = round((ctx.clock.time() - started) * 1000, 1)
         ctx.emit("message.processed", outcome="crashed", duration_ms=duration, redelivered=True, **env)
         await ctx.state.enqueue(queue, env, front=True)
         return False
@@ -295,7 +300,7 @@ async def _serve(engine: Engine, ctx: RunContext, responder: Service, queue: str
     steps = responder.on.get(str(env.get("key", "")), responder.steps)
     if reason is None and steps:
         reason = await engine.run_steps(ctx, responder, steps, handling)
-    duration = round((time.time() - started) * 1000, 1)
+    duration = round((ctx.clock.time() - started) * 1000, 1)
     if fault.crash == "after_ack":  # acknowledged, then the process died: nobody replies
         ctx.emit("message.processed", outcome="lost", duration_ms=duration, **env)
         return True
