@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from comms_lab.http import (
     BadRequest,
     check_toggle_shape,
+    client_address,
     json_error,
     optional_object,
     optional_str,
@@ -58,6 +59,7 @@ def runs(request: HttpRequest) -> JsonResponse:
             preset=optional_str(data, "preset"),
             config=optional_object(data, "config"),
             topology=topology,
+            address=client_address(request),
         )
     except BadRequest as exc:
         return json_error(400, str(exc), fields=exc.fields)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections import defaultdict
 from typing import Any, cast
 
@@ -129,6 +130,7 @@ def _live_pusher() -> LivePusher:
 
 def emit(run_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Log events for a run and push them to watching browsers. Safe to call from any thread."""
-    logged = RunEventLog(run_id).append(events)
+    now = round(time.time(), 4)
+    logged = RunEventLog(run_id).append([{**e, "emitted_at": now} for e in events])
     _live_pusher().push(run_id, logged)
     return logged

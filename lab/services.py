@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -25,11 +25,19 @@ from lab.models import Run
 from lab.runstate import RunState
 
 # Admit a run if the learner and everyone have run slots left and the machine has room for its offered load.
-# KEYS: learner's runs, everyone's runs (scores are expiry times), everyone's runs' costs.
+# KEYS: learner's runs, everyone's runs (scores are expiry times), everyone's runs' costs, the address's runs,
+# every run's address.
 _ADMIT = """
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])) do redis.call('HDEL', KEYS[3], id) end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])) do
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[5], id)
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[8]) then
+  return {4, redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')[2], '0'}
+end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
   return {1, redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')[2], '0'}
 end
@@ -43,7 +51,10 @@ if load > 0 and load + tonumber(ARGV[6]) > tonumber(ARGV[7]) then
 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+redis.call('EXPIRE', KEYS[4], math.ceil(tonumber(ARGV[3]) - tonumber(ARGV[1])))
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[6])
+redis.call('HSET', KEYS[5], ARGV[2], KEYS[4])
 return {0, '0', '0'}
 """
 # A run still open this long after its load should have ended has lost the worker that was driving it.
@@ -72,6 +83,24 @@ def _global_runs_key() -> str:
 
 def _global_costs_key() -> str:
     return rkey("lab", "active", "costs")
+
+
+def _address_runs_key(address: str) -> str:
+    return rkey("lab", "active", "address", address or "unknown")
+
+
+def _run_addresses_key() -> str:
+    return rkey("lab", "active", "addresses")
+
+
+def adopt_admissions(anonymous: Learner, user: Learner) -> None:
+    """At log-in, the anonymous learner's running runs count against the account, so signing in mid-run never
+    frees extra slots."""
+    client = redis_client()
+    held = cast(list[tuple[str, float]], client.zrange(_learner_runs_key(anonymous), 0, -1, withscores=True))
+    if held:
+        client.zadd(_learner_runs_key(user), dict(held))
+        client.delete(_learner_runs_key(anonymous))
 
 
 def experiment_for(run: Run) -> Experiment:
@@ -119,13 +148,20 @@ def resolve_config(
     return experiment, preset.slug if preset else "", merged
 
 
-def admit(learner: Learner, run_id: str, duration_s: float, *, cost: float) -> None:
-    """Take a run slot for the learner, or raise AdmissionError saying why and for how long to wait."""
+def admit(learner: Learner, run_id: str, duration_s: float, *, cost: float, address: str = "") -> None:
+    """Take a run slot for the learner and their address, or raise AdmissionError saying why and how long to
+    wait. The address cap stops one client from filling the lab with fresh anonymous sessions."""
     now = time.time()
     expires = now + duration_s + DRAIN_GRACE_S + 30
     script = redis_client().register_script(_ADMIT)
     code, earliest, load = script(
-        keys=[_learner_runs_key(learner), _global_runs_key(), _global_costs_key()],
+        keys=[
+            _learner_runs_key(learner),
+            _global_runs_key(),
+            _global_costs_key(),
+            _address_runs_key(address),
+            _run_addresses_key(),
+        ],
         args=[
             now,
             run_id,
@@ -134,6 +170,7 @@ def admit(learner: Learner, run_id: str, duration_s: float, *, cost: float) -> N
             settings.LAB_MAX_CONCURRENT_RUNS,
             cost,
             settings.LAB_CAPACITY,
+            settings.LAB_MAX_RUNS_PER_ADDRESS,
         ],
     )
     if int(code) == 0:
@@ -141,6 +178,11 @@ def admit(learner: Learner, run_id: str, duration_s: float, *, cost: float) -> N
     wait = max(1, int(float(earliest) - now - DRAIN_GRACE_S - 30) + 1)
     if int(code) == 1:
         raise AdmissionError(f"The lab is at its limit of {settings.LAB_MAX_CONCURRENT_RUNS} runs at once.", wait)
+    if int(code) == 4:
+        raise AdmissionError(
+            f"Your network address already has {settings.LAB_MAX_RUNS_PER_ADDRESS} runs going; wait for one to end.",
+            wait,
+        )
     if int(code) == 3:
         used, asked = 100 * float(load) / settings.LAB_CAPACITY, 100 * cost / settings.LAB_CAPACITY
         raise AdmissionError(
@@ -174,7 +216,11 @@ def release_admission(run: Run) -> None:
     pipe.zrem(_learner_runs_key(learner), str(run.id))
     pipe.zrem(_global_runs_key(), str(run.id))
     pipe.hdel(_global_costs_key(), str(run.id))
-    pipe.execute()
+    pipe.hget(_run_addresses_key(), str(run.id))
+    pipe.hdel(_run_addresses_key(), str(run.id))
+    address_key = pipe.execute()[3]
+    if address_key:
+        redis_client().zrem(address_key, str(run.id))
 
 
 def start_run(
@@ -184,6 +230,7 @@ def start_run(
     preset: str | None,
     config: dict[str, Any],
     topology: dict[str, Any] | None = None,
+    address: str = "",
 ) -> Run:
     """Validate, admit, save and enqueue a run. Raises ConfigError or AdmissionError."""
     exp, preset_slug, merged = resolve_config(experiment, preset, config, topology=topology)
@@ -196,7 +243,7 @@ def start_run(
         anonymous_id=learner.anonymous_id,
     )
     cost = offered_load(exp.topology, merged)
-    admit(learner, str(run.id), merged["duration"], cost=cost)
+    admit(learner, str(run.id), merged["duration"], cost=cost, address=address)
     try:
         with transaction.atomic():
             run.save()

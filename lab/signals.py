@@ -7,7 +7,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
 from comms_lab import heartbeat
-from comms_lab.learners import SESSION_KEY
+from comms_lab.learners import SESSION_KEY, Learner
 
 
 @worker_ready.connect
@@ -25,7 +25,9 @@ def stop_heartbeat(sender: Any = None, **_: Any) -> None:
 def adopt_anonymous_runs(sender: Any, request: Any, user: Any, **_: Any) -> None:
     """Runs made before signing in become the account's (the session's learner id survives log-in)."""
     from lab.models import Run
+    from lab.services import adopt_admissions
 
     anonymous_id = request.session.get(SESSION_KEY) if request is not None else None
     if anonymous_id:
         Run.objects.filter(anonymous_id=anonymous_id, user__isnull=True).update(user=user)
+        adopt_admissions(Learner(None, anonymous_id), Learner(user.pk, anonymous_id))

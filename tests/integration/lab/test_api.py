@@ -158,3 +158,27 @@ def test_a_run_whose_row_was_deleted_mid_run_ends_quietly_and_leaves_nothing_in_
     while time.monotonic() < deadline and list(redis_client().scan_iter(rkey("run", run.id, "*"))):
         time.sleep(0.5)
     assert list(redis_client().scan_iter(rkey("run", run.id, "*"))) == []
+
+
+def test_one_address_may_hold_only_so_many_runs_however_many_sessions_it_opens(settings) -> None:
+    settings.LAB_MAX_RUNS_PER_ADDRESS = 2
+    sessions = [learner_client() for _ in range(3)]  # three fresh anonymous learners behind one address
+    answers = [post(s, "/lab/api/runs", {"config": {"duration": 5, "rate": 1}}) for s in sessions]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert "Your network address already has 2 runs going" in answers[2].json()["error"]
+    for answer in answers[:2]:
+        wait_finished(Run.objects.get(pk=answer.json()["id"]))
+
+
+def test_signing_in_mid_run_keeps_the_anonymous_runs_counted_against_the_learner() -> None:
+    from django.contrib.auth import get_user_model
+
+    client = learner_client()
+    started = [post(client, "/lab/api/runs", {"config": {"duration": 5, "rate": 1}}) for _ in range(2)]
+    user = get_user_model().objects.create_user("carol", password="a long enough passphrase 42")
+    client.force_login(user)
+    third = post(client, "/lab/api/runs", {"config": {"duration": 5, "rate": 1}})
+    assert third.status_code == 429 and "You already have 2 runs going" in third.json()["error"]
+    for answer in started:
+        run = wait_finished(Run.objects.get(pk=answer.json()["id"]))
+        assert run.user_id == user.pk
