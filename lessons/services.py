@@ -18,6 +18,8 @@ from lessons.models import LessonProgress, Reason, Status
 # reading time on the page (over all visits), and never less than MIN_READ_SECONDS.
 READ_SHARE = 0.4
 MIN_READ_SECONDS = 20
+# Reading this long is what first makes a visitor worth a session and a progress row (lesson.js reports then).
+WORTH_KEEPING_S = 15
 # A page's visit token stops counting after this long: a tab left open overnight is not a day of reading.
 MAX_VISIT_SECONDS = 3 * 3600
 _SALT = "lessons.visit"

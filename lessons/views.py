@@ -74,18 +74,26 @@ def reading(request: HttpRequest, slug: str) -> HttpResponse:
     visit = _visit(request, slug)
     if visit is None:
         return HttpResponse(status=400)
-    services.record_reading(learner=learner_for(request), slug=slug, seconds=visit.seconds)
+    if _worth_keeping(request, visit):
+        services.record_reading(learner=learner_for(request), slug=slug, seconds=visit.seconds)
     return HttpResponse(status=204)
 
 
 @require_POST
 def complete(request: HttpRequest, slug: str) -> HttpResponse:
-    """The learner reached the end (htmx) or pressed "Mark as read": completed after enough reading time."""
+    """The learner reached the end (htmx) or pressed "Mark as read": completed after enough reading time.
+
+    A visitor not yet known who jumps to the end within seconds is told what counts, and nothing is recorded.
+    """
     lesson = _lesson_or_404(slug)
-    learner = learner_for(request)
     visit = _visit(request, slug)
-    before = selectors.lesson_status(learner, slug).read_seconds
-    completed = services.complete_by_reading(learner=learner, slug=slug, seconds=visit.seconds if visit else before)
+    if _worth_keeping(request, visit):
+        learner = learner_for(request)
+        before = selectors.lesson_status(learner, slug).read_seconds
+        seconds = visit.seconds if visit else before
+        completed = services.complete_by_reading(learner=learner, slug=slug, seconds=seconds)
+    else:
+        learner, completed = current_learner(request), False
     status = selectors.lesson_status(learner, slug)
     if request.htmx:  # type: ignore[attr-defined]
         context = {"lesson": lesson, "status": status, "oob": True, "too_early": not completed}
@@ -93,6 +101,12 @@ def complete(request: HttpRequest, slug: str) -> HttpResponse:
         context["visit"] = services.visit_token(slug=slug, read_seconds=status.read_seconds)
         return render(request, "lessons/detail.html#completion", context)
     return redirect(f"{lesson.url}{'' if completed else '?early=1'}#lesson-end")
+
+
+def _worth_keeping(request: HttpRequest, visit: services.Visit | None) -> bool:
+    """A learner we already know, or a visitor who has read for WORTH_KEEPING_S: only then is anything written
+    (a session and a progress row appear when the learner does something worth keeping)."""
+    return current_learner(request).known or (visit is not None and visit.seconds >= services.WORTH_KEEPING_S)
 
 
 @enforce_csp

@@ -26,10 +26,11 @@ def test_a_lesson_counts_as_read_only_after_enough_time_on_the_page(page: Page) 
     page.goto(f"/lessons/{slug}/")
     expect(page.locator("#lesson-status")).to_have_text("not started")
 
-    # Jumping straight to the end does not complete it, and the page says what would.
+    # Jumping straight to the end does not complete it (nor record anything), and the page says what would.
     page.get_by_role("link", name="Finish the lesson").first.click()
     expect(page.locator("#completion")).to_contain_text("Not counted yet")
-    expect(page.locator("#lesson-status")).to_have_text("in progress")
+    expect(page.locator("#lesson-status")).to_have_text("not started")
+    assert "sessionid" not in {cookie["name"] for cookie in page.context.cookies()}
 
     # An earlier visit's reading time (all but 3 s of what is needed) is on record: staying at the end for
     # those few seconds completes the lesson by itself.

@@ -44,7 +44,19 @@ def test_it_does_not_complete_a_lesson_whose_end_is_reached_in_seconds(client: C
     html = response.content.decode()
     assert "<strong>Not counted yet</strong>: you have spent 0 min on this lesson." in html
     assert f"It counts as read after about {round(required() / 60) or 1} min on the page" in html
+    # A visitor who has done nothing worth keeping yet still has no session and no row.
+    assert not Session.objects.exists() and not LessonProgress.objects.exists()
+
+
+def test_a_known_learner_who_jumps_to_the_end_keeps_the_lesson_in_progress(client: Client) -> None:
+    returning(client)
+    client.post(f"/lessons/{SLUG}/complete/", {"visit": visit(ago=2, read_before=60)})
     assert selectors.lesson_status(learner_of(client), SLUG).status == "in_progress"
+
+
+def test_reading_reports_under_fifteen_seconds_from_a_new_visitor_record_nothing(client: Client) -> None:
+    assert client.post(f"/lessons/{SLUG}/reading/", {"visit": visit(ago=5), "seconds": 5}).status_code == 204
+    assert not Session.objects.exists() and not LessonProgress.objects.exists()
 
 
 def test_it_completes_a_lesson_read_for_long_enough(client: Client) -> None:
