@@ -50,7 +50,8 @@ class VirtualLab:
         chosen = next(c for c in ctx.topology.workload.classes if c.name == request_class)
         correlation_id = f"r{number:05d}-{request_class}"
         await ctx.state.add_outstanding(1)
-        ctx.emit("request.created", correlation_id=correlation_id)
+        tag = {ctx.group_by: request_class} if ctx.group_by else {}
+        ctx.emit("request.created", correlation_id=correlation_id, **tag)
         self.clock.spawn(
             self.engine.handle_request(ctx, chosen, correlation_id=correlation_id, created_at=self.clock.time())
         )
@@ -98,3 +99,49 @@ class VirtualLab:
 def trace(events: list[dict[str, Any]], *fields: str) -> list[tuple[Any, ...]]:
     """Each event as (type, t in ms, the given fields), the form tests compare whole sequences in."""
     return [(e["type"], round(e["t"] * 1000), *(e.get(f) for f in fields)) for e in events]
+
+
+async def run_preset(
+    experiment: str, preset: str, *, seed: int, **overrides: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A built-in experiment's preset played whole on the virtual clock, as the driver plays it: seeded arrivals,
+    the scripted toggles on time, samples every 250 ms. Its summary (as the run would save it) and events."""
+    from lab.engine.driver import SAMPLE_EVERY_S, plan, sample
+    from lab.model.catalog import EXPERIMENTS
+    from lab.model.invariants import check_invariants
+    from lab.model.metrics import summarize
+
+    chosen = EXPERIMENTS[experiment]
+    found = chosen.preset(preset)
+    assert found is not None, f"no preset {preset!r} in {experiment}"
+    lab = VirtualLab(chosen.topology.document, **{**found.config, "seed": seed, **overrides})
+    ctx = await lab.context()
+    duration = float(lab.config["duration"])
+    script = [(step.at, step.values) for step in found.script]
+    for at, _, kind, payload in sorted(plan(chosen.topology, lab.config, script)):
+        if kind == "request":
+            index, request_class = payload
+            await lab.later(at, lambda i=index, c=request_class: lab.request(c.name, i + 1))
+        else:
+            await lab.later(at, lambda values=payload: lab.toggle(**values))
+
+    async def sampling() -> None:
+        while True:
+            await sample(ctx)
+            if lab.clock.now - ctx.started_at >= duration and await ctx.state.outstanding() <= 0:
+                return
+            await lab.clock.sleep(SAMPLE_EVERY_S)
+
+    async def heal_at_end() -> None:  # as the driver does when the load ends: every outage is healed
+        healed = {k: False for k, v in ctx.params.items() if k.endswith(".down") and v}
+        if healed:
+            await lab.toggle(**healed)
+            await lab.dispatch_all()
+
+    lab.clock.spawn(sampling())
+    await lab.later(duration, heal_at_end)
+    events = await lab.finish()
+    topology = chosen.topology
+    summary = summarize(events, duration_s=duration, group_by=topology.workload.group_by)
+    summary["invariants"] = check_invariants([i["kind"] for i in topology.invariants], events, summary)
+    return summary, events
