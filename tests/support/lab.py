@@ -53,9 +53,24 @@ def wait_finished(run: Run, *, timeout: float = 180) -> Run:
     raise AssertionError(f"run {run.id} still {run.status} after {timeout} s")
 
 
+def summary_of(run: Run) -> dict[str, Any]:
+    """A finished run's summary (the field is None only while the run is active)."""
+    assert run.summary is not None, f"run {run.id} ({run.status}) has no summary"
+    return run.summary
+
+
 def toggle(run: Run, **values: Any) -> None:
     services.apply_toggles(run, {k.replace("__", "."): v for k, v in values.items()}, by="learner")
 
 
 def of_type(events: list[dict[str, Any]], kind: str, **match: Any) -> list[dict[str, Any]]:
     return [e for e in events if e["type"] == kind and all(e.get(k) == v for k, v in match.items())]
+
+
+def wait_until_lab_idle(*, timeout: float = 120) -> None:
+    """Wait for every run other tests started to end, for tests that measure the lab's shared capacity."""
+    from comms_lab.redis_client import redis_client, rkey
+
+    deadline = time.monotonic() + timeout
+    while redis_client().zcard(rkey("lab", "active", "all")) and time.monotonic() < deadline:
+        time.sleep(0.25)

@@ -3,13 +3,17 @@
 import json
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from lab.models import Run
-from tests.support.lab import wait_finished
+from tests.support.lab import summary_of, wait_finished
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +24,7 @@ def learner_client() -> Client:
     return client
 
 
-def post(client: Client, path: str, body: object) -> object:
+def post(client: Client, path: str, body: object) -> "TestResponse":
     data = body if isinstance(body, str) else json.dumps(body)
     return client.post(path, data, content_type="application/json", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
 
@@ -44,7 +48,7 @@ def test_starting_a_run_returns_its_id_and_where_to_watch_it() -> None:
     finished = wait_finished(Run.objects.get(pk=run["id"]))
     detail = client.get(f"/lab/api/runs/{run['id']}").json()
     assert detail["status"] == "finished"
-    assert detail["summary"]["requests"] == 5 == finished.summary["requests"]
+    assert detail["summary"]["requests"] == 5 == summary_of(finished)["requests"]
     assert set(detail["summary"]["latency_ms"]) == {"p50", "p95", "p99"}
 
 
@@ -132,8 +136,9 @@ def test_a_run_whose_worker_vanished_is_closed_as_failed_when_next_looked_at() -
 
 def test_runs_are_admitted_by_the_load_they_offer_not_by_their_number(settings) -> None:
     from lab import services
-    from tests.support.lab import new_learner, start
+    from tests.support.lab import new_learner, start, wait_until_lab_idle
 
+    wait_until_lab_idle()
     settings.LAB_CAPACITY = 100  # engine operations per second; a quick-tour checkout offers 70
     first = start(preset="quick-tour", duration=5)
     with pytest.raises(services.AdmissionError) as refused:
