@@ -123,8 +123,13 @@ export function createLog(list, { onSelect, invalidate }) {
     invalidate();
     follow(active);
   });
+  // Tabbing in puts the active row where the reader is; a mouse press focuses the log too, but must not move it
+  // (the row under the pointer is the one being clicked).
+  let pressing = false;
+  list.addEventListener("pointerdown", () => { pressing = true; });
+  list.addEventListener("pointerup", () => { pressing = false; });
   list.addEventListener("focus", () => {
-    if (active < 0 && rows().length) moveTo(stick ? rows().length - 1 : Math.floor(scrollTop / ROW_PX));
+    if (!pressing && active < 0 && rows().length) moveTo(stick ? rows().length - 1 : Math.ceil(scrollTop / ROW_PX));
   });
 
   return {

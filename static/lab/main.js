@@ -12,6 +12,7 @@ import { createCharts } from "./charts.js";
 import { createLog, describe } from "./log.js";
 import { createControls } from "./controls.js";
 import { renderSummary } from "./summary.js";
+import { renderJourney } from "./journey.js";
 
 const exp = JSON.parse($("experiment-data").textContent);
 let runInfo = JSON.parse($("run-data").textContent);
@@ -228,11 +229,14 @@ function announce(text) {
 
 // ---------- journey of one request ----------
 function showJourney(e) {
-  const steps = store.events.filter((x) => x.correlation_id === e.correlation_id && describe(x) !== null);
-  const head = h("p", {}, h("strong", { text: e.correlation_id }), ` — ${steps.length} events`);
-  const list = h("ol", { class: "journey-list" }, ...steps.map((x) => h("li", { text: describe(x) })));
-  $("journey").replaceChildren(head, list);
+  renderJourney($("journey"), e.correlation_id, store.events, describe);
+  $("journey-id").value = e.correlation_id;
 }
+$("journey-search").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const id = $("journey-id").value.trim();
+  if (id) renderJourney($("journey"), id, store.events, describe);
+});
 
 // ---------- errors from the server ----------
 function showServerError(frame) {

@@ -160,7 +160,16 @@ def test_a_dropped_socket_resumes_after_the_last_event_without_duplicates_and_th
     created = page.locator("#event-log li", has_text="created").first
     request = created.inner_text().split()[1]
     created.click()
-    expect(page.locator("#journey")).to_contain_text(f"{request} created")
+    waterfall = page.locator("#journey .waterfall")
+    expect(waterfall).to_contain_text("request (hybrid)")
+    expect(waterfall).to_contain_text("order → payment, attempt 1")
+    expect(waterfall).to_contain_text("q.email: waiting")
+    expect(waterfall).to_contain_text("email handles it, attempt 1")
+    expect(page.locator("#journey")).to_contain_text(f"{request} created")  # in the list of all its events
+    page.get_by_label("Find a request by correlation id").fill("r00002-hybrid")
+    page.keyboard.press("Enter")
+    expect(page.locator("#journey strong")).to_have_text("r00002-hybrid")
+    expect(waterfall).to_contain_text("order → payment, attempt 1")
     assert errors == []
 
 
@@ -257,7 +266,9 @@ def test_axe_finds_no_serious_violation_before_during_and_after_a_run(
         page.locator('#topology .node[data-node="email"]').click()
         check("with a service's faults open")
         expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
-        check("after the run")
+        page.locator("#event-log li", has_text="created").first.click()
+        expect(page.locator("#journey .waterfall")).to_be_visible()
+        check("after the run, following a request")
         page.goto("/lab/cascade/")
         check("cascade before a run")
     finally:
