@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,7 +31,7 @@ RATE = float(os.environ.get("BENCH_RATE", "50"))
 
 def watch(url: str, origin: str, cookie: str, results: list, index: int) -> None:
     seqs, started = [], time.monotonic()
-    with connect(url, origin=origin, additional_headers={"Cookie": cookie}, max_size=None) as socket:
+    with connect(url, origin=Origin(origin), additional_headers={"Cookie": cookie}, max_size=None) as socket:
         while True:
             frame = json.loads(socket.recv(timeout=120))
             events = frame.get("events", [])

@@ -86,7 +86,8 @@ def noop(key: str, hops: int = 1) -> None:
     """The empty task bench/capacity.py measures its floor with: a chain of `hops` round trips, each published by
     a worker as a checkout's hops are; only the last increments the counter at `key` that the bench polls."""
     if hops > 1:
-        noop.apply_async((key, hops - 1), argsrepr="")
+        # celery-types' apply_async lacks argsrepr, a real Celery option (the repr shown in logs)
+        noop.apply_async((key, hops - 1), argsrepr="")  # type: ignore[call-arg]
         return
     from comms_lab.redis_client import redis_client
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -141,11 +142,12 @@ def learner_data(request: HttpRequest) -> dict[str, Any]:
     from lessons.models import LessonProgress
     from quizzes.models import Attempt, Response, ReviewCard
 
-    user = request.user
+    user = cast(User, request.user)  # only the @login_required download_data calls this
     attempts = list(_owned(Attempt, request).order_by("started_at").values())
     responses = Response.objects.filter(attempt_id__in=[a["id"] for a in attempts]).order_by("created_at")
     by_attempt: dict[Any, list[dict[str, Any]]] = {}
-    for response in responses.values():
+    # Plain dicts (values() rows); the stubs' TypedDict would forbid popping its key.
+    for response in cast(Iterable[dict[str, Any]], responses.values()):
         by_attempt.setdefault(response.pop("attempt_id"), []).append(response)
     for attempt in attempts:
         attempt["responses"] = by_attempt.get(attempt["id"], [])

@@ -14,9 +14,12 @@ scheduler with `enable_fuzzing=False` to get exact, repeatable due dates.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fsrs import Card, Rating, Scheduler
+
+if TYPE_CHECKING:
+    from fsrs.card import CardDict
 
 # Minutes-long steps suit flashcards you flip; a quiz question seen again after a minute is still in view.
 LEARNING_STEPS = (timedelta(hours=1), timedelta(days=1))
@@ -43,7 +46,7 @@ def rating_for(*, correct: bool, confidence: str) -> Rating:
 
 def new_card_state(card_id: int, now: datetime) -> dict[str, Any]:
     """A fresh card's serialised state; the card id is ours (FSRS would otherwise sleep 1 ms to make one)."""
-    return Card(card_id=card_id, due=now).to_dict()
+    return cast(dict[str, Any], Card(card_id=card_id, due=now).to_dict())  # kept as JSON (ReviewCard.state)
 
 
 def review(
@@ -56,10 +59,10 @@ def review(
 ) -> tuple[dict[str, Any], datetime]:
     """The card's next state and due time after one answer at `now` (timezone-aware, converted to UTC)."""
     card, _log = scheduler.review_card(
-        Card.from_dict(state),  # type: ignore[arg-type]
+        Card.from_dict(cast("CardDict", state)),  # a state new_card_state or review made
         rating_for(correct=correct, confidence=confidence),
         now.astimezone(UTC),
     )
     if not correct and confidence in CONFIDENT:
         card.due = now.astimezone(UTC)
-    return card.to_dict(), card.due  # type: ignore[return-value]
+    return cast(dict[str, Any], card.to_dict()), card.due

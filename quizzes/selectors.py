@@ -96,7 +96,8 @@ def answer_facts(learner: Learner) -> list[AnswerFact]:
     rows = Response.objects.filter(
         attempt__in=attempts_of(learner), step=Response.Step.ANSWER, correct__isnull=False
     ).values_list("question_id", "correct", "created_at", "confidence")
-    return [AnswerFact(question_id=q, correct=c, at=at, confidence=conf) for q, c, at, conf in rows]
+    # correct__isnull=False: every c is a bool
+    return [AnswerFact(question_id=q, correct=bool(c), at=at, confidence=conf) for q, c, at, conf in rows]
 
 
 def _facts_by_concept(facts: list[AnswerFact]) -> dict[str, list[AnswerFact]]:

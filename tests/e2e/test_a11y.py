@@ -70,6 +70,7 @@ def known_learner(page: Page) -> Learner:
     store = SessionStore()
     store[SESSION_KEY] = uuid.uuid4().hex
     store.create()
+    assert store.session_key is not None  # create() saved it under a new key
     page.context.add_cookies(
         [{"name": "sessionid", "value": store.session_key, "url": page.evaluate("location.origin")}]
     )

@@ -7,19 +7,21 @@ import time
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from lessons import services
 from lessons.catalog import get_catalog
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def test_a_lesson_counts_as_read_only_after_enough_time_on_the_page(page: Page) -> None:
     slug = "rpc"
-    need = services.required_read_seconds(get_catalog().lesson(slug))
+    lesson = get_catalog().lesson(slug)
+    assert lesson is not None
+    need = services.required_read_seconds(lesson)
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -34,7 +36,10 @@ def test_a_lesson_counts_as_read_only_after_enough_time_on_the_page(page: Page) 
 
     # An earlier visit's reading time (all but 3 s of what is needed) is on record: staying at the end for
     # those few seconds completes the lesson by itself.
-    form = {"visit": services.visit_token(slug=slug, read_seconds=0, now=time.time() - need), "seconds": need - 3}
+    form: dict[str, str | float | bool] = {
+        "visit": services.visit_token(slug=slug, read_seconds=0, now=time.time() - need),
+        "seconds": need - 3,
+    }
     token = page.locator("input[name=csrfmiddlewaretoken]").first.input_value()
     assert page.request.post(f"/lessons/{slug}/reading/", form=form, headers={"X-CSRFToken": token}).status == 204
     page.reload()
@@ -101,7 +106,9 @@ def test_code_blocks_scroll_from_the_keyboard_and_copy_to_the_clipboard(page: Pa
 def test_a_glossary_term_opens_its_definition_in_place(page: Page) -> None:
     page.goto("/lessons/sync-vs-async/")
     term = page.locator(".lesson-body a.term").first
-    slug = term.get_attribute("href").rsplit("#", 1)[1]
+    href = term.get_attribute("href")
+    assert href
+    slug = href.rsplit("#", 1)[1]
     definition = get_catalog().glossary[slug].definition
     term.focus()
     popover = page.get_by_role("tooltip")
@@ -137,13 +144,18 @@ def test_home_shows_the_lab_and_continues_where_the_learner_left_off(page: Page)
     assert picture.evaluate("img => img.complete && img.naturalWidth > 0")
     expect(page.locator(".continue-learning")).to_contain_text("Start here")
 
-    form = {"visit": services.visit_token(slug="ordering", read_seconds=0, now=time.time() - 30), "seconds": 30}
+    form: dict[str, str | float | bool] = {
+        "visit": services.visit_token(slug="ordering", read_seconds=0, now=time.time() - 30),
+        "seconds": 30,
+    }
     token = page.locator("body").get_attribute("hx-headers")
     csrf = token.split('"X-CSRFToken": "')[1].split('"')[0] if token else ""
     assert page.request.post("/lessons/ordering/reading/", form=form, headers={"X-CSRFToken": csrf}).status == 204
     page.reload()
     expect(page.locator(".continue-learning")).to_contain_text("Continue where you left off")
-    expect(page.locator(".continue-learning")).to_contain_text(get_catalog().lesson("ordering").title)
+    ordering = get_catalog().lesson("ordering")
+    assert ordering is not None
+    expect(page.locator(".continue-learning")).to_contain_text(ordering.title)
 
 
 @pytest.mark.parametrize(
@@ -156,5 +168,6 @@ def test_on_a_phone_the_header_is_one_row_and_nothing_overflows(page: Page, path
     boxes = [items.nth(i).bounding_box() for i in range(items.count())]
     middles = [box["y"] + box["height"] / 2 for box in boxes if box]
     assert max(middles) - min(middles) <= 8, middles  # one row
-    assert page.locator(".site-header").bounding_box()["height"] <= 64
+    header = page.locator(".site-header").bounding_box()
+    assert header and header["height"] <= 64
     assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]

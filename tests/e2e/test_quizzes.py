@@ -50,6 +50,7 @@ def returning_learner(page: Page) -> Learner:
     store = SessionStore()
     store[SESSION_KEY] = uuid.uuid4().hex
     store.create()
+    assert store.session_key is not None  # create() saved it under a new key
     page.goto("/quizzes/")
     page.context.add_cookies(
         [{"name": "sessionid", "value": store.session_key, "url": page.evaluate("location.origin")}]
@@ -60,7 +61,7 @@ def returning_learner(page: Page) -> Learner:
 def seed_a_finished_attempt(page: Page) -> list[Question]:
     """The learner's first attempt, answered through the services with three wrong answers."""
     learner = returning_learner(page)
-    bank = catalogue().bank(QUIZ)
+    bank = catalogue().banks[QUIZ]
     wrong = [next(q for q in bank.questions if q.type == kind) for kind in WRONG]
     attempt = services.start_attempt(learner=learner, quiz=QUIZ)
     for question in bank.questions:
@@ -68,6 +69,7 @@ def seed_a_finished_attempt(page: Page) -> list[Question]:
             order = question.items if question not in wrong else reversed(question.items)
             form = {f"pos-{item.id}": [str(n)] for n, item in enumerate(order, 1)}
         elif question.type == "numeric":
+            assert question.answer is not None  # a numeric question has its answer
             form = {"value": [str(question.answer + (1000 if question in wrong else 0))]}
         else:
             pick = question.correct_ids if question not in wrong else {o.id for o in question.options if not o.correct}

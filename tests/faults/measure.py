@@ -84,7 +84,9 @@ def main() -> None:
     try:
         up = until(lambda: health(url)[0] == 200, 120, 0.2)
         print(f"stack healthy {up:.1f} s after start (migrate + load_content + Redis + workers + daphne)")
-        redis_url = re.search(r"embedded Redis at (\S+),", log.read_text()).group(1)
+        found = re.search(r"embedded Redis at (\S+),", log.read_text())
+        assert found, "the stack did not say where its embedded Redis is"
+        redis_url = found.group(1)
         r = redis.Redis.from_url(redis_url, decode_responses=True)
         base = r.info("memory")["used_memory"]
         client = httpx.Client(base_url=url, timeout=30)

@@ -34,7 +34,7 @@ def reply_to(socket: ClientConnection, frame: str | bytes, *, timeout: float = 1
     """Send `frame`, then a ping; return every non-event frame received before the pong (the socket must live)."""
     socket.send(frame)
     socket.send('{"type":"ping"}')
-    replies = []
+    replies: list[dict[str, Any]] = []
     while True:
         message = json.loads(socket.recv(timeout=timeout))
         if message.get("type") == "pong":

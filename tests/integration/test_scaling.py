@@ -6,6 +6,7 @@ import time
 import httpx
 import pytest
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.support.processes import WebServer, Worker
 
@@ -36,7 +37,7 @@ def test_a_run_started_through_one_web_process_streams_gaplessly_through_another
     seqs, finished = [], False
     deadline = time.monotonic() + 90
     with connect(
-        f"ws://127.0.0.1:{other.port}{run['ws_url']}", origin=other.url, additional_headers={"Cookie": cookie}
+        f"ws://127.0.0.1:{other.port}{run['ws_url']}", origin=Origin(other.url), additional_headers={"Cookie": cookie}
     ) as socket:
         while not finished and time.monotonic() < deadline:
             frame = json.loads(socket.recv(timeout=60))

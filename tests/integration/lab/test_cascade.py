@@ -4,16 +4,18 @@ import cmath
 import math
 import time
 from collections import Counter
+from typing import Any
 
 import pytest
 
-from tests.support.lab import new_learner, of_type, start, toggle, wait_finished, wait_until_running
+from lab.models import Run
+from tests.support.lab import new_learner, of_type, start, summary_of, toggle, wait_finished, wait_until_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
-SLOW_INVENTORY = {"inventory.latency_ms": 3000.0}
+SLOW_INVENTORY: dict[str, Any] = {"inventory.latency_ms": 3000.0}
 
 
-def cascade(**config: object):
+def cascade(**config: Any) -> Run:
     return start(new_learner(), experiment="cascade", **config)
 
 
@@ -21,18 +23,18 @@ def test_slow_inventory_starves_browse_requests_unless_a_bulkhead_fences_checkou
     bare = cascade(duration=8, **SLOW_INVENTORY)
     fenced = cascade(duration=8, **SLOW_INVENTORY, **{"bulkhead.enabled": True})
     bare, fenced = wait_finished(bare), wait_finished(fenced)
-    assert bare.summary["by_path"]["browse"]["success_rate_pct"] < 80  # browse never touches inventory
+    assert summary_of(bare)["by_path"]["browse"]["success_rate_pct"] < 80  # browse never touches inventory
     reasons = Counter(e["reason"] for e in of_type(bare.stored_events(), "request.finished", path="browse"))
     assert reasons["gateway pool exhausted"] > 0
-    assert fenced.summary["by_path"]["browse"]["success_rate_pct"] == 100.0
-    assert fenced.summary["by_path"]["checkout"]["success_rate_pct"] < 100.0
+    assert summary_of(fenced)["by_path"]["browse"]["success_rate_pct"] == 100.0
+    assert summary_of(fenced)["by_path"]["checkout"]["success_rate_pct"] < 100.0
 
 
 def test_a_timeout_caps_how_long_callers_wait(transactional_db: None) -> None:
     run = wait_finished(cascade(duration=6, **SLOW_INVENTORY, **{"timeout.enabled": True, "timeout.ms": 400.0}))
-    checkout = run.summary["by_path"]["checkout"]
+    checkout = summary_of(run)["by_path"]["checkout"]
     assert checkout["latency_ms"]["p99"] < 1000
-    assert run.summary["by_path"]["browse"]["success_rate_pct"] == 100.0
+    assert summary_of(run)["by_path"]["browse"]["success_rate_pct"] == 100.0
 
 
 def test_the_breaker_opens_short_circuits_half_opens_and_closes_after_recovery(transactional_db: None) -> None:
@@ -57,7 +59,7 @@ def test_the_breaker_opens_short_circuits_half_opens_and_closes_after_recovery(t
     assert moves[0] == ("CLOSED", "OPEN")
     assert ("OPEN", "HALF_OPEN") in moves
     assert moves[-1] == ("HALF_OPEN", "CLOSED")
-    assert run.summary["calls_while_open"] == 0
+    assert summary_of(run)["calls_while_open"] == 0
     short_circuited = of_type(events, "call.finished", to="inventory", outcome="short_circuited")
     assert short_circuited, "while open, calls fail fast without reaching inventory"
     opened = next(e for e in of_type(events, "breaker.state") if e["to"] == "OPEN")
@@ -88,11 +90,11 @@ def test_retries_without_jitter_arrive_in_waves_and_full_jitter_spreads_them(tra
     waves = cascade(**common)
     spread = cascade(**common, **{"retry.jitter": "full"})
     waves, spread = wait_finished(waves), wait_finished(spread)
-    assert waves.summary["retries_per_request"] > 0.3
+    assert summary_of(waves)["retries_per_request"] > 0.3
     locked, jittered = (
         phase_locking(waves.stored_events(), "inventory"),
         phase_locking(spread.stored_events(), "inventory"),
     )
     assert locked > 0.3  # measured 0.72 on an idle machine, 0.38 under full test load
     assert locked > 3 * jittered
-    assert waves.summary["throughput_rps"] > waves.summary["goodput_rps"]  # retry amplification
+    assert summary_of(waves)["throughput_rps"] > summary_of(waves)["goodput_rps"]  # retry amplification

@@ -6,14 +6,14 @@ import time
 
 import pytest
 
-from tests.support.lab import of_type, start, toggle, wait_finished, wait_until_running
+from tests.support.lab import of_type, start, summary_of, toggle, wait_finished, wait_until_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
 
 
 def test_sync_checkouts_take_the_sum_of_the_chain_and_hybrid_ones_only_payment(transactional_db: None) -> None:
     run = wait_finished(start(mode="side_by_side", duration=8, rate=2))
-    by_mode = run.summary["by_mode"]
+    by_mode = summary_of(run)["by_mode"]
     assert by_mode["sync"]["success_rate_pct"] == by_mode["hybrid"]["success_rate_pct"] == 100.0
     assert by_mode["sync"]["latency_ms"]["p50"] == pytest.approx(1850, rel=0.10)
     events = run.stored_events()
@@ -44,18 +44,18 @@ def test_with_email_down_sync_checkouts_fail_while_hybrid_ones_queue_and_drain(t
     ]
     assert len(reached_email_while_down) >= 6
     assert {(e["outcome"], e.get("reason")) for e in reached_email_while_down} == {("failed", "email: refused")}
-    assert run.summary["by_mode"]["hybrid"]["success_rate_pct"] == 100.0
+    assert summary_of(run)["by_mode"]["hybrid"]["success_rate_pct"] == 100.0
 
     email_depths = [(e["t"], e["depths"]["q.email"]) for e in of_type(events, "queue.depth")]
     peak = max(d for _, d in email_depths)
     assert peak >= 8  # two checkouts a second for five seconds, none consumed
     assert max(d for t, d in email_depths if t < down_at) <= 1
-    assert email_depths[-1][1] == 0 and run.summary["final_queue_depth"] == 0
+    assert email_depths[-1][1] == 0 and summary_of(run)["final_queue_depth"] == 0
 
     published = {e["message_id"] for e in of_type(events, "message.published", to="email")}
     processed = [e["message_id"] for e in of_type(events, "message.processed", to="email", outcome="ok")]
     assert sorted(processed) == sorted(published)  # every queued email handled, each exactly once
-    assert run.summary["dlq_count"] == 0
+    assert summary_of(run)["dlq_count"] == 0
 
 
 def test_failing_consumers_retry_after_the_policy_delay_then_dead_letter(transactional_db: None) -> None:
@@ -77,9 +77,9 @@ def test_failing_consumers_retry_after_the_policy_delay_then_dead_letter(transac
     assert [e["attempt"] for e in of_type(events, "message.consumed", message_id=first)] == [1, 2, 3]
     gaps_ms = [(b - a) * 1000 - 150 for a, b in itertools.pairwise(consumed)]  # minus service time
     assert gaps_ms == [pytest.approx(300, abs=150), pytest.approx(600, abs=150)]
-    assert run.summary["dlq_count"] == 5
+    assert summary_of(run)["dlq_count"] == 5
     assert {e["reason"] for e in of_type(events, "dlq.added")} == {"analytics failed 3 times"}
-    assert run.summary["by_mode"]["hybrid"]["success_rate_pct"] == 100.0  # the checkout itself never waited
+    assert summary_of(run)["by_mode"]["hybrid"]["success_rate_pct"] == 100.0  # the checkout itself never waited
 
 
 @pytest.mark.parametrize(("idempotent", "processed_twice"), [(True, 0), (False, 4)])
@@ -90,5 +90,5 @@ def test_duplicated_messages_are_processed_twice_unless_consumers_are_idempotent
     run = wait_finished(run)
     events = run.stored_events()
     assert len(of_type(events, "message.published", to="email")) == 8  # four messages, each delivered twice
-    assert run.summary["duplicates_processed"] == processed_twice
+    assert summary_of(run)["duplicates_processed"] == processed_twice
     assert len(of_type(events, "message.processed", to="email", outcome="duplicate_skipped")) == 4 - processed_twice

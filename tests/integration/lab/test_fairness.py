@@ -2,16 +2,17 @@
 so a quiet run's messages never wait behind it (its latency under CPU load is bench/capacity.py's business)."""
 
 import statistics
+from typing import Any
 
 import pytest
 
 from lab.models import Run
-from tests.support.lab import new_learner, of_type, start, wait_finished
+from tests.support.lab import new_learner, of_type, start, summary_of, wait_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
-QUIET = {"mode": "hybrid", "duration": 6, "rate": 2, "seed": 7}
+QUIET: dict[str, Any] = {"mode": "hybrid", "duration": 6, "rate": 2, "seed": 7}
 # Email's eight instances at 800 ms each handle 10 messages a second; this neighbour sends 25.
-NOISY = {"mode": "hybrid", "duration": 6, "rate": 25}
+NOISY: dict[str, Any] = {"mode": "hybrid", "duration": 6, "rate": 25}
 
 
 def queue_wait_s(run: Run, queue: str) -> float:
@@ -26,7 +27,7 @@ def test_a_noisy_neighbours_backlog_never_delays_a_quiet_runs_messages() -> None
     noisy = start(new_learner(), **NOISY)
     quiet = wait_finished(start(new_learner(), **QUIET))
     noisy = wait_finished(noisy, timeout=120)
-    assert noisy.summary["max_queue_depth_by_queue"]["q.email"] > 50
+    assert summary_of(noisy)["max_queue_depth_by_queue"]["q.email"] > 50
     assert queue_wait_s(noisy, "q.email") > 1.0  # its own email messages queue for seconds
     assert queue_wait_s(quiet, "q.email") < 0.1  # the quiet run's are taken at once, beside that backlog
-    assert quiet.summary["by_mode"]["hybrid"]["success_rate_pct"] == 100.0
+    assert summary_of(quiet)["by_mode"]["hybrid"]["success_rate_pct"] == 100.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -12,11 +13,19 @@ from channels.testing import WebsocketCommunicator
 
 from comms_lab.asgi import application
 from comms_lab.redis_client import redis_client, rkey
-from tests.support.lab import new_learner, of_type, session_cookie_for, start, wait_finished, wait_until_running
+from tests.support.lab import (
+    new_learner,
+    of_type,
+    session_cookie_for,
+    start,
+    summary_of,
+    wait_finished,
+    wait_until_running,
+)
 from tests.support.processes import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-HYBRID = {"mode": "hybrid", "duration": 8, "rate": 4}
+HYBRID: dict[str, Any] = {"mode": "hybrid", "duration": 8, "rate": 4}
 
 
 @pytest.fixture
@@ -33,7 +42,7 @@ def spare_workers(worker: Worker) -> Iterator[list[Worker]]:
 def driver_pid(run_id: str, *, timeout: float = 10) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        holder = redis_client().get(rkey("run", run_id, "driver"))
+        holder = cast(str | None, redis_client().get(rkey("run", run_id, "driver")))  # decode_responses=True
         if holder:
             return int(holder.rsplit(":", 1)[1])
         time.sleep(0.05)
@@ -70,9 +79,9 @@ def test_a_run_whose_driver_is_killed_is_taken_over_and_every_request_is_account
     lost = {e["correlation_id"] for e in of_type(events, "request.lost")}
     assert len(created) == 32  # the whole load was sent, half of it by the second driver
     assert created == finished | lost and not finished & lost
-    assert run.summary["requests"] + run.summary["unfinished"] == 32
-    assert run.summary["lost"] == len(lost)
-    exactly_once = next(i for i in run.summary["invariants"] if i["name"] == "exactly_once")
+    assert summary_of(run)["requests"] + summary_of(run)["unfinished"] == 32
+    assert summary_of(run)["lost"] == len(lost)
+    exactly_once = next(i for i in summary_of(run)["invariants"] if i["name"] == "exactly_once")
     assert exactly_once["holds"], exactly_once["explanation"]
 
 
@@ -103,4 +112,4 @@ async def test_with_no_worker_left_the_run_ends_interrupted_within_ten_seconds_a
     assert time.monotonic() - killed_at < 10
     assert "no other worker" in ended["reason"]
     await sync_to_async(run.refresh_from_db)()
-    assert run.status == "interrupted" and run.summary["unfinished"] > 0
+    assert run.status == "interrupted" and summary_of(run)["unfinished"] > 0

@@ -3,13 +3,17 @@
 import json
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 from django.test import Client
 
 from lab.models import Run
-from tests.support.lab import new_learner, of_type, wait_finished
+from tests.support.lab import new_learner, of_type, summary_of, wait_finished
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
 SKELETONS = Path(__file__).resolve().parents[3] / "lab" / "experiments" / "skeletons"
@@ -35,11 +39,11 @@ def test_one_publish_gives_one_copy_to_each_matching_subscription_and_none_to_th
     assert fraud_keys == {"orders.placed"}  # the cancelled order (total 200) fails the filter and the binding
     processed = Counter(e["message_id"] for e in of_type(events, "message.processed", outcome="ok"))
     assert len(processed) == 30 and set(processed.values()) == {1}
-    assert [(i["name"], i["holds"]) for i in run.summary["invariants"]] == [
+    assert [(i["name"], i["holds"]) for i in summary_of(run)["invariants"]] == [
         ("exactly_once", True),
         ("every_request_accounted", True),
     ]
-    assert run.summary["findings"][0].startswith("all requests: 100% succeeded (5 of 5)")
+    assert summary_of(run)["findings"][0].startswith("all requests: 100% succeeded (5 of 5)")
 
 
 def test_competing_consumers_never_exceed_their_instances_and_poison_messages_end_in_the_dlq() -> None:
@@ -55,13 +59,13 @@ def test_competing_consumers_never_exceed_their_instances_and_poison_messages_en
             busy -= 1
         most = max(most, busy)
     assert most == 3  # 20 jobs a second at 200 ms each would need four instances: three work, the rest wait
-    assert healthy.summary["max_queue_depth"] > 0 and healthy.summary["final_queue_depth"] == 0
+    assert summary_of(healthy)["max_queue_depth"] > 0 and summary_of(healthy)["final_queue_depth"] == 0
 
     events = poisoned.stored_events()
     first = of_type(events, "message.published")[0]["message_id"]
     assert [e["attempt"] for e in of_type(events, "message.consumed", message_id=first)] == [1, 2, 3]
-    assert poisoned.summary["dlq_count"] == 5
-    verdicts = {i["name"]: (i["holds"], i["violations"]) for i in poisoned.summary["invariants"]}
+    assert summary_of(poisoned)["dlq_count"] == 5
+    verdicts = {i["name"]: (i["holds"], i["violations"]) for i in summary_of(poisoned)["invariants"]}
     assert verdicts == {"exactly_once": (True, 0), "no_dead_letters": (False, 5)}
 
 
@@ -71,7 +75,7 @@ def learner_client() -> Client:
     return client
 
 
-def post(client: Client, body: object) -> object:
+def post(client: Client, body: object) -> "TestResponse":
     return client.post(
         "/lab/api/runs",
         json.dumps(body),
@@ -85,7 +89,7 @@ def test_a_learner_made_design_posted_over_the_api_runs_and_replays_like_a_built
     response = post(client, {"topology": skeleton("pubsub"), "config": {"duration": 5, "rate": 1}})
     assert response.status_code == 201, response.content
     run = wait_finished(Run.objects.get(pk=response.json()["id"]))
-    assert run.experiment == "pubsub-skeleton" and run.summary["requests"] == 5
+    assert run.experiment == "pubsub-skeleton" and summary_of(run)["requests"] == 5
     page = client.get(f"/lab/runs/{run.id}/")
     assert page.status_code == 200 and b"Pub-sub: one publish" in page.content
     replayed = client.get(f"/lab/api/runs/{run.id}/events").json()["events"]

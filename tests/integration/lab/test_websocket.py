@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -71,7 +72,8 @@ async def test_a_reconnect_mid_run_replays_every_missed_event() -> None:
     last_seen = seen[-1]["seq"]
     second = await open_socket(run, cookie)
     await second.send_json_to({"type": "replay", "after": last_seen})
-    replayed, everything = [], []
+    replayed: list[dict[str, Any]] = []
+    everything: list[dict[str, Any]] = []
     while not any(e["type"] == "run.finished" for e in everything):
         frame = await second.receive_json_from(timeout=60)
         everything += frame.get("events", [])

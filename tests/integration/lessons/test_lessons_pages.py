@@ -142,6 +142,7 @@ def test_it_shows_in_progress_once_the_learner_has_read_for_a_while(client: Clie
 
 def test_it_finds_a_lesson_by_a_word_in_its_body(client: Client) -> None:
     lesson = get_catalog().lesson("sync-vs-async")
+    assert lesson is not None
     assert "Stripe" in lesson.text and "Stripe" not in lesson.title + lesson.summary
     html = client.get("/lessons/", {"q": "stripe"}).content.decode()
     results = html[html.index('id="search-results"') : html.index("All lessons")]

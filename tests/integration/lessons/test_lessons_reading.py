@@ -13,7 +13,7 @@ from django.test import Client
 
 from comms_lab.learners import SESSION_KEY, Learner
 from lessons import diagrams, page_cache, selectors, services
-from lessons.catalog import get_catalog
+from lessons.catalog import Lesson, get_catalog
 from lessons.models import LessonProgress
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +25,20 @@ def visit(slug: str = SLUG, *, ago: float, read_before: int = 0) -> str:
     return services.visit_token(slug=slug, read_seconds=read_before, now=time.time() - ago)
 
 
+def the_lesson() -> Lesson:
+    lesson = get_catalog().lesson(SLUG)
+    assert lesson is not None
+    return lesson
+
+
 def required() -> int:
-    return services.required_read_seconds(get_catalog().lesson(SLUG))
+    return services.required_read_seconds(the_lesson())
+
+
+def first_group(pattern: str, html: str) -> str:
+    found = re.search(pattern, html)
+    assert found, pattern
+    return found[1]
 
 
 def learner_of(client: Client) -> Learner:
@@ -34,7 +46,7 @@ def learner_of(client: Client) -> Learner:
 
 
 def test_a_lesson_needs_a_share_of_its_reading_time_and_at_least_twenty_seconds() -> None:
-    lesson = get_catalog().lesson(SLUG)
+    lesson = the_lesson()
     assert required() == max(20, round(0.4 * lesson.reading_minutes * 60))
     assert required() >= 20
 
@@ -209,9 +221,9 @@ def test_a_cached_page_carries_a_fresh_working_csrf_token_for_each_visitor() -> 
         client = Client(enforce_csrf_checks=True)
         html = client.get(f"/lessons/{SLUG}/").content.decode()
         assert page_cache.CSRF_PLACEHOLDER not in html and page_cache.VISIT_PLACEHOLDER not in html
-        token = re.search(r'"X-CSRFToken": "([^"]+)"', html)[1]
-        form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
-        visit_token = re.search(r'name="visit" value="([^"]+)"', html)[1]
+        token = first_group(r'"X-CSRFToken": "([^"]+)"', html)
+        form_token = first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        visit_token = first_group(r'name="visit" value="([^"]+)"', html)
         assert token == form_token
         tokens.append(token)
         form = {"visit": visit_token, "seconds": 0}

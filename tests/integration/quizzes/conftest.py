@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.http import HttpResponse
 from django.test import Client
 
 from quizzes.banks import Question, catalogue
 from quizzes.models import Attempt
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
+
+HTMX: dict[str, Any] = {"HTTP_HX_REQUEST": "true"}
 
 
 def right_form(question: Question) -> dict[str, Any]:
@@ -33,6 +35,7 @@ def wrong_form(question: Question) -> dict[str, Any]:
     if question.type == "ordering":
         form.update({f"pos-{item.id}": str(len(question.items) - n) for n, item in enumerate(question.items)})
     elif question.type == "numeric":
+        assert question.answer is not None and question.tolerance is not None  # a numeric question has both
         form["value"] = str(question.answer + question.tolerance + 1000)
     else:
         form["choice"] = next(o.id for o in question.options if not o.correct)
@@ -48,23 +51,23 @@ class QuizDriver:
     def start(self, quiz: str, **options: str) -> Attempt:
         response = self.client.post(f"/quizzes/{quiz}/start", options)
         assert response.status_code == 302, response.content
-        return Attempt.objects.get(pk=response.url.rstrip("/").rsplit("/", 1)[1])
+        return Attempt.objects.get(pk=response["Location"].rstrip("/").rsplit("/", 1)[1])
 
-    def post(self, attempt: Attempt, action: str, data: dict[str, Any], **headers: Any) -> HttpResponse:
+    def post(self, attempt: Attempt, action: str, data: dict[str, Any], **headers: Any) -> TestResponse:
         return self.client.post(f"/quizzes/attempts/{attempt.id}/{action}", data, **HTMX, **headers)
 
     def current(self, attempt: Attempt) -> Question:
         attempt.refresh_from_db()
         return catalogue().questions[attempt.question_ids[attempt.position]]
 
-    def answer(self, attempt: Attempt, *, right: bool, **extra: str) -> HttpResponse:
+    def answer(self, attempt: Attempt, *, right: bool, **extra: str) -> TestResponse:
         question = self.current(attempt)
         form = {**(right_form(question) if right else wrong_form(question)), **extra}
         response = self.post(attempt, "answer", form)
         assert response.status_code == 200, response.content.decode()[:2000]
         return response
 
-    def next(self, attempt: Attempt) -> HttpResponse:
+    def next(self, attempt: Attempt) -> TestResponse:
         return self.post(attempt, "next", {"question": self.current(attempt).id})
 
     def take(self, attempt: Attempt, *, right: Callable[[Question], bool], **extra: str) -> Attempt:

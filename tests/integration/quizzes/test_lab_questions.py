@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
-from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
 from lab.models import Run
 from quizzes.models import Attempt, Response
 from tests.integration.quizzes.conftest import QuizDriver
+from tests.support.lab import summary_of
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +47,11 @@ def save_run(
     )
 
 
-def predict(driver: QuizDriver, attempt: Attempt, choice: str = "a") -> HttpResponse:
+def predict(driver: QuizDriver, attempt: Attempt, choice: str = "a") -> TestResponse:
     return driver.post(attempt, "answer", {"question": LAB, "step": "prediction", "choice": choice})
 
 
-def enter(driver: QuizDriver, attempt: Attempt, value: str) -> HttpResponse:
+def enter(driver: QuizDriver, attempt: Attempt, value: str) -> TestResponse:
     return driver.post(attempt, "answer", {"question": LAB, "step": "answer", "value": value})
 
 
@@ -82,7 +86,12 @@ def test_the_entered_number_is_checked_against_the_learners_own_run(client: Clie
     html = enter(driver, attempt, "412").content.decode()
     assert "Correct" in html and "412.3 ms" in html and f"/lab/runs/{run.id}/" in html
     answer = Response.objects.get(attempt=attempt, question_id=LAB, step="answer")
-    assert answer.correct and answer.observed["run"] == str(run.id) and answer.observed["observed"] == 412.3
+    assert (
+        answer.correct
+        and answer.observed is not None
+        and answer.observed["run"] == str(run.id)
+        and answer.observed["observed"] == 412.3
+    )
     attempt = driver.take(attempt, right=lambda q: True)
     assert attempt.score == 1.0
 
@@ -104,7 +113,7 @@ def test_only_the_most_recent_finished_run_of_the_learner_counts(client: Client,
     predict(driver, attempt)
     enter(driver, attempt, "420")
     answer = Response.objects.get(attempt=attempt, question_id=LAB, step="answer")
-    assert answer.correct and answer.observed["run"] == str(latest.id)
+    assert answer.correct and answer.observed is not None and answer.observed["run"] == str(latest.id)
 
 
 def test_skipping_is_refused_once_the_learner_has_a_run(client: Client, driver: QuizDriver) -> None:
@@ -126,9 +135,9 @@ def test_a_run_whose_timings_drifted_from_the_model_is_not_graded(client: Client
     attempt = reach_the_lab_question(driver)
     trustworthy = save_run(client, 420.0, minutes_ago=5)
     drifted = save_run(client, 900.0, minutes_ago=1)
-    drifted.summary["fidelity"] = {"lag_pct": 12.5, "ok": False}
+    summary_of(drifted)["fidelity"] = {"lag_pct": 12.5, "ok": False}
     drifted.save(update_fields=["summary"])
     predict(driver, attempt)
     enter(driver, attempt, "420")
     answer = Response.objects.get(attempt=attempt, question_id=LAB, step="answer")
-    assert answer.correct and answer.observed["run"] == str(trustworthy.id)
+    assert answer.correct and answer.observed is not None and answer.observed["run"] == str(trustworthy.id)

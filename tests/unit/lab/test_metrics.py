@@ -1,7 +1,9 @@
+from typing import Any
+
 from lab.model.metrics import percentile, summarize
 
 
-def finished(t: float, latency: float, outcome: str = "ok", **extra: object) -> dict[str, object]:
+def finished(t: float, latency: float, outcome: str = "ok", **extra: Any) -> dict[str, Any]:
     return {"type": "request.finished", "t": t, "latency_ms": latency, "outcome": outcome, **extra}
 
 
@@ -24,7 +26,7 @@ def test_the_summary_counts_successes_and_failures() -> None:
 
 
 def test_throughput_counts_every_attempt_and_goodput_only_successes() -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "request.attempt", "attempt": 1, "path": "checkout"},
         {"type": "retry.scheduled"},
         {"type": "request.attempt", "attempt": 2, "path": "checkout"},
@@ -43,7 +45,7 @@ def test_it_splits_by_mode_when_requests_carry_one() -> None:
 
 
 def test_queue_depth_keeps_the_peak_and_the_last_sample() -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "queue.depth", "depths": {"email": 3, "warehouse": 1}},
         {"type": "queue.depth", "depths": {"email": 12, "warehouse": 0}},
         {"type": "queue.depth", "depths": {"email": 0, "warehouse": 0}},
@@ -54,7 +56,7 @@ def test_queue_depth_keeps_the_peak_and_the_last_sample() -> None:
 
 
 def test_calls_reaching_a_target_while_its_breaker_is_open_are_counted() -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "call.started", "to": "inventory"},
         {"type": "breaker.state", "target": "inventory", "from": "CLOSED", "to": "OPEN", "reason": "x"},
         {"type": "call.started", "to": "inventory"},
@@ -68,7 +70,7 @@ def test_calls_reaching_a_target_while_its_breaker_is_open_are_counted() -> None
 
 
 def test_dead_letters_and_processed_duplicates_are_counted() -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "dlq.added"},
         {"type": "message.processed", "duplicate": True},
         {"type": "message.processed", "duplicate": False},

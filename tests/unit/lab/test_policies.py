@@ -1,4 +1,5 @@
 import random
+from typing import Any
 
 import pytest
 
@@ -54,8 +55,8 @@ class TestRetryPolicy:
         assert [policy.should_retry(a) for a in (1, 2, 3)] == [True, True, False]
 
 
-def rate_breaker(**overrides: object) -> CircuitBreaker:
-    config = {
+def rate_breaker(**overrides: Any) -> CircuitBreaker:
+    config: dict[str, Any] = {
         "sliding_window_size": 4,
         "minimum_number_of_calls": 4,
         "failure_rate_threshold": 50.0,
@@ -63,7 +64,7 @@ def rate_breaker(**overrides: object) -> CircuitBreaker:
         "permitted_number_of_calls_in_half_open_state": 2,
     }
     config.update(overrides)
-    return CircuitBreaker(BreakerConfig(**config))  # type: ignore[arg-type]
+    return CircuitBreaker(BreakerConfig(**config))
 
 
 class TestCircuitBreaker:

@@ -47,7 +47,7 @@ None worth repeating.
 
 It works.
 """
-GLOSSARY = [
+GLOSSARY: list[dict[str, Any]] = [
     {"slug": "alpha", "term": "Alpha", "definition": "The first term.", "see_also": ["beta"]},
     {"slug": "beta", "term": "Beta", "definition": "The second term."},
 ]
@@ -121,7 +121,8 @@ def test_it_loads_a_valid_lesson(site: Site) -> None:
 
 @pytest.mark.parametrize("field", ["slug", "order", "title", "summary", "objectives", "concepts", "lab", "quiz"])
 def test_it_names_the_file_and_field_of_a_missing_required_field(site: Site, field: str) -> None:
-    path = site.write_lesson(**{field: None})
+    missing: dict[str, Any] = {field: None}
+    path = site.write_lesson(**missing)
     assert_error(site, f"{path}: {field}:", "")
 
 

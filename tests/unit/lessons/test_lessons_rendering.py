@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pygments.style import Style
 
 from lessons import diagrams, rendering
 from lessons.glossary import GlossaryTerm
@@ -17,7 +19,7 @@ GLOSSARY = {
 STATIC = Path(__file__).resolve().parents[3] / "static" / "lessons"
 
 
-def render(body: str, tmp_path: Path, **extra: str) -> rendering.Rendered:
+def render(body: str, tmp_path: Path, **extra: Any) -> rendering.Rendered:
     ctx = rendering.RenderContext(glossary=GLOSSARY, examples_dir=tmp_path, check_link=lambda href: None, **extra)
     return rendering.render(body, ctx)
 
@@ -122,7 +124,7 @@ def _luminance(colour: str) -> float:
 
 
 @pytest.mark.parametrize("style", [LightStyle, DarkStyle])
-def test_it_highlights_code_with_aa_contrast_in_both_themes(style: type) -> None:
+def test_it_highlights_code_with_aa_contrast_in_both_themes(style: type[Style]) -> None:
     background = _luminance(style.background_color)
     for token, spec in style:
         if spec["color"]:

@@ -57,10 +57,11 @@ def test_load_content_runs_the_bank_loader_and_reports_what_it_loaded() -> None:
 
 def test_a_valid_bank_parses_into_questions(tmp_path: Path) -> None:
     banks = load(write(tmp_path, "retries", GOOD_SINGLE))
-    question = banks.question("r-one")
+    question, bank = banks.question("r-one"), banks.bank("retries")
+    assert question is not None and bank is not None
     assert question.correct_ids == {"a"}
     assert question.quiz == "retries"
-    assert banks.bank("retries").order == 1
+    assert bank.order == 1
 
 
 def test_it_names_file_question_and_field_when_two_options_are_marked_correct(tmp_path: Path) -> None:
@@ -154,7 +155,8 @@ def test_it_checks_lab_questions_against_the_experiments_and_metrics(tmp_path: P
     no_modes = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="by_mode.sync.failed"))
     assert "question r-lab: metric: 'by_mode.sync.failed' needs an experiment with modes" in problems(no_modes)
     good = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="latency_ms.p99"))
-    assert load(good).question("r-lab").metric == "latency_ms.p99"
+    question = load(good).question("r-lab")
+    assert question is not None and question.metric == "latency_ms.p99"
 
 
 def test_it_flags_misspelt_fields_and_ordering_items_without_explanations(tmp_path: Path) -> None:
