@@ -225,6 +225,7 @@ class _Checker:
 
     def __init__(self) -> None:
         self.errors: dict[str, str] = {}
+        self.kindless: set[str] = set()  # links written without a kind: steps are not checked against a guess
 
     def fail(self, path: str, message: str) -> None:
         self.errors.setdefault(path, message)
@@ -429,6 +430,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     schema = Schema(tuple(_params(workload, services, policies, extra_params) + stream_params(links, services)))
     _unique_params(check, schema, doc)
     _workload_refs(check, workload, links, schema)
+    _step_options(check, services, workload, links, policies, schema)
     presets = _presets(check, doc.get("presets"), schema)
     default_preset = _ref(doc.get("default_preset", presets[0].slug if presets else ""))
     if (presets or "default_preset" in doc) and default_preset not in {p.slug for p in presets}:
@@ -511,6 +513,8 @@ def _policies(check: _Checker, raw: Any) -> dict[str, Policy]:
         check.name(name, path)
         name = name if isinstance(name, str) else repr(name)  # a key YAML read as a number stays text: names are listed
         data = check.mapping(body, path)
+        if "kind" not in data:
+            check.fail(f"{path}.kind", f"is required; one of {', '.join(POLICY_KINDS)}")
         kind = check.choice(data, "kind", path, POLICY_KINDS, "timeout")
         defaults = dict(POLICY_DEFAULTS[kind])
         for key, value in data.items():
@@ -602,6 +606,9 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
         if lid in links or lid in services or lid in subscription_ids:
             check.fail(f"{path}.id", "is already used by another link, a subscription or a service")
         check.unknown(spec, LINK_FIELDS, path)
+        if "kind" not in spec:
+            check.fail(f"{path}.kind", f"is required; one of {', '.join(LINK_KINDS)}")
+            check.kindless.add(lid)
         kind = check.choice(spec, "kind", path, LINK_KINDS, "call")
         source, target = _ref(spec.get("from")), _ref(spec.get("to"))
         if source not in services:
@@ -770,6 +777,8 @@ def _check_steps(check: _Checker, path: str, owner: str, steps: tuple[Step, ...]
             continue
         link = links.get(step.target)
         where = f"{step.path or f'{path}[{index}]'}.{step.kind}"
+        if step.target in check.kindless:
+            continue
         if link is None:
             check.fail(where, f"names no link; links are {', '.join(links) or 'none'}")
         elif link.kind not in wanted:
@@ -779,6 +788,124 @@ def _check_steps(check: _Checker, path: str, owner: str, steps: tuple[Step, ...]
                 check.fail(where, f"no consumer group of {link.id!r} goes to {owner}; project runs in one")
         elif link.source != owner:
             check.fail(where, f"link {link.id!r} leaves {link.source}, not {owner}")
+
+
+OUTBOX_MODES = ("outbox", "dual_write")
+MAX_WAIT_MS = 60_000  # aggregate timeout_ms and a read's read_wait_ms
+
+
+def _step_options(
+    check: _Checker,
+    services: dict[str, Service],
+    workload: Workload,
+    links: dict[str, Link],
+    policies: dict[str, Policy],
+    schema: Schema,
+) -> None:
+    """Options the constructs read (sagas, aggregates, stream sends, projections, outboxes): a misspelt policy or
+    parameter, or a value of the wrong type, would otherwise change what a run does without a word."""
+    handlers = [(service.id, steps) for service in services.values() for steps in (service.steps, *service.on.values())]
+    handlers += [(workload.entry, c.steps) for c in workload.classes]
+    for owner, steps in handlers:
+        for step in _walk(steps):
+            _options_of(check, step, services.get(owner), links, policies, schema)
+
+
+def _options_of(
+    check: _Checker,
+    step: Step,
+    owner: Service | None,
+    links: dict[str, Link],
+    policies: dict[str, Policy],
+    schema: Schema,
+) -> None:
+    options, where = step.options, f"{step.path}.{step.kind}"
+    bools = sorted(p.name for p in schema.params if p.kind == "bool")
+    if step.kind == "saga":
+        retry = _ref(options.get("retry"))
+        if retry is not None and (retry not in policies or policies[retry].kind != "retry"):
+            named = ", ".join(n for n, p in policies.items() if p.kind == "retry") or "none"
+            check.fail(f"{where}.retry", f"names no retry policy; retry policies are {named}")
+        switch = _ref(options.get("compensations"))
+        if switch is not None and switch not in bools:
+            check.fail(f"{where}.compensations", f"names no bool parameter; bool parameters are {', '.join(bools)}")
+        if "undo" in options:
+            check.flag(options, "undo", where, default=False)
+        if options.get("undo") is True and owner is not None:
+            name = _ref(options.get("name", owner.id))
+            sagas = _sagas_of(owner)
+            if name not in sagas:
+                field_name = "name" if "name" in options else "undo"
+                check.fail(
+                    f"{where}.{field_name}",
+                    f"names no saga of {owner.id}; its sagas are {', '.join(sagas) or 'none'} (undo compensates"
+                    " the service's own saga of that name)",
+                )
+    elif step.kind == "aggregate":
+        for index, event in enumerate(options.get("events") if isinstance(options.get("events"), list) else ()):
+            if not isinstance(event, str):
+                check.fail(f"{where}.events[{index}]", f"must be text (a routing key), got {event!r}")
+        if "by" in options and not isinstance(options["by"], str):
+            check.fail(f"{where}.by", f"must be text (a body or envelope field), got {options['by']!r}")
+        check.number(options, "timeout_ms", where, default=0.0, low=0, high=MAX_WAIT_MS)
+    elif step.kind == "project":
+        check.flag(options, "check_version", step.path, default=True)
+    elif step.kind == "outbox":
+        if "mode" in options:
+            check.choice(options, "mode", step.path, OUTBOX_MODES, "outbox")
+        mode_param = _ref(options.get("mode_param"))
+        param = schema.by_name.get(mode_param) if isinstance(mode_param, str) else None
+        if mode_param is not None and (
+            param is None or param.kind != "choice" or set(param.choices) - set(OUTBOX_MODES)
+        ):
+            check.fail(
+                f"{step.path}.mode_param",
+                f"names no choice parameter with choices among {', '.join(OUTBOX_MODES)}",
+            )
+        if "table" in options and not isinstance(options["table"], str):
+            check.fail(f"{step.path}.table", f"must be text, got {options['table']!r}")
+    if step.kind in ("send", "request", "outbox") and "body" in options and not isinstance(options["body"], dict):
+        check.fail(f"{step.path}.body", f"must be a mapping of fields, got {type(options['body']).__name__}")
+    if step.kind == "send" and step.target not in check.kindless:
+        _send_options(check, step, links.get(step.target), bools)
+
+
+def _send_options(check: _Checker, step: Step, link: Link | None, bools: list[str]) -> None:
+    """A send over a stream may name its `event` and query a group's read model right after (`read`, ...)."""
+    options, path = step.options, step.path
+    if "event" in options and not isinstance(options["event"], str):
+        check.fail(f"{path}.event", f"must be text (the event's name), got {options['event']!r}")
+    reads = [name for name in ("read", "read_your_writes", "read_wait_ms") if name in options]
+    if link is None or link.kind != "stream":
+        for name in reads:
+            check.fail(f"{path}.{name}", "reads a stream's read model: only for a send over a stream link")
+        return
+    if "read" in options:
+        groups = [group.id for group in link.groups]
+        if _ref(options["read"]) not in groups:
+            check.fail(f"{path}.read", f"names no consumer group of {link.id!r}; its groups are {', '.join(groups)}")
+    elif reads:
+        check.fail(f"{path}.{reads[0]}", "needs read: <consumer group> to say which read model to query")
+    wait = _ref(options.get("read_your_writes"))
+    if wait is not None and not isinstance(wait, bool) and wait not in bools:
+        check.fail(
+            f"{path}.read_your_writes",
+            f"must be true, false or the name of a bool parameter; bool parameters are {', '.join(bools) or 'none'}",
+        )
+    check.number(options, "read_wait_ms", path, default=5000.0, low=0, high=MAX_WAIT_MS)
+
+
+def _sagas_of(service: Service) -> list[str]:
+    """The sagas an `undo` in this service can compensate: its own top-level saga steps (name, else the service),
+    as lab/engine/constructs/sagas.py looks them up."""
+    names = []
+    for steps in (service.steps, *service.on.values()):
+        for step in steps:
+            if step.kind == "saga" and not step.options.get("undo"):
+                name = _ref(step.options.get("name") or service.id)
+                if name not in names:
+                    names.append(name)
+    return names
 
 
 def _workload(

@@ -23,8 +23,10 @@ from lab.model.topology import (
     MAX_PARTITIONS,
     MAX_SERVICES,
     MAX_STEPS,
+    MAX_WAIT_MS,
     NAME,
     NODE_NAME,
+    OUTBOX_MODES,
     POLICY_DEFAULTS,
     POLICY_KINDS,
     POOL_FIELDS,
@@ -70,13 +72,38 @@ _STEP: dict[str, Any] = {
     "properties": {
         **{kind: _TEXT for kind in ("call", "send", "request", "outbox", "project", "emit", "fail")},
         "work": _number(0, 60_000),
-        "saga": {"type": "object", "properties": {"steps": {"$ref": "#/$defs/steps"}}},
+        "saga": {
+            "type": "object",
+            "properties": {
+                "steps": {"$ref": "#/$defs/steps"},
+                "name": _TEXT,
+                "retry": {**_NAME, "description": "a retry policy for the compensations"},
+                "compensations": {**_NODE, "description": "a bool parameter; false skips every compensation"},
+                "undo": {"type": "boolean", "description": "compensate this service's own saga of that name"},
+            },
+        },
         "aggregate": {
             "type": "object",
             "required": ["events"],
-            "properties": {"events": {"type": "array", "minItems": 2}, "then": {"$ref": "#/$defs/steps"}},
+            "properties": {
+                "events": {"type": "array", "minItems": 2, "items": _TEXT},
+                "by": _TEXT,
+                "timeout_ms": _number(0, MAX_WAIT_MS),
+                "then": {"$ref": "#/$defs/steps"},
+            },
         },
         "compensate": {"$ref": "#/$defs/step"},
+        # options of send, request and outbox
+        "key": _TEXT,
+        "body": {"type": "object"},
+        "event": {**_TEXT, "description": "a stream event's name; consumers' on.<event> reacts to it"},
+        "read": {**_NAME, "description": "a consumer group of the stream whose read model is queried after"},
+        "read_your_writes": {"oneOf": [{"type": "boolean"}, _NODE]},
+        "read_wait_ms": _number(0, MAX_WAIT_MS),
+        "mode": {"enum": list(OUTBOX_MODES)},
+        "mode_param": _NODE,
+        "table": _TEXT,
+        "check_version": {"type": "boolean"},
     },
 }
 _STEPS = {"type": "array", "maxItems": MAX_STEPS, "items": {"$ref": "#/$defs/step"}}

@@ -1081,3 +1081,181 @@ def test_a_topic_is_drawn_with_a_box_per_subscription() -> None:
     assert {("shop", "news"), ("news", "news.mail"), ("news.mail", "mail"), ("news.stock", "stock")} <= {
         (e["from"], e["to"]) for e in graph["edges"]
     }
+
+
+# Options the constructs read: a kind left out, sagas, aggregates, stream sends, projections and outboxes
+
+BOOLS = "retry.enabled, stock.down, stock.reorder, timeout.enabled"
+
+
+def test_a_link_without_a_kind_is_told_the_kinds_instead_of_becoming_a_call() -> None:
+    document = doc()
+    del document["links"][1]["kind"]
+    assert error(document) == ("links.q.mail.kind", "is required; one of call, queue, topic, stream, reply")
+
+
+def test_a_policy_without_a_kind_is_told_the_kinds_instead_of_becoming_a_timeout() -> None:
+    document = doc()
+    del document["policies"]["timeout"]["kind"]
+    assert error(document) == (
+        "policies.timeout.kind",
+        "is required; one of timeout, retry, breaker, bulkhead, idempotency",
+    )
+
+
+def saga(**options: Any) -> dict[str, Any]:
+    return {"saga": {"steps": [{"call": "shop-stock", "compensate": {"send": "q.mail"}}], **options}}
+
+
+def test_a_saga_retry_must_name_a_retry_policy() -> None:
+    assert parse_topology(with_class_steps(saga(retry="retry")))
+    assert error(with_class_steps(saga(retry="timeout"))) == (
+        "workload.classes.order.steps[0].saga.retry",
+        "names no retry policy; retry policies are retry",
+    )
+
+
+def test_a_saga_compensations_switch_must_name_a_bool_parameter() -> None:
+    assert parse_topology(with_class_steps(saga(compensations="stock.down")))
+    assert error(with_class_steps(saga(compensations="shop_pool"))) == (
+        "workload.classes.order.steps[0].saga.compensations",
+        f"names no bool parameter; bool parameters are {BOOLS}",
+    )
+
+
+def undoing(name: str) -> dict[str, Any]:
+    """Mail runs its own saga 'notify' for every message and an undo of saga `name` on 'order.failed'."""
+    document = doc()
+    document["services"]["mail"]["steps"] = [{"saga": {"name": "notify", "steps": [{"work": 1}]}}]
+    document["services"]["mail"]["on"] = {"order.failed": [{"saga": {"name": name, "undo": True}}]}
+    return document
+
+
+def test_an_undo_must_name_a_saga_of_its_own_service() -> None:
+    assert parse_topology(undoing("notify"))
+    assert error(undoing("payment")) == (
+        "services.mail.on.order.failed[0].saga.name",
+        "names no saga of mail; its sagas are notify (undo compensates the service's own saga of that name)",
+    )
+
+
+def test_an_undo_is_true_or_false() -> None:
+    document = undoing("notify")
+    document["services"]["mail"]["on"]["order.failed"][0]["saga"]["undo"] = "yes"
+    assert error(document) == ("services.mail.on.order.failed[0].saga.undo", "must be true or false, got 'yes'")
+
+
+def aggregate(**options: Any) -> dict[str, Any]:
+    return {"aggregate": {"events": ["paid", "reserved"], "then": [{"work": 1}], **options}}
+
+
+def test_aggregate_events_are_routing_keys_in_text() -> None:
+    assert parse_topology(with_class_steps(aggregate(by="order_id", timeout_ms=1500)))
+    assert error(with_class_steps(aggregate(events=["paid", 7]))) == (
+        "workload.classes.order.steps[0].aggregate.events[1]",
+        "must be text (a routing key), got 7",
+    )
+
+
+def test_aggregate_by_is_a_field_name_in_text() -> None:
+    assert error(with_class_steps(aggregate(by=["order_id"]))) == (
+        "workload.classes.order.steps[0].aggregate.by",
+        "must be text (a body or envelope field), got ['order_id']",
+    )
+
+
+def test_aggregate_timeout_ms_is_up_to_a_minute() -> None:
+    assert error(with_class_steps(aggregate(timeout_ms=60_001))) == (
+        "workload.classes.order.steps[0].aggregate.timeout_ms",
+        "must be a number from 0 to 60000, got 60001",
+    )
+
+
+def stream_send(**options: Any) -> dict[str, Any]:
+    document = with_links(stream())
+    document["workload"]["classes"]["order"]["steps"] = [{"send": "log", **options}]
+    return document
+
+
+def test_a_stream_send_with_its_event_and_a_read_of_a_group_is_valid() -> None:
+    options = {"event": "paid", "body": {"status": "paid"}, "read": "g", "read_your_writes": "stock.down"}
+    assert parse_topology(stream_send(**options, read_wait_ms=2000))
+    assert parse_topology(stream_send(read="g", read_your_writes=True))
+
+
+def test_a_stream_send_event_is_text() -> None:
+    assert error(stream_send(event=3)) == (
+        "workload.classes.order.steps[0].event",
+        "must be text (the event's name), got 3",
+    )
+
+
+def test_a_send_body_is_a_mapping() -> None:
+    assert error(stream_send(body=["status", "paid"])) == (
+        "workload.classes.order.steps[0].body",
+        "must be a mapping of fields, got list",
+    )
+
+
+def test_a_read_must_name_a_consumer_group_of_the_stream() -> None:
+    assert error(stream_send(read="nobody")) == (
+        "workload.classes.order.steps[0].read",
+        "names no consumer group of 'log'; its groups are g",
+    )
+
+
+def test_read_wait_ms_is_up_to_a_minute() -> None:
+    assert error(stream_send(read="g", read_wait_ms=-1)) == (
+        "workload.classes.order.steps[0].read_wait_ms",
+        "must be a number from 0 to 60000, got -1",
+    )
+
+
+def test_read_your_writes_is_a_bool_or_a_bool_parameter() -> None:
+    assert error(stream_send(read="g", read_your_writes="stock_ms")) == (
+        "workload.classes.order.steps[0].read_your_writes",
+        "must be true, false or the name of a bool parameter; bool parameters are log.g.resequence, log.g.rewind,"
+        f" {BOOLS}",
+    )
+
+
+def test_read_options_need_read() -> None:
+    assert error(stream_send(read_wait_ms=100)) == (
+        "workload.classes.order.steps[0].read_wait_ms",
+        "needs read: <consumer group> to say which read model to query",
+    )
+
+
+def test_a_read_belongs_to_a_send_over_a_stream() -> None:
+    assert error(with_class_steps({"send": "q.mail", "read": "g"})) == (
+        "workload.classes.order.steps[0].read",
+        "reads a stream's read model: only for a send over a stream link",
+    )
+
+
+def test_project_check_version_is_true_or_false() -> None:
+    document = with_links(stream())
+    document["services"]["mail"]["steps"] = [{"project": "log", "check_version": False}]
+    assert parse_topology(document)
+    document["services"]["mail"]["steps"] = [{"project": "log", "check_version": "no"}]
+    assert error(document) == ("services.mail.steps[0].check_version", "must be true or false, got 'no'")
+
+
+def test_an_outbox_mode_is_outbox_or_dual_write() -> None:
+    assert parse_topology(with_class_steps({"outbox": "q.mail", "mode": "dual_write", "table": "orders"}))
+    assert error(with_class_steps({"outbox": "q.mail", "mode": "two_phase"})) == (
+        "workload.classes.order.steps[0].mode",
+        "must be one of outbox, dual_write, got 'two_phase'",
+    )
+
+
+def test_an_outbox_mode_param_names_a_choice_of_the_modes() -> None:
+    document = with_class_steps({"outbox": "q.mail", "mode_param": "publish_mode"})
+    choice = {"name": "publish_mode", "type": "choice", "default": "outbox", "label": "Mode"}
+    document["parameters"] = [{**choice, "choices": ["outbox", "dual_write"]}]
+    assert parse_topology(document)
+    document["parameters"] = [{**choice, "choices": ["outbox", "two_phase"]}]
+    assert error(document) == (
+        "workload.classes.order.steps[0].mode_param",
+        "names no choice parameter with choices among outbox, dual_write",
+    )
