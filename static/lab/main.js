@@ -23,6 +23,7 @@ const dlqId = diagramNodes.find((n) => n.kind === "dlq")?.id;
 const nodeIds = new Set(diagramNodes.map((n) => n.id));
 const reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
 const viewState = { paused: false, speed: 1, scrubbing: false };
+const READ_ONLY = "This is someone else's run, shared by its link: it is read-only, with the settings it ran with.";
 const calm = () => reducedMotion.matches || $("calm").checked;
 
 const store = createStore();
@@ -313,7 +314,8 @@ function onFinished(e) {
   renderSummary($("summary"), e.summary, exp, store.config);
   $("start").disabled = !(runInfo && runInfo.can_control);
   $("stop").disabled = true;
-  controls.setLocked(false, "This run has ended: toggles can no longer change it. Start a new run to try them.");
+  if (runInfo && !runInfo.can_control) controls.setLocked(true, READ_ONLY);
+  else controls.setLocked(false, "This run has ended: toggles can no longer change it. Start a new run to try them.");
   const scrub = $("scrub");
   scrub.max = metrics.maxT.toFixed(1);
   scrub.value = scrub.max;
@@ -417,7 +419,7 @@ if (runInfo) {
   showShare();
   if (!runInfo.can_control) {
     $("start").disabled = true;
-    controls.setLocked(true, "This is someone else's run: it is read-only.");
+    controls.setLocked(true, READ_ONLY);
   } else if (runInfo.status === "running" || runInfo.status === "queued") {
     $("stop").disabled = false;
     controls.setLocked(true);

@@ -274,3 +274,24 @@ def test_axe_finds_no_serious_violation_before_during_and_after_a_run(
     finally:
         context.close()
     assert found == {stage: [] for stage in found}
+
+
+def test_a_shared_run_opens_read_only_with_its_own_settings(page: Page, browser, web_server, errors: list[str]) -> None:
+    start(page, "quick-tour", duration=5, rate=4)
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    link = page.locator("#share-link").get_attribute("href")
+    assert link and "share=" in link
+    other = browser.new_context(base_url=web_server.url)
+    try:
+        viewer = other.new_page()
+        viewer.goto(link)
+        expect(viewer.locator("#run-status")).to_have_text("finished", timeout=15_000)
+        expect(viewer.locator("#toggles-note")).to_contain_text("read-only")
+        expect(viewer.get_by_role("button", name="Start run")).to_be_disabled()
+        expect(viewer.get_by_label("Email down")).to_be_disabled()
+        expect(viewer.get_by_label("Request rate (requests/s)")).to_have_value("4")  # the run's own config
+        expect(viewer.locator("#event-log")).to_contain_text("run finished")
+        expect(viewer.get_by_role("table").filter(has_text="Success rate")).to_contain_text("%")
+    finally:
+        other.close()
+    assert errors == []
