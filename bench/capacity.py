@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import platform
@@ -42,13 +43,15 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import connect
+from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from comms_lab.stack import free_port  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, even through a pipe
+if isinstance(sys.stdout, io.TextIOWrapper):
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, even through a pipe
 ROLES = (("redis", "redis-server"), ("worker", "celery"), ("web", "daphne"))
 # Targets of issue 8 ("Targets", measured on 2 cores).
 P50_DRIFT_PCT = 5.0
@@ -286,6 +289,11 @@ class Watch:
     summary: dict[str, Any] | None = None
 
     @property
+    def final(self) -> dict[str, Any]:
+        """The run's final summary ({} until `run.finished` arrived)."""
+        return self.summary or {}
+
+    @property
     def lost(self) -> int:
         return (max(self.seqs) - len(set(self.seqs))) if self.seqs else 0
 
@@ -319,7 +327,7 @@ async def learner(base: str, body: dict[str, Any], start: asyncio.Event, timeout
     deadline = time.monotonic() + timeout_s
     try:
         async with connect(
-            url, origin=base, additional_headers={"Cookie": cookie}, max_size=None, ping_interval=None
+            url, origin=Origin(base), additional_headers={"Cookie": cookie}, max_size=None, ping_interval=None
         ) as socket:
             hello_at = None
             while watch.summary is None:
@@ -366,7 +374,7 @@ class Phase:
 
     @property
     def checkouts(self) -> int:
-        return sum(int(w.summary.get("requests") or 0) for w in self.ok)
+        return sum(int(w.final.get("requests") or 0) for w in self.ok)
 
 
 def run_phase(stack: Stack, n: int, body: dict[str, Any], timeout_s: float) -> Phase:
@@ -389,8 +397,9 @@ def run_phase(stack: Stack, n: int, body: dict[str, Any], timeout_s: float) -> P
     p50s = [p for w in phase.ok if (p := checkout_p50(w)) is not None]
     print(
         f"   phase: {n} learner(s) on {body['experiment']}, {len(phase.ok)}/{n} finished in {wall:.0f} s, "
-        f"p50 median {fmt(statistics.median(p50s) if p50s else None, ' ms', 0)}, "
-        f"{sum(w.lost for w in watches)} events lost, worker+Redis {cpu.worker_redis:.1f} s CPU, daphne {cpu.web:.1f} s"
+        + (f"hybrid p50 median {statistics.median(p50s):.0f} ms, " if p50s else "")
+        + f"{sum(w.lost for w in watches)} events lost, "
+        + f"worker+Redis {cpu.worker_redis:.1f} s CPU, daphne {cpu.web:.1f} s"
     )
     return phase
 
@@ -430,10 +439,10 @@ def report_checkout(n: int, crowd: list[Phase], lone: list[Phase], floor: Floor,
     delays = [d for w in watches for d in w.delays_ms]
     d50, d99 = percentile(delays, 50), percentile(delays, 99)
     created = sum(w.created for w in ok)
-    accounted = sum(int(w.summary.get("requests") or 0) + int(w.summary.get("unfinished") or 0) for w in ok)
-    unfinished = sum(int(w.summary.get("unfinished") or 0) for w in ok)
+    accounted = sum(int(w.final.get("requests") or 0) + int(w.final.get("unfinished") or 0) for w in ok)
+    unfinished = sum(int(w.final.get("unfinished") or 0) for w in ok)
     runs_ok = len(ok) == len(watches)
-    lags = [float((w.summary.get("fidelity") or {}).get("lag_pct") or 0.0) for w in ok]
+    lags = [float((w.final.get("fidelity") or {}).get("lag_pct") or 0.0) for w in ok]
     checkouts = sum(phase.checkouts for phase in crowd)
     wall = sum(phase.wall_s for phase in crowd)
     cpu_s = sum(phase.cpu.worker_redis for phase in crowd)
@@ -571,8 +580,8 @@ def report_cascade(k: int, crowd: list[Phase], lone: list[Phase], sizes: dict[st
         f"worst learner {worst_pool:.1f} points off",
         f"within {CASCADE_POINTS:g} points",
     )
-    warned = [w for w in crowd_ok + lone_ok if not (w.summary.get("fidelity") or {}).get("ok", True)]
-    lags = [float((w.summary.get("fidelity") or {}).get("lag_pct") or 0.0) for w in crowd_ok]
+    warned = [w for w in crowd_ok + lone_ok if not (w.final.get("fidelity") or {}).get("ok", True)]
+    lags = [float((w.final.get("fidelity") or {}).get("lag_pct") or 0.0) for w in crowd_ok]
     target(
         f"no fidelity warning (K={k})",
         not warned,
