@@ -204,7 +204,7 @@ export function createTopology(svg, exp, { onNodeActivate, hasFaults }) {
         const down = !!live[`${n.id}.down`], slow = +live[`${n.id}.latency_ms`] || 0, err = +live[`${n.id}.error_rate`] || 0;
         let main = "up", cls = "ok";
         if (down) [main, cls] = ["DOWN", "bad"];
-        else if (slow && err) [main, cls] = [`slow +${slow} ms · ${Math.round(err * 100)}% err`, "warn"];
+        else if (slow && err) [main, cls] = [`+${slow} ms, ${Math.round(err * 100)}% err`, "warn"]; // fits the box
         else if (slow) [main, cls] = [`slow +${slow} ms`, "warn"];
         else if (err) [main, cls] = [`${Math.round(err * 100)}% errors`, "warn"];
         n.el.classList.toggle("down", down);

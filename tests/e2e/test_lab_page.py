@@ -262,6 +262,9 @@ def test_axe_finds_no_serious_violation_before_during_and_after_a_run(
     try:
         start(page, "quick-tour", duration=5)
         expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+        # Chart colours follow the scheme (uPlot reads them from these variables).
+        first = page.evaluate("() => getComputedStyle(document.documentElement).getPropertyValue('--chart-1').trim()")
+        assert first == ("#8ab4f8" if scheme == "dark" else "#0b57d0")
         check("during a run")
         page.locator('#topology .node[data-node="email"]').click()
         check("with a service's faults open")
