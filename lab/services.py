@@ -360,7 +360,7 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
     summary = summarize(events, duration_s=load_seconds, group_by=group_by)
     summary["invariants"] = check_invariants([i["kind"] for i in topology.invariants], events, summary)
     summary["fidelity"] = RunState(run_id).fidelity()
-    summary["findings"] = findings(summary, group_by=group_by)
+    summary["findings"] = findings(summary, group_by=group_by, events=events)
     state = RunState(run_id)
     if reason:
         summary["ended_because"] = reason

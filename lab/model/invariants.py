@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from lab.model import outcomes
 from lab.model.projections import rows_from_log
 from lab.model.sagas import SAGA_CONSISTENT, saga_violations
 
@@ -123,8 +124,9 @@ def _projection_drift(events: list[dict[str, Any]]) -> tuple[int, str]:
     return drift, f"{drift} of {len(rows)} read-model rows differ from their events in the log." if drift else ""
 
 
-def findings(summary: dict[str, Any], *, group_by: str | None) -> list[str]:
-    """The run's headline results, one sentence each, with the numbers behind them."""
+def findings(summary: dict[str, Any], *, group_by: str | None, events: list[dict[str, Any]] | None = None) -> list[str]:
+    """The run's headline results, one sentence each, with the numbers behind them; given the run's `events`, also
+    what each construct did (replies on time, writes lost, events out of key order, sagas compensated...)."""
     lines = []
     groups = summary.get(f"by_{group_by}") if group_by else None
     for name, figures in (groups or {"all": summary}).items():
@@ -160,6 +162,8 @@ def findings(summary: dict[str, Any], *, group_by: str | None) -> list[str]:
         )
     if summary.get("duplicates_processed"):
         lines.append(f"{summary['duplicates_processed']} duplicate messages were processed a second time.")
+    if events:
+        lines += outcomes.sentences(outcomes.figures(events))
     return lines
 
 

@@ -1,0 +1,253 @@
+"""What each construct did in a run, counted from its events: the numbers behind the findings' plain sentences.
+
+`figures(events)` folds a run's log into counts per construct (request-reply, outbox, streams and projections,
+sagas, the aggregator); `sentences(figures)` says them in words. Both are pure, so the findings of a stored run can
+be recomputed from its log, and tests feed them hand-written events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+SAGA_STATES = ("completed", "compensated", "failed", "stuck")
+
+
+def figures(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts per construct; a construct the run did not use is left out."""
+    found: dict[str, Any] = {}
+    for name, fold in (
+        ("replies", _replies),
+        ("outbox", _outbox),
+        ("streams", _streams),
+        ("sagas", _sagas),
+        ("aggregates", _aggregates),
+    ):
+        counted = fold(events)
+        if counted:
+            found[name] = counted
+    return found
+
+
+def _replies(events: list[dict[str, Any]]) -> dict[str, Any]:
+    sent = {e["request_id"] for e in events if e["type"] == "request.sent"}
+    if not sent:
+        return {}
+    received = [e for e in events if e["type"] == "reply.received"]
+    late = [e for e in events if e["type"] == "reply.late"]
+    timed_out = {e["request_id"] for e in events if e["type"] == "reply.timeout"}
+    late_answers = {e["in_reply_to"] for e in late if not e.get("duplicate")}
+    return {
+        "requests": len(sent),
+        "on_time": len({e["request_id"] for e in received}),
+        "error_replies": sum(1 for e in received if e.get("outcome") != "ok"),
+        "timed_out": len(timed_out),
+        "late": len(late_answers),
+        "never": len(timed_out - late_answers),
+        "duplicates": sum(1 for e in late if e.get("duplicate")),
+    }
+
+
+def _outbox(events: list[dict[str, Any]]) -> dict[str, Any]:
+    committed: dict[str, str] = {}
+    for e in events:
+        if e["type"] == "db.committed":
+            committed[e["record"]] = e.get("mode", "outbox")
+    crashed_before = Counter(
+        e.get("mode", "outbox") for e in events if e["type"] == "writer.crashed" and e.get("point") == "before_commit"
+    )
+    if not committed and not crashed_before:
+        return {}
+    published = Counter(e["record"] for e in events if e["type"] == "record.published")
+    waits: dict[str, list[float]] = defaultdict(list)
+    for e in events:
+        if e["type"] == "record.published" and e.get("waited_ms") is not None:
+            waits[e.get("mode", "outbox")].append(float(e["waited_ms"]))
+    by_mode = {}
+    for mode in sorted(set(committed.values()) | set(crashed_before)):
+        records = [r for r, m in committed.items() if m == mode]
+        by_mode[mode] = {
+            "writes": len(records),
+            "lost": sum(1 for r in records if not published[r]),
+            "twice": sum(published[r] - 1 for r in records if published[r] > 1),
+            "crashed_before_save": crashed_before[mode],
+            "mean_wait_ms": round(sum(waits[mode]) / len(waits[mode]), 1) if waits[mode] else None,
+        }
+    return by_mode
+
+
+def _streams(events: list[dict[str, Any]]) -> dict[str, Any]:
+    processed = [e for e in events if e["type"] == "stream.processed"]
+    reads = [e for e in events if e["type"] == "projection.read"]
+    if not processed and not reads and not any(e["type"] == "stream.appended" for e in events):
+        return {}
+    groups: dict[str, dict[str, int]] = {}
+    for e in processed:
+        group = groups.setdefault(
+            e["group"], {"processed": 0, "out_of_order": 0, "replayed": 0, "skipped": 0, "parked": 0}
+        )
+        if e.get("outcome") in ("ok", "lost", "duplicate_skipped", "dead_lettered", "error"):
+            group["processed"] += 1
+        group["out_of_order"] += bool(e.get("out_of_order"))
+        group["replayed"] += bool(e.get("replay"))
+    for e in events:
+        if e["type"] in ("stream.skipped", "stream.parked") and e.get("group") in groups:
+            field = "skipped" if e["type"] == "stream.skipped" else "parked"
+            groups[e["group"]][field] += int(e.get("count", 1))
+    waited = [float(e.get("waited_ms") or 0) for e in reads]
+    return {
+        "appended": sum(1 for e in events if e["type"] == "stream.appended"),
+        "groups": groups,
+        "redelivered": sum(1 for e in events if e["type"] == "stream.redelivered"),
+        "reads": len(reads),
+        "stale_reads": sum(1 for e in reads if e.get("stale")),
+        "mean_read_wait_ms": round(sum(waited) / len(waited), 1) if waited else None,
+    }
+
+
+def _sagas(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counted per saga: an orchestrated one is its instance; a choreographed one is every participant's saga for
+    the same order (their `saga.started` says `reaction`), as saga_consistent judges them."""
+    groups: dict[str, list[str]] = {}
+    for e in events:
+        if e["type"] == "saga.started":
+            group = f"order:{e.get('correlation_id')}" if e.get("reaction") else e["saga"]
+            groups.setdefault(group, [])
+            if e["saga"] not in groups[group]:
+                groups[group].append(e["saga"])
+    if not groups:
+        return {}
+    final: dict[str, str] = {}
+    for e in events:
+        if e["type"] == "saga.ended":
+            final[e["saga"]] = e["state"]  # a choreographed participant ends twice: completed, then compensated
+    states = Counter(_saga_state([final.get(member) for member in members]) for members in groups.values())
+    compensations = [e for e in events if e["type"] == "saga.compensation"]
+    return {
+        "sagas": len(groups),
+        "participants": sum(len(members) for members in groups.values()),
+        **{state: states[state] for state in SAGA_STATES},
+        "unended": states[None],
+        "compensation_retries": sum(1 for e in compensations if e.get("retry_in_ms") is not None),
+        "crashes": sum(1 for e in events if e["type"] == "saga.crashed"),
+    }
+
+
+def _saga_state(ends: list[str | None]) -> str | None:
+    """One saga's end from its participants' last states (one participant for an orchestrated saga)."""
+    if None in ends:
+        return None
+    for state in ("stuck", "failed"):
+        if state in ends:
+            return state
+    return "completed" if all(end == "completed" for end in ends) else "compensated"
+
+
+def _aggregates(events: list[dict[str, Any]]) -> dict[str, Any]:
+    arrived = [e for e in events if e["type"] == "aggregate.arrived"]
+    if not arrived:
+        return {}
+    outcomes = Counter(e["outcome"] for e in arrived)
+    keys = {(e["aggregate"], e["key"]) for e in arrived if e["outcome"] in ("added", "complete")}
+    return {
+        "keys": len(keys),
+        "completed": sum(1 for e in events if e["type"] == "aggregate.completed"),
+        "timed_out": sum(1 for e in events if e["type"] == "aggregate.timed_out"),
+        "duplicates": outcomes["duplicate"],
+        "late": outcomes["late"],
+    }
+
+
+def sentences(found: dict[str, Any]) -> list[str]:
+    """Each construct's figures as plain sentences with their numbers."""
+    lines: list[str] = []
+    if replies := found.get("replies"):
+        lines.append(_reply_sentence(replies))
+    for mode, counts in (found.get("outbox") or {}).items():
+        lines += _outbox_sentences(mode, counts)
+    if streams := found.get("streams"):
+        lines += _stream_sentences(streams)
+    if sagas := found.get("sagas"):
+        lines += _saga_sentences(sagas)
+    if aggregates := found.get("aggregates"):
+        lines.append(_aggregate_sentence(aggregates))
+    return lines
+
+
+def _reply_sentence(r: dict[str, Any]) -> str:
+    line = f"{r['on_time']} of {r['requests']} replies arrived before their deadline"
+    if r["late"]:
+        line += f"; {r['late']} came late and were dropped"
+    if r["never"]:
+        line += f"; {r['never']} never came"
+    if r["error_replies"]:
+        line += f"; {r['error_replies']} of those on time were error replies"
+    if r["duplicates"]:
+        line += f"; {r['duplicates']} duplicate replies were dropped"
+    return line + "."
+
+
+def _outbox_sentences(mode: str, c: dict[str, Any]) -> list[str]:
+    label = "dual write" if mode == "dual_write" else mode
+    lines = []
+    if c["writes"]:
+        if c["lost"]:
+            lines.append(f"{c['lost']} of {c['writes']} writes were lost between the save and the publish ({label}).")
+        else:
+            wait = f", {c['mean_wait_ms']:,.0f} ms after the save on average" if c["mean_wait_ms"] is not None else ""
+            lines.append(f"All {c['writes']} writes were published ({label}){wait}.")
+        if c["twice"]:
+            lines.append(f"{c['twice']} records were published more than once ({label}).")
+    if c["crashed_before_save"]:
+        lines.append(f"{c['crashed_before_save']} writes crashed before saving: nothing saved, nothing sent ({label}).")
+    return lines
+
+
+def _stream_sentences(s: dict[str, Any]) -> list[str]:
+    lines = []
+    for group, g in sorted(s["groups"].items()):
+        if g["out_of_order"]:
+            lines.append(f"{group} processed {g['out_of_order']} events out of key order (of {g['processed']}).")
+        elif g["processed"]:
+            lines.append(f"{group} processed all {g['processed']} events in key order.")
+        if g["parked"]:
+            lines.append(f"{group}'s resequencer held back {g['parked']} events until their key's previous one.")
+        if g["replayed"]:
+            lines.append(f"{group} replayed {g['replayed']} events after a rewind.")
+        if g["skipped"]:
+            lines.append(f"{group} skipped {g['skipped']} events that retention had trimmed before it read them.")
+    if s["redelivered"]:
+        lines.append(f"{s['redelivered']} events were handed out again after their worker died.")
+    if s["reads"]:
+        wait = f"; reads waited {s['mean_read_wait_ms']:,.0f} ms on average" if s["mean_read_wait_ms"] else ""
+        lines.append(
+            f"{s['stale_reads']} of {s['reads']} reads right after a command were stale (the read model did not"
+            f" have its event yet){wait}."
+        )
+    return lines
+
+
+def _saga_sentences(s: dict[str, Any]) -> list[str]:
+    sagas = f"{s['sagas']} sagas" + (f" ({s['participants']} participants)" if s["participants"] != s["sagas"] else "")
+    line = f"{sagas}: {s['completed']} completed, {s['compensated']} compensated, {s['stuck']} stuck"
+    if s["failed"]:
+        line += f", {s['failed']} left half-done"
+    if s["unended"]:
+        line += f", {s['unended']} never ended"
+    lines = [line + "."]
+    if s["compensation_retries"]:
+        lines.append(f"Compensations were retried {s['compensation_retries']} times before they succeeded or gave up.")
+    if s["crashes"]:
+        lines.append(f"The orchestrator crashed {s['crashes']} times and resumed its sagas from Redis.")
+    return lines
+
+
+def _aggregate_sentence(a: dict[str, Any]) -> str:
+    line = f"{a['completed']} of {a['keys']} keys had every event and were acted on once"
+    if a["timed_out"]:
+        line += f"; {a['timed_out']} timed out incomplete"
+    if a["duplicates"]:
+        line += f"; {a['duplicates']} duplicate events were ignored"
+    if a["late"]:
+        line += f"; {a['late']} arrived after their key was done and were ignored"
+    return line + "."

@@ -1,0 +1,189 @@
+"""Findings in plain words, with their numbers, for each construct: from hand-written event lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.model.invariants import findings
+from lab.model.outcomes import figures, sentences
+
+SUMMARY: dict[str, Any] = {
+    "requests": 0,
+    "succeeded": 0,
+    "success_rate_pct": None,
+    "latency_ms": {"p50": None, "p95": None, "p99": None},
+}
+
+
+def ev(kind: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, **fields}
+
+
+def replies(on_time: int, late: int, never: int, errors: int = 0) -> list[dict[str, Any]]:
+    events = []
+    for i in range(on_time + late + never):
+        events.append(ev("request.sent", request_id=f"q{i}", correlation_id=f"r{i}"))
+    for i in range(on_time):
+        outcome = "error" if i < errors else "ok"
+        events.append(ev("reply.received", request_id=f"q{i}", in_reply_to=f"q{i}", outcome=outcome))
+    for i in range(on_time, on_time + late + never):
+        events.append(ev("reply.timeout", request_id=f"q{i}"))
+    for i in range(on_time, on_time + late):
+        events.append(ev("reply.late", in_reply_to=f"q{i}", duplicate=False, late_by_ms=300.0))
+    return events
+
+
+def test_replies_on_time_late_and_never() -> None:
+    assert sentences(figures(replies(on_time=8, late=2, never=0))) == [
+        "8 of 10 replies arrived before their deadline; 2 came late and were dropped."
+    ]
+    assert sentences(figures(replies(on_time=5, late=1, never=2, errors=1))) == [
+        "5 of 8 replies arrived before their deadline; 1 came late and were dropped; 2 never came; 1 of those on"
+        " time were error replies."
+    ]
+
+
+def test_a_second_reply_to_an_answered_request_is_counted_as_a_dropped_duplicate() -> None:
+    events = [*replies(on_time=3, late=0, never=0), ev("reply.late", in_reply_to="q0", duplicate=True)]
+    assert figures(events)["replies"]["duplicates"] == 1
+    assert sentences(figures(events)) == [
+        "3 of 3 replies arrived before their deadline; 1 duplicate replies were dropped."
+    ]
+
+
+def writes(mode: str, saved: int, published: list[int], crashed_before: int = 0) -> list[dict[str, Any]]:
+    events = [ev("writer.crashed", point="before_commit", mode=mode) for _ in range(crashed_before)]
+    for i in range(saved):
+        events.append(ev("db.committed", record=f"{mode}{i}", mode=mode))
+    for i in published:
+        events.append(ev("record.published", record=f"{mode}{i}", mode=mode, waited_ms=100.0 + i))
+    return events
+
+
+def test_a_dual_write_loses_the_writes_that_crashed_between_the_save_and_the_publish() -> None:
+    events = writes("dual_write", 20, [i for i in range(20) if i not in (3, 7, 11)])
+    assert figures(events)["outbox"] == {
+        "dual_write": {"writes": 20, "lost": 3, "twice": 0, "crashed_before_save": 0, "mean_wait_ms": 109.9}
+    }
+    assert sentences(figures(events)) == ["3 of 20 writes were lost between the save and the publish (dual write)."]
+
+
+def test_the_outbox_publishes_every_saved_write_and_says_how_long_the_relay_took() -> None:
+    events = writes("outbox", 4, [0, 1, 2, 3, 3], crashed_before=2)
+    assert sentences(figures(events)) == [
+        "All 4 writes were published (outbox), 102 ms after the save on average.",
+        "1 records were published more than once (outbox).",
+        "2 writes crashed before saving: nothing saved, nothing sent (outbox).",
+    ]
+
+
+def processed(group: str, n: int, *, out_of_order: int = 0, replayed: int = 0) -> list[dict[str, Any]]:
+    return [
+        ev("stream.processed", group=group, outcome="ok", out_of_order=i < out_of_order, replay=i < replayed)
+        for i in range(n)
+    ]
+
+
+def test_a_group_that_processed_events_out_of_key_order_is_named_with_the_count() -> None:
+    events = [ev("stream.appended") for _ in range(20)]
+    events += processed("fulfilment", 20, out_of_order=5) + processed("analytics", 20)
+    assert sentences(figures(events)) == [
+        "analytics processed all 20 events in key order.",
+        "fulfilment processed 5 events out of key order (of 20).",
+    ]
+
+
+def test_parked_replayed_skipped_and_redelivered_stream_events_are_counted() -> None:
+    events = processed("fulfilment", 12, replayed=4)
+    events += [ev("stream.parked", group="fulfilment") for _ in range(3)]
+    events += [ev("stream.skipped", group="fulfilment", count=6), ev("stream.redelivered", group="fulfilment")]
+    assert sentences(figures(events)) == [
+        "fulfilment processed all 12 events in key order.",
+        "fulfilment's resequencer held back 3 events until their key's previous one.",
+        "fulfilment replayed 4 events after a rewind.",
+        "fulfilment skipped 6 events that retention had trimmed before it read them.",
+        "1 events were handed out again after their worker died.",
+    ]
+
+
+def test_stale_reads_and_the_wait_read_your_writes_costs() -> None:
+    stale = [ev("projection.read", stale=True, waited_ms=0.0) for _ in range(10)]
+    assert sentences(figures(stale)) == [
+        "10 of 10 reads right after a command were stale (the read model did not have its event yet)."
+    ]
+    waited = [ev("projection.read", stale=False, waited_ms=ms) for ms in (200.0, 220.0)]
+    assert sentences(figures(waited)) == [
+        "0 of 2 reads right after a command were stale (the read model did not have its event yet); reads waited"
+        " 210 ms on average."
+    ]
+
+
+def saga(saga_id: str, *ends: str) -> list[dict[str, Any]]:
+    return [ev("saga.started", saga=saga_id)] + [ev("saga.ended", saga=saga_id, state=state) for state in ends]
+
+
+def test_sagas_are_counted_by_how_they_ended_last() -> None:
+    events = saga("a", "completed") + saga("b", "compensated") + saga("c", "compensated")
+    events += saga("d", "completed", "compensated")  # a choreographed participant undone after completing
+    events += saga("e", "stuck") + saga("f", "failed") + saga("g")
+    events += [ev("saga.compensation", saga="e", outcome="error", retry_in_ms=200.0) for _ in range(4)]
+    events += [ev("saga.crashed", saga="a")]
+    assert sentences(figures(events)) == [
+        "7 sagas: 1 completed, 3 compensated, 1 stuck, 1 left half-done, 1 never ended.",
+        "Compensations were retried 4 times before they succeeded or gave up.",
+        "The orchestrator crashed 1 times and resumed its sagas from Redis.",
+    ]
+
+
+def test_five_compensated_sagas_and_none_stuck() -> None:
+    events = [e for i in range(5) for e in saga(f"s{i}", "compensated")]
+    assert sentences(figures(events)) == ["5 sagas: 0 completed, 5 compensated, 0 stuck."]
+
+
+def test_the_aggregator_acts_once_per_complete_key_and_counts_what_it_ignored() -> None:
+    def arrived(key: str, outcome: str) -> dict[str, Any]:
+        return ev("aggregate.arrived", aggregate="ship", key=key, outcome=outcome)
+
+    events = [arrived("o1", "added"), arrived("o1", "complete"), ev("aggregate.completed", key="o1")]
+    events += [arrived("o2", "added"), arrived("o2", "duplicate"), ev("aggregate.timed_out", key="o2")]
+    events += [arrived("o2", "late"), arrived("o3", "not_listed")]
+    assert sentences(figures(events)) == [
+        "1 of 2 keys had every event and were acted on once; 1 timed out incomplete; 1 duplicate events were"
+        " ignored; 1 arrived after their key was done and were ignored."
+    ]
+
+
+def test_a_run_without_constructs_gets_no_construct_findings() -> None:
+    events = [ev("request.created", correlation_id="r1"), ev("message.published", message_id="m1")]
+    assert figures(events) == {}
+    assert findings(SUMMARY, group_by=None, events=events) == []
+
+
+def test_findings_keep_their_headlines_and_add_the_constructs_after_them() -> None:
+    summary = {
+        "requests": 10,
+        "succeeded": 8,
+        "success_rate_pct": 80.0,
+        "latency_ms": {"p50": 120.0, "p95": 900.0, "p99": 2000.0},
+        "unfinished": 0,
+    }
+    lines = findings(summary, group_by=None, events=replies(on_time=8, late=2, never=0))
+    assert lines == [
+        "all requests: 80% succeeded (8 of 10), median 120 ms, p99 2,000 ms.",
+        "8 of 10 replies arrived before their deadline; 2 came late and were dropped.",
+    ]
+    assert findings(summary, group_by=None) == lines[:1]  # without events, as before
+
+
+def test_a_choreographed_saga_is_counted_once_per_order_with_its_participants() -> None:
+    def participant(saga_id: str, order: str, *ends: str) -> list[dict[str, Any]]:
+        started = ev("saga.started", saga=saga_id, correlation_id=order, reaction=True)
+        return [started] + [ev("saga.ended", saga=saga_id, state=state) for state in ends]
+
+    events = participant("o1:payment", "o1", "completed", "compensated")
+    events += participant("o1:shipping", "o1", "compensated")
+    events += participant("o2:payment", "o2", "completed") + participant("o2:shipping", "o2", "completed")
+    events += participant("o3:payment", "o3", "completed") + participant("o3:shipping", "o3", "failed")
+    assert sentences(figures(events)) == [
+        "3 sagas (6 participants): 1 completed, 1 compensated, 0 stuck, 1 left half-done."
+    ]
