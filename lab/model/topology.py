@@ -842,7 +842,8 @@ def _options_of(
                     " the service's own saga of that name)",
                 )
     elif step.kind == "aggregate":
-        for index, event in enumerate(options.get("events") if isinstance(options.get("events"), list) else ()):
+        events = options.get("events")
+        for index, event in enumerate(events if isinstance(events, list) else []):
             if not isinstance(event, str):
                 check.fail(f"{where}.events[{index}]", f"must be text (a routing key), got {event!r}")
         if "by" in options and not isinstance(options["by"], str):
