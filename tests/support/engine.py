@@ -16,6 +16,7 @@ from lab.engine.clock import VirtualClock
 from lab.engine.interpreter import Engine, RunContext
 from lab.events import RunEventLog
 from lab.model.catalog import Experiment
+from lab.model.events import problems
 from lab.model.topology import parse_topology
 from lab.runstate import RunState
 
@@ -81,7 +82,10 @@ class VirtualLab:
         await self.clock.run_until_idle()
         await self.engine.sink.flush(self.run_id)
         await self.redis.aclose()
-        return RunEventLog(self.run_id).after(0)
+        events = RunEventLog(self.run_id).after(0)
+        broken = sorted({problem for event in events for problem in problems(event)})
+        assert not broken, f"events break their contract (lab/model/events.py): {broken}"
+        return events
 
     def _deliver(self, run_id: str, queue: str, message: dict[str, Any]) -> None:
         self.clock.spawn(self.engine.handle_message(self.engine.contexts[run_id], queue, message))

@@ -11,6 +11,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from comms_lab.learners import SESSION_KEY, Learner
 from lab import services
 from lab.events import RunEventLog
+from lab.model.events import problems
 from lab.models import Run
 
 
@@ -44,10 +45,13 @@ def wait_until_running(run: Run, *, timeout: float = 30) -> float:
 
 
 def wait_finished(run: Run, *, timeout: float = 180) -> Run:
+    """Wait for the run to be saved; every event it logged must keep the contract in lab/model/events.py."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run.refresh_from_db()
         if not run.is_active:
+            broken = sorted({p for event in run.stored_events() for p in problems(event)})
+            assert not broken, f"run {run.id}'s events break their contract: {broken}"
             return run
         time.sleep(0.25)
     raise AssertionError(f"run {run.id} still {run.status} after {timeout} s")

@@ -1,0 +1,103 @@
+"""The run events' contract: one place that names every event type and the fields it always carries.
+
+The engine emits them, the metrics and invariants fold them, the page draws them and lab-graded questions grade
+from their summary; tests check every event a run emits against this table, so a field cannot quietly vanish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+ENVELOPE = frozenset({"message_id", "correlation_id", "from", "to", "attempt"})
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    meaning: str
+    fields: frozenset[str] = frozenset()
+
+
+def _spec(meaning: str, *fields: str, envelope: bool = False) -> EventSpec:
+    return EventSpec(meaning, frozenset(fields) | (ENVELOPE if envelope else frozenset()))
+
+
+EVENTS: dict[str, EventSpec] = {
+    # the run
+    "run.started": _spec("The driver began the run.", "experiment", "preset", "config"),
+    "run.finished": _spec("The run ended; its summary is final.", "status", "summary"),
+    "toggle": _spec("Live parameters changed (by the learner, the preset or the run's end).", "values", "by"),
+    "driver.takeover": _spec("Another worker took the run over after its driver died.", "by", "lost"),
+    "fidelity": _spec("How late simulated waits ended, as a share of all waiting.", "lag_pct", "ok"),
+    "handler.error": _spec("A handler raised: counted as a failure, never a silent stall.", "error"),
+    # requests and sync calls
+    "request.created": _spec("A client request arrived.", "correlation_id"),
+    "request.attempt": _spec("The entry service began an attempt at a request.", "correlation_id", "attempt"),
+    "request.finished": _spec("A request got its answer.", "correlation_id", "outcome", "latency_ms", "reason"),
+    "request.lost": _spec("A request died with its worker; counted as unfinished.", "correlation_id", "reason"),
+    "retry.scheduled": _spec(
+        "A failed attempt or delivery will be retried after a backoff.", "delay_ms", "next_attempt"
+    ),
+    "call.started": _spec("A sync call left its caller.", "kind", envelope=True),
+    "call.finished": _spec("A sync call returned to its caller.", "kind", "outcome", "duration_ms", envelope=True),
+    "breaker.state": _spec("A circuit breaker changed state.", "target", "from", "to", "reason"),
+    "pool.usage": _spec("Sample: leases held per pool, and breaker states.", "pools", "breakers"),
+    "service.event": _spec("A service's `emit` step.", "service", "name", "correlation_id"),
+    # queues and topics
+    "message.published": _spec("A message was put on a queue or subscription.", "queue", envelope=True),
+    "message.dropped": _spec("The network lost a message in transit.", envelope=True),
+    "message.consumed": _spec("A consumer instance took a message.", "queue", envelope=True),
+    "message.processed": _spec("A consumer finished with a message.", "outcome", envelope=True),
+    "message.redelivered": _spec("A message a dead worker held went back to its queue.", "reason", envelope=True),
+    "dlq.added": _spec("A message went to the dead-letter queue.", "reason", envelope=True),
+    "queue.depth": _spec("Sample: messages waiting per queue, and dead letters.", "depths", "dlq"),
+    # request-reply and the outbox (lab/engine/constructs/replies.py, outbox.py)
+    "request.sent": _spec("A request left for its responder, with a deadline.", "request_id", "deadline_ms"),
+    "reply.sent": _spec("A responder answered.", "in_reply_to", "outcome"),
+    "reply.received": _spec("A reply completed its own request.", "request_id", "in_reply_to", "latency_ms"),
+    "reply.timeout": _spec("A request's deadline passed with no reply.", "request_id", "deadline_ms"),
+    "reply.late": _spec("A reply after its deadline (or a second one), dropped.", "in_reply_to"),
+    "db.committed": _spec("A service saved a record.", "record", "mode"),
+    "record.published": _spec("A saved record's message was published.", "record", "mode"),
+    "writer.crashed": _spec("A writer crashed around its save.", "record", "point"),
+    "outbox.depth": _spec("Sample: entries waiting in each outbox.", "depths"),
+    # streams and projections (lab/engine/constructs/streams.py)
+    "stream.appended": _spec("An event was appended to a stream partition.", "link", "partition", "offset"),
+    "stream.consumed": _spec("A group's consumer took an entry.", "link", "group", "partition", "offset"),
+    "stream.processed": _spec("A group finished an entry.", "link", "group", "partition", "offset", "outcome"),
+    "stream.skipped": _spec("Retention dropped entries a group had not read.", "link", "group", "count"),
+    "stream.rewound": _spec("A group's offset moved back to replay.", "link", "group", "to_offset"),
+    "stream.lag": _spec("Sample: entries behind per group and partition.", "lags"),
+    "stream.rebalanced": _spec("Partitions were reassigned to a group's consumers.", "link", "group", "assignment"),
+    "stream.redelivered": _spec("An entry a dead worker held was handed out again.", "link", "group", "offset"),
+    "stream.parked": _spec("An entry that overtook its key's previous one waits.", "link", "group", "offset"),
+    "stream.unparked": _spec("A parked entry is processed.", "link", "group", "offset"),
+    "stream.duplicate": _spec("An entry already processed was seen again.", "link", "group", "offset"),
+    "projection.updated": _spec("A read model took an event in.", "link", "group", "key", "applied"),
+    "projection.read": _spec("A query read the read model.", "link", "group", "key", "stale"),
+    # sagas and aggregators (lab/engine/constructs/sagas.py, aggregator.py)
+    "saga.started": _spec("A saga instance began.", "saga", "name"),
+    "saga.step": _spec("A saga step ended.", "saga", "step", "outcome"),
+    "saga.compensating": _spec("A saga began undoing its completed steps.", "saga", "failed_step"),
+    "saga.compensation": _spec("One compensation ran.", "saga", "step", "outcome", "attempt"),
+    "saga.crashed": _spec("The orchestrator crashed mid-saga.", "saga", "step"),
+    "saga.resumed": _spec("A saga resumed from its saved state.", "saga", "state"),
+    "saga.ended": _spec("A saga instance ended.", "saga", "state"),
+    "saga.states": _spec("Sample: saga instances per state.", "counts"),
+    "aggregate.arrived": _spec("An event reached an aggregator.", "aggregate", "key", "event", "outcome"),
+    "aggregate.completed": _spec("An aggregator had every event for a key and acted.", "aggregate", "key"),
+    "aggregate.timed_out": _spec("An aggregator gave up waiting for a key.", "aggregate", "key", "missing"),
+}
+
+
+def problems(event: dict[str, Any]) -> list[str]:
+    """What is wrong with one logged event against the contract (empty when it conforms)."""
+    kind = event.get("type")
+    spec = EVENTS.get(str(kind))
+    if spec is None:
+        return [f"event type {kind!r} is not declared in lab/model/events.py"]
+    missing = sorted(spec.fields - set(event))
+    found = [f"{kind} lacks {', '.join(missing)}"] if missing else []
+    if not isinstance(event.get("t"), int | float):
+        found.append(f"{kind} has no run time t")
+    return found
