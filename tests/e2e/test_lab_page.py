@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 from playwright.sync_api import ConsoleMessage, Page, WebSocket, expect
 
 from lab.model.experiments import EXPERIMENTS
@@ -13,7 +14,9 @@ from lab.model.experiments import EXPERIMENTS
 pytestmark = pytest.mark.e2e
 
 # axe-core as tests/e2e/test_a11y.py fetches it (npm pack into the git-ignored .npm-axe/); skipped when absent.
-AXE_JS = Path(__file__).resolve().parents[2] / ".npm-axe" / "package" / "axe.min.js"
+ROOT = Path(__file__).resolve().parents[2]
+AXE_JS = ROOT / ".npm-axe" / "package" / "axe.min.js"
+SKELETONS = ROOT / "lab" / "experiments" / "skeletons"
 AXE_RUN = """async () => {
   const result = await axe.run(document, { resultTypes: ["violations"] });
   return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
@@ -297,4 +300,30 @@ def test_a_shared_run_opens_read_only_with_its_own_settings(page: Page, browser,
         expect(viewer.get_by_role("table").filter(has_text="Success rate")).to_contain_text("%")
     finally:
         other.close()
+    assert errors == []
+
+
+@pytest.mark.parametrize("name", ["pubsub", "request-reply"])
+def test_a_learner_made_design_gets_its_page_from_its_document(page: Page, errors: list[str], name: str) -> None:
+    document = yaml.safe_load((SKELETONS / f"{name}.yaml").read_text())
+    page.goto("/lab/")
+    run = page.evaluate(
+        """async (topology) => {
+        const token = decodeURIComponent((document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "");
+        const response = await fetch("/lab/api/runs", { method: "POST",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+          body: JSON.stringify({ topology, config: { duration: 5, rate: 2 } }) });
+        return { status: response.status, body: await response.json() };
+    }""",
+        document,
+    )
+    assert run["status"] == 201, run
+    page.goto(run["body"]["url"])
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    diagram = page.evaluate("() => JSON.parse(document.getElementById('experiment-data').textContent).diagram")
+    expect(page.locator("#topology .node")).to_have_count(len(diagram["nodes"]))
+    expect(page.locator("#topology .edge")).to_have_count(len(diagram["edges"]))
+    expect(page.locator("#legend")).to_contain_text("Synchronous call")
+    expect(page.locator("#event-log")).to_contain_text("run finished")
+    expect(page.get_by_role("table").filter(has_text="Success rate")).to_contain_text("%")
     assert errors == []
