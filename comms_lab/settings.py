@@ -241,7 +241,8 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
 )
-SECURE_CSP_REPORT_ONLY = {
+# Enforced on every page: no inline script or style anywhere (browser tests listen for violations).
+SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
     "style-src": [CSP.SELF],

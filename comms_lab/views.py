@@ -1,10 +1,5 @@
 """Site-wide pages: home, health, and JSON-aware CSRF failures (the progress page lives in quizzes)."""
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.csrf import csrf_failure as html_csrf_failure
@@ -16,25 +11,6 @@ from comms_lab.learners import current_learner
 from lab import selectors
 
 
-def enforce_csp(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Enforce the site's Content-Security-Policy on this view's pages, not only report it.
-
-    The site sends the policy report-only (settings.SECURE_CSP_REPORT_ONLY) while the lab page is rebuilt; the
-    pages decorated with this run without a violation (tests/e2e/test_a11y.py), so they enforce the same policy.
-    """
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        policy = getattr(settings, "SECURE_CSP", None) or getattr(settings, "SECURE_CSP_REPORT_ONLY", None)
-        if policy:
-            response._csp_config = policy  # type: ignore[attr-defined]  # read by ContentSecurityPolicyMiddleware
-        return response
-
-    return wrapped
-
-
-@enforce_csp
 def home(request: HttpRequest) -> HttpResponse:
     """The front page; viewing it writes nothing (a first visit gets no session row)."""
     learner = current_learner(request)

@@ -20,7 +20,6 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from comms_lab.learners import current_learner, learner_for
-from comms_lab.views import enforce_csp
 from lessons import selectors, services
 from lessons.catalog import Lesson, get_catalog
 from lessons.page_cache import render_page
@@ -28,7 +27,6 @@ from lessons.page_cache import render_page
 MAX_QUERY = 100
 
 
-@enforce_csp
 def index(request: HttpRequest) -> HttpResponse:
     statuses = selectors.lesson_progress(current_learner(request))
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
@@ -47,7 +45,6 @@ def index(request: HttpRequest) -> HttpResponse:
     return render_page(request, "lessons/index.html", context, key=tuple((s.status, s.reason) for s in statuses))
 
 
-@enforce_csp
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = _lesson_or_404(slug)
     status = selectors.lesson_status(current_learner(request), slug)
@@ -109,7 +106,6 @@ def _worth_keeping(request: HttpRequest, visit: services.Visit | None) -> bool:
     return current_learner(request).known or (visit is not None and visit.seconds >= services.WORTH_KEEPING_S)
 
 
-@enforce_csp
 def glossary(request: HttpRequest) -> HttpResponse:
     catalog = get_catalog()
     entries = catalog.cached(

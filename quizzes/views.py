@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from comms_lab.learners import Learner, current_learner, learner_for
-from comms_lab.views import enforce_csp
 from lessons.page_cache import render_page
 from quizzes import dashboard, selectors, services
 from quizzes.banks import catalogue
@@ -24,7 +23,6 @@ from quizzes.screens import CBM_TABLE, panel
 from quizzes.services import QuizError
 
 
-@enforce_csp
 def index(request: HttpRequest) -> HttpResponse:
     """Every quiz with the learner's scores, in two queries: their quiz attempts and what is due for review."""
     learner = current_learner(request)
@@ -57,7 +55,6 @@ def _open(attempts: list[Attempt]) -> Attempt | None:
     return max(unfinished, key=lambda a: a.updated_at) if unfinished else None
 
 
-@enforce_csp
 def quiz(request: HttpRequest, slug: str) -> HttpResponse:
     bank = catalogue().bank(slug)
     if bank is None:
@@ -150,7 +147,6 @@ def _panel_response(
     return render(request, "quizzes/attempt.html", context, status=status)
 
 
-@enforce_csp
 def attempt_page(request: HttpRequest, attempt_id: str) -> HttpResponse:
     learner = current_learner(request)
     attempt = selectors.attempt_for(learner, attempt_id) if learner.known else None
@@ -208,7 +204,6 @@ def retry(request: HttpRequest, attempt_id: str) -> HttpResponse:
     return redirect("quizzes:attempt", retry_attempt.id)
 
 
-@enforce_csp
 def progress(request: HttpRequest) -> HttpResponse:
     """The learner's dashboard: lessons, quizzes, lab runs, mastery by concept and what is due for review."""
     return render(request, "progress.html", dashboard.dashboard(current_learner(request), now=timezone.now()))
