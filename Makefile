@@ -11,7 +11,7 @@ TEST_ENV := REDIS_KEY_PREFIX=cltest DEBUG=1 LAB_MAX_CONCURRENT_RUNS=20 LAB_CAPAC
 .PHONY: run test lint format e2e-deps bench clean help
 help:
 	@echo "make run    start the app (embedded Redis unless REDIS_URL is set) at http://127.0.0.1:$${PORT:-8000}"
-	@echo "make test   ruff + the whole pytest suite (unit, integration, browser)"
+	@echo "make test   ruff, mypy and the whole pytest suite (unit, integration, browser)"
 	@echo "make bench  run the benchmarks in bench/ (by hand, not in CI)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -33,6 +33,7 @@ e2e-deps:
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(VENV)/bin/mypy comms_lab lab lessons quizzes bench tests
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 
@@ -121,6 +122,7 @@ def render(kind: str, source: str) -> str:
 def _fitted(diagram: Diagram) -> str:
     """The roomiest layout no wider than MAX_WIDTH, or the narrowest one there is."""
     best: tuple[float, str] | None = None
+    layouts: Iterator[_SequenceLayout | _FlowLayout]
     if diagram.kind == "sequence":
         layouts = (_SequenceLayout(diagram, label=a, note=b, box=c) for a, b, c in SEQUENCE_WRAPS)
     else:
@@ -384,9 +386,9 @@ class _FlowLayout:
             if edge.label and b == a + 1:
                 gaps[a] = max(gaps[a], _text_w(_wrap(edge.label, self.LABEL_CHARS)) + (40 if self.gap >= 70 else 24))
         col_h = [sum(self.h[name] for name in col) + self.ROW_GAP * (len(col) - 1) for col in columns]
-        height = max(col_h) + 2 * MARGIN
+        height: float = max(col_h) + 2 * MARGIN
         pos: dict[str, tuple[float, float]] = {}  # centre of each box
-        x = MARGIN
+        x: float = MARGIN
         for i, col in enumerate(columns):
             y = MARGIN + (max(col_h) - col_h[i]) / 2
             for name in col:

@@ -93,7 +93,7 @@ def _term(entry: Any, where: str, errors: list[str]) -> GlossaryTerm | None:
     if len(errors) > found:
         return None
     return GlossaryTerm(
-        slug=slug,
+        slug=str(slug),
         term=entry["term"].strip(),
         definition=" ".join(entry["definition"].split()),
         see_also=tuple(see_also),

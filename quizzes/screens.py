@@ -148,7 +148,7 @@ def question_screen(attempt: Attempt, question_id: str, responses: list[Response
     )
     order = attempt.layout.get(question_id, [])
     if question.type == "ordering":
-        given = screen.answer.answer if screen.answer else []
+        given: list[Any] = (screen.answer.answer or []) if screen.answer else []
         placed = {i.id: n for n, i in enumerate(question.items, 1)}
         screen.items = [
             Placed(i.id, i.text, i.explanation, placed[i.id], given.index(i.id) + 1 if i.id in given else None)

@@ -7,11 +7,13 @@ is shown empty scores without a query. Starting an attempt is what creates the l
 from __future__ import annotations
 
 import time
+from typing import Any, cast
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
 
 from comms_lab.learners import Learner, current_learner, learner_for
 from lessons.page_cache import render_page
@@ -21,6 +23,12 @@ from quizzes.behaviours import BEHAVIOURS
 from quizzes.models import Attempt
 from quizzes.screens import CBM_TABLE, panel
 from quizzes.services import QuizError
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request that django-htmx's middleware has annotated (as its docs type it)."""
+
+    htmx: HtmxDetails
 
 
 def index(request: HttpRequest) -> HttpResponse:
@@ -65,7 +73,7 @@ def quiz(request: HttpRequest, slug: str) -> HttpResponse:
         attempts = list(selectors.attempts_of(learner).filter(quiz=slug).exclude(kind=Attempt.Kind.REVIEW))
     latest = next((a for a in attempts if a.is_finished), None)
     # The page shows "started 3 minutes ago": with attempts, a cached copy is good for the current minute only.
-    key = (id(catalogue()), tuple((str(a.pk), a.status, a.position, a.score) for a in attempts))
+    key: tuple[Any, ...] = (id(catalogue()), tuple((str(a.pk), a.status, a.position, a.score) for a in attempts))
     if attempts:
         key += (int(time.time() // 60),)
     return render_page(
@@ -139,8 +147,9 @@ def _panel_response(
     request: HttpRequest, attempt: Attempt, learner: Learner, *, status: int = 200, **flags: object
 ) -> HttpResponse:
     """The panel alone for htmx; the whole page otherwise (errors), or a redirect after a plain successful POST."""
-    context = {"panel": panel(attempt, learner, **flags), "cbm_table": CBM_TABLE, "focus": bool(request.htmx)}
-    if request.htmx:
+    htmx = cast(HtmxHttpRequest, request).htmx
+    context = {"panel": panel(attempt, learner, **flags), "cbm_table": CBM_TABLE, "focus": bool(htmx)}
+    if htmx:
         return render(request, "quizzes/attempt.html#panel", context, status=status)
     if request.method == "POST" and status == 200 and not flags.get("no_run"):
         return redirect("quizzes:attempt", attempt.id)

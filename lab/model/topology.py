@@ -395,7 +395,7 @@ SELECT_FIELDS = {"param", "label", "default", "together", "help", "weights"}
 PRESET_FIELDS = {"slug", "title", "notice", "config", "script"}
 SCRIPT_FIELDS = {"at", "set"}
 DEAD_LETTER_FIELDS = {"label", "at"}
-INVARIANT_KINDS = (
+INVARIANT_KINDS: tuple[str, ...] = (
     "exactly_once",
     "no_dead_letters",
     "breaker_blocks_calls",
@@ -469,7 +469,8 @@ def _unique_params(check: _Checker, schema: Schema, doc: dict[str, Any]) -> None
     for sid, body in services.items() if isinstance(services, dict) else ():
         spec = body if isinstance(body, dict) else {}
         where[_ref(spec.get("work_param"))] = f"services.{sid}.work_param"
-        pool = spec.get("pool") if isinstance(spec.get("pool"), dict) else {}
+        raw_pool = spec.get("pool")
+        pool: dict[str, Any] = raw_pool if isinstance(raw_pool, dict) else {}
         where[_ref(pool.get("param"))] = f"services.{sid}.pool.param"
     extra = doc.get("parameters")
     for index, body in enumerate(extra if isinstance(extra, list) else ()):
@@ -1214,7 +1215,7 @@ def policy_params(policy: Policy) -> list[Param]:
 
 
 def _presets(check: _Checker, raw: Any, schema: Schema) -> list[Preset]:
-    presets = []
+    presets: list[Preset] = []
     for index, body in enumerate(check.seq(raw, "presets")):
         spec = check.mapping(body, f"presets[{index}]")
         slug = check.name(spec.get("slug"), f"presets[{index}].slug")

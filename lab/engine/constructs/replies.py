@@ -181,6 +181,11 @@ async def request(engine: Engine, ctx: RunContext, service: Service, step: Step,
     wait_ms = deadline_ms(ctx, link)
     tag = {ctx.group_by: env[ctx.group_by]} if ctx.group_by and ctx.group_by in env else {}
     key, body = str(step.options.get("key", "")), dict(step.options.get("body") or {})
+    optional: dict[str, Any] = {}
+    if key:
+        optional["key"] = key
+    if body:
+        optional["body"] = body
     message = envelope(
         correlation_id=env["correlation_id"],
         causation_id=env.get("message_id", env["correlation_id"]),
@@ -190,8 +195,7 @@ async def request(engine: Engine, ctx: RunContext, service: Service, step: Step,
         via=VIA,
         reply_to=inbox.name,
         hops=env.get("hops", 0) + 1,
-        **({"key": key} if key else {}),
-        **({"body": body} if body else {}),
+        **optional,
         **tag,
     )
     request_id = message["message_id"]

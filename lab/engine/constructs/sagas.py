@@ -36,7 +36,7 @@ import asyncio
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from lab.engine.interpreter import SAMPLERS, CallResult, Engine, RunContext, step_handler
 from lab.engine.state import WORKING_TTL_S
@@ -138,7 +138,7 @@ class SagaInstance:
 
     async def reload(self) -> None:
         """Forget what memory held and take the instance as Redis kept it, as a restarted orchestrator does."""
-        raw = await self.ctx.state.redis.hgetall(self.ctx.state.key("saga", self.id))
+        raw = cast(dict[str, str], await self.ctx.state.redis.hgetall(self.ctx.state.key("saga", self.id)))
         self.state = self.saved_state = raw["state"]
         self.current, self.next, self.failure = raw["current"], int(raw["next"]), raw["failure"]
         for part in ("done", "undone", "late", "gave_up"):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import weakref
 import zlib
-from typing import Any
+from typing import Any, cast
 
 from lab.engine.interpreter import (
     LINK_SENDERS,
@@ -604,10 +604,11 @@ async def _give_up_waiting(engine: Engine, ctx: RunContext, link: Link, group: C
     """A key's oldest parked entry that waited RESEQUENCE_WAIT_S for its predecessors is processed without them."""
     keys = StreamKeys(ctx, link)
     oldest: dict[str, tuple[int, str, dict[str, Any]]] = {}
-    for field, raw in (await engine.redis.hgetall(keys.group(group, "parked"))).items():
-        key, _, seq = field.rpartition("|")
-        if key not in oldest or int(seq) < oldest[key][0]:
-            oldest[key] = (int(seq), field, json.loads(raw))
+    parked = cast(dict[str, str], await engine.redis.hgetall(keys.group(group, "parked")))
+    for field, raw in parked.items():
+        key, _, seq_text = field.rpartition("|")
+        if key not in oldest or int(seq_text) < oldest[key][0]:
+            oldest[key] = (int(seq_text), field, json.loads(raw))
     for key, (seq, field, env) in oldest.items():
         if ctx.clock.time() - env["parked_at"] < RESEQUENCE_WAIT_S:
             continue

@@ -9,7 +9,7 @@ import yaml
 
 from lab import services
 from lab.models import Run
-from tests.support.lab import new_learner, of_type, wait_finished
+from tests.support.lab import new_learner, of_type, summary_of, wait_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
 DOCUMENT = yaml.safe_load(
@@ -22,7 +22,7 @@ def start(preset: str | None = None, **config: object) -> Run:
 
 
 def verdicts(run: Run) -> dict[str, tuple[bool, int]]:
-    return {i["name"]: (i["holds"], i["violations"]) for i in run.summary["invariants"]}
+    return {i["name"]: (i["holds"], i["violations"]) for i in summary_of(run)["invariants"]}
 
 
 def test_the_outbox_loses_no_write_across_crashes_while_the_dual_write_loses_every_crashed_one() -> None:
@@ -44,17 +44,17 @@ def test_the_outbox_loses_no_write_across_crashes_while_the_dual_write_loses_eve
         "exactly_once": (True, 0),
         "every_request_accounted": (True, 0),
     }
-    assert (outbox.summary["succeeded"], outbox.summary["failed"]) == (15, 5)
+    assert (summary_of(outbox)["succeeded"], summary_of(outbox)["failed"]) == (15, 5)
 
     events = dual.stored_events()
-    committed = [e["record"] for e in of_type(events, "db.committed", mode="dual_write")]
+    saved = [e["record"] for e in of_type(events, "db.committed", mode="dual_write")]
     crashed = {e["record"] for e in of_type(events, "writer.crashed", point="after_commit")}
-    published = {e["record"] for e in of_type(events, "record.published", mode="dual_write")}
-    assert len(committed) == 20 and len(crashed) == 5 and len(published) == 15
-    assert set(committed) - published == crashed  # saved, never published: payment never hears of them
+    sent = {e["record"] for e in of_type(events, "record.published", mode="dual_write")}
+    assert len(saved) == 20 and len(crashed) == 5 and len(sent) == 15
+    assert set(saved) - sent == crashed  # saved, never published: payment never hears of them
     assert len(of_type(events, "message.processed", outcome="ok")) == 15
     assert verdicts(dual)["no_lost_writes"] == (False, 5)
-    assert (dual.summary["succeeded"], dual.summary["failed"]) == (15, 5)
+    assert (summary_of(dual)["succeeded"], summary_of(dual)["failed"]) == (15, 5)
 
     events = before.stored_events()  # crashing before the save loses the order and its message together
     assert len(of_type(events, "writer.crashed", point="before_commit")) == 4  # every 5th of 20 (schedule_n 5)

@@ -11,7 +11,7 @@ import yaml
 from comms_lab.redis_client import redis_client, rkey
 from lab import services
 from lab.models import Run
-from tests.support.lab import new_learner, of_type, wait_finished
+from tests.support.lab import new_learner, of_type, summary_of, wait_finished
 from tests.support.processes import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
@@ -25,7 +25,7 @@ def start(preset: str | None = None, **config: object) -> Run:
 
 
 def verdicts(run: Run) -> dict[str, tuple[bool, int]]:
-    return {i["name"]: (i["holds"], i["violations"]) for i in run.summary["invariants"]}
+    return {i["name"]: (i["holds"], i["violations"]) for i in summary_of(run)["invariants"]}
 
 
 def assert_each_reply_completes_its_own_request(events: list[dict]) -> None:
@@ -69,7 +69,7 @@ def test_every_reply_completes_its_own_request_even_when_another_process_served_
     crossed = [e for e in of_type(events, "reply.sent") if e["process"] != reply_to[e["in_reply_to"]]]
     assert crossed  # served in the other worker process, still delivered to the one that asked
     assert verdicts(run) == {"no_reply_mismatched": (True, 0), "every_request_accounted": (True, 0)}
-    assert run.summary["succeeded"] == 50
+    assert summary_of(run)["succeeded"] == 50
 
 
 def test_slow_replies_time_out_then_arrive_late_and_are_dropped_without_a_mismatch() -> None:
@@ -86,7 +86,7 @@ def test_slow_replies_time_out_then_arrive_late_and_are_dropped_without_a_mismat
     assert all(e["seq"] > seq_of_timeout[e["in_reply_to"]] for e in late)
     assert_each_reply_completes_its_own_request(events)
     assert verdicts(run) == {"no_reply_mismatched": (True, 0), "every_request_accounted": (True, 0)}
-    assert (run.summary["succeeded"], run.summary["failed"]) == (10, 10)
+    assert (summary_of(run)["succeeded"], summary_of(run)["failed"]) == (10, 10)
 
 
 def test_requests_wait_in_the_queue_while_the_responder_is_down_and_are_answered_after_recovery() -> None:
@@ -96,7 +96,7 @@ def test_requests_wait_in_the_queue_while_the_responder_is_down_and_are_answered
     assert len(of_type(events, "reply.received", outcome="ok")) == 20
     assert of_type(events, "reply.timeout") == []
     assert max(e["depths"]["stock-check"] for e in of_type(events, "queue.depth")) >= 1  # held while down
-    assert blip.summary["succeeded"] == 20
+    assert summary_of(blip)["succeeded"] == 20
 
     events = failing.stored_events()  # an error fault: the responder answers, with an error reply
     assert len(of_type(events, "reply.received", outcome="error")) == 10

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from lab.models import Run
-from tests.support.lab import new_learner, of_type, wait_finished
+from tests.support.lab import new_learner, of_type, summary_of, wait_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
 SKELETONS = Path(__file__).resolve().parents[3] / "lab" / "experiments" / "skeletons"
@@ -37,7 +37,7 @@ def finish_all(runs: dict[str, Run]) -> dict[str, list[dict[str, Any]]]:
 
 
 def verdict(run: Run, name: str) -> tuple[bool, int]:
-    found = next(i for i in run.summary["invariants"] if i["name"] == name)
+    found = next(i for i in summary_of(run)["invariants"] if i["name"] == name)
     return found["holds"], found["violations"]
 
 
@@ -92,7 +92,7 @@ def test_orchestrated_sagas_compensate_newest_first_retry_compensations_and_undo
     healthy = events["healthy"]
     assert by_saga(healthy, "saga.ended", "state") == {order: ["completed"] for order in ORDERS}
     assert of_type(healthy, "saga.compensation") == []
-    assert runs["healthy"].summary["succeeded"] == 5
+    assert summary_of(runs["healthy"])["succeeded"] == 5
 
     # Shipping errors on every call: every saga refunds and releases, newest first, and ends compensated.
     failed = events["shipping_fails"]
@@ -103,7 +103,7 @@ def test_orchestrated_sagas_compensate_newest_first_retry_compensations_and_undo
     assert by_saga(failed, "saga.compensating", "steps") == {order: [["reserve", "charge"]] for order in ORDERS}
     assert by_saga(failed, "saga.ended", "state") == {order: ["compensated"] for order in ORDERS}
     assert verdict(runs["shipping_fails"], "saga_consistent") == (True, 0)
-    assert runs["shipping_fails"].summary["failed"] == 5  # a compensated order is still a failed request
+    assert summary_of(runs["shipping_fails"])["failed"] == 5  # a compensated order is still a failed request
     states = [e["counts"] for e in of_type(failed, "saga.states")]
     assert states[-1] == {
         "running": 0,
@@ -119,7 +119,7 @@ def test_orchestrated_sagas_compensate_newest_first_retry_compensations_and_undo
     assert of_type(events["no_compensations"], "saga.compensation") == []
     assert by_saga(events["no_compensations"], "saga.ended", "state") == {order: ["failed"] for order in ORDERS}
     assert verdict(bare, "saga_consistent") == (False, 5)
-    explanation = next(i["explanation"] for i in bare.summary["invariants"] if i["name"] == "saga_consistent")
+    explanation = next(i["explanation"] for i in summary_of(bare)["invariants"] if i["name"] == "saga_consistent")
     assert "5 of 5 sagas were left half-done: r00001-order (failed) left charge, reserve done" in explanation
 
     # Payment fails every second call. Sagas 1, 3, 5: the refund (call 2, 6, 10) fails, its retry (3, 7, 11)
@@ -201,7 +201,7 @@ def test_choreographed_failure_events_trigger_compensating_reactions_and_the_agg
     bare = runs["nobody_undoes"]
     assert acts(events["nobody_undoes"]) == {"charged": 5, "reserved": 5}
     assert verdict(bare, "saga_consistent") == (False, 5)
-    explanation = next(i["explanation"] for i in bare.summary["invariants"] if i["name"] == "saga_consistent")
+    explanation = next(i["explanation"] for i in summary_of(bare)["invariants"] if i["name"] == "saga_consistent")
     assert (
         "5 of 5 sagas were left half-done: r00001-order (payment completed, inventory completed, shipping"
         " compensated) left charge, reserve done"

@@ -11,7 +11,7 @@ import yaml
 
 from lab.model.topology import TopologyError, parse_topology
 from lab.models import Run
-from tests.support.lab import new_learner, of_type, wait_finished
+from tests.support.lab import new_learner, of_type, summary_of, wait_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
 SKELETONS = Path(__file__).resolve().parents[3] / "lab" / "experiments" / "skeletons"
@@ -28,7 +28,7 @@ def start_document(document: dict, preset: str | None = None, **config: object) 
 
 
 def verdicts(run: Run) -> dict[str, tuple[bool, int]]:
-    return {i["name"]: (i["holds"], i["violations"]) for i in run.summary["invariants"]}
+    return {i["name"]: (i["holds"], i["violations"]) for i in summary_of(run)["invariants"]}
 
 
 def processed(events: list[dict[str, Any]], group: str) -> Counter:
