@@ -46,4 +46,4 @@ bench: $(VENV)/.installed
 	$(PY) -m comms_lab.stack exec -- $(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .staticfiles .test-db.sqlite3*
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .staticfiles .test-db.sqlite3*
