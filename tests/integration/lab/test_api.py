@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
 
 
-def learner_client() -> Client:
-    client = Client(enforce_csrf_checks=True)
+def learner_client(*, address: str = "127.0.0.1") -> Client:
+    client = Client(enforce_csrf_checks=True, REMOTE_ADDR=address)
     client.get("/lab/")
     return client
 
@@ -167,7 +167,7 @@ def test_a_run_whose_row_was_deleted_mid_run_ends_quietly_and_leaves_nothing_in_
 
 def test_one_address_may_hold_only_so_many_runs_however_many_sessions_it_opens(settings) -> None:
     settings.LAB_MAX_RUNS_PER_ADDRESS = 2
-    sessions = [learner_client() for _ in range(3)]  # three fresh anonymous learners behind one address
+    sessions = [learner_client(address="203.0.113.7") for _ in range(3)]  # three fresh learners, one address
     answers = [post(s, "/lab/api/runs", {"config": {"duration": 5, "rate": 1}}) for s in sessions]
     assert [a.status_code for a in answers] == [201, 201, 429]
     assert "Your network address already has 2 runs going" in answers[2].json()["error"]
