@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	  command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { command -v $$p; exit; }; done; \
 	  for v in 3.13.0 3.12.1; do p=$$(pyenv prefix $$v 2>/dev/null)/bin/python3; [ -x "$$p" ] && { echo $$p; exit; }; done)
-TEST_ENV := REDIS_KEY_PREFIX=cltest DEBUG=1 LAB_MAX_CONCURRENT_RUNS=20 LAB_CAPACITY=100000
+TEST_ENV := REDIS_KEY_PREFIX=cltest DEBUG=1 LAB_MAX_CONCURRENT_RUNS=20 LAB_CAPACITY=100000 LAB_MAX_RUNS_PER_ADDRESS=1000
 
 .PHONY: run test lint format e2e-deps bench clean help
 help:
