@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -146,7 +146,7 @@ async def test_the_resequencer_gives_up_on_a_missing_predecessor_after_waiting()
     assert [e["key_seq"] for e in await bench.events("stream.parked")] == [2]
     link = ctx.topology.links["orders"]
     parked_key = streams.StreamKeys(ctx, link).group(link.groups[0], "parked")
-    entry = json.loads(await bench.redis.hget(parked_key, "r00001|2"))
+    entry = json.loads(cast(str, await bench.redis.hget(parked_key, "r00001|2")))
     await bench.redis.hset(parked_key, "r00001|2", json.dumps({**entry, "parked_at": time.time() - 60}))
     await streams.sample(bench.engine, ctx)
     unparked = bench.delivered[-1]
