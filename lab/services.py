@@ -15,7 +15,7 @@ from comms_lab.learners import Learner
 from comms_lab.redis_client import redis_client, rkey
 from lab.engine.driver import DRAIN_GRACE_S
 from lab.events import RunEventLog, emit
-from lab.model.catalog import DEFAULT_EXPERIMENT, DEFAULT_PRESET, EXPERIMENTS, Experiment
+from lab.model.catalog import DEFAULT_EXPERIMENT, EXPERIMENTS, Experiment
 from lab.model.cost import offered_load
 from lab.model.invariants import check_invariants, findings
 from lab.model.metrics import summarize
@@ -125,7 +125,8 @@ def resolve_config(
             raise ConfigError({f"topology.{path}": message for path, message in exc.errors.items()}) from exc
     else:
         if experiment_slug is None and preset_slug is None:
-            experiment_slug, preset_slug = DEFAULT_EXPERIMENT, DEFAULT_PRESET
+            experiment_slug = DEFAULT_EXPERIMENT
+            preset_slug = EXPERIMENTS[DEFAULT_EXPERIMENT].default_preset or None
         found = EXPERIMENTS.get(experiment_slug or DEFAULT_EXPERIMENT)
         if found is None:
             raise ConfigError({"experiment": f"unknown experiment; one of {', '.join(EXPERIMENTS)}"})

@@ -81,9 +81,9 @@ def load_experiments(directory: Path = EXPERIMENTS_DIR) -> dict[str, Experiment]
         if experiment.slug in found:
             raise ValueError(f"{path.name}: slug {experiment.slug!r} is already used by another document")
         found[experiment.slug] = experiment
-    return found
+    return dict(sorted(found.items(), key=lambda item: (item[1].topology.order, item[0])))
 
 
 EXPERIMENTS: dict[str, Experiment] = load_experiments()
-DEFAULT_EXPERIMENT = "checkout"
-DEFAULT_PRESET = "quick-tour"
+# Where a new learner starts (an empty POST /lab/api/runs, the lab's front page): the first document by `order`.
+DEFAULT_EXPERIMENT = next(iter(EXPERIMENTS))

@@ -194,6 +194,7 @@ class Topology:
     dead_letters: tuple[str, tuple[float, float]] | None
     document: dict[str, Any]
     schema: Schema
+    order: int = 100  # place in the lab's list; the first is where a new learner starts
 
     def preset(self, slug: str) -> Preset | None:
         return next((p for p in self.presets if p.slug == slug), None)
@@ -358,6 +359,7 @@ TOP_FIELDS = {
     "view",
     "dead_letters",
     "planned",
+    "order",
 }
 POLICY_DEFAULTS: dict[str, dict[str, Any]] = {
     "timeout": {"enabled": False, "ms": 2000.0},
@@ -421,6 +423,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     title = check.text(doc, "title", "document", limit=120)
     summary = check.text(doc, "summary", "document", default="")
     check.flag(doc, "planned", "document", default=False)
+    order = int(check.number(doc, "order", "document", default=100, low=0, high=1000, whole=True))
     policies = _policies(check, doc.get("policies"))
     services = _services(check, doc.get("services"))
     links = _links(check, doc.get("links"), services, policies)
@@ -459,6 +462,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
         dead_letters=dead_letters if dead or _has_dead_letters(links) else None,
         document=doc,
         schema=schema,
+        order=order,
     )
 
 

@@ -294,6 +294,7 @@ TOPOLOGY_JSON_SCHEMA: dict[str, Any] = {
             "title": {"type": "string", "maxLength": 120},
             "summary": {"type": "string", "maxLength": 600},
             "planned": {"type": "boolean"},
+            "order": {"type": "integer", "minimum": 0, "maximum": 1000},
             "services": {
                 "type": "object",
                 "minProperties": 1,
