@@ -194,6 +194,34 @@ def envelope(
     }
 
 
+def onward(
+    ctx: RunContext,
+    caller_env: dict[str, Any],
+    *,
+    source: str,
+    target: str,
+    queue: str,
+    key: str = "",
+    body: Any = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The envelope of a message a handler sends on: same correlation, caused by what it handles, one hop more."""
+    fields: dict[str, Any] = {"queue": queue, "hops": caller_env.get("hops", 0) + 1, **extra}
+    if ctx.group_by and ctx.group_by in caller_env:
+        fields[ctx.group_by] = caller_env[ctx.group_by]
+    if key:
+        fields["key"] = key
+    if body:
+        fields["body"] = body
+    return envelope(
+        correlation_id=caller_env["correlation_id"],
+        causation_id=caller_env.get("message_id", caller_env["correlation_id"]),
+        source=source,
+        target=target,
+        **fields,
+    )
+
+
 @dataclass(frozen=True)
 class CallResult:
     outcome: str  # ok | error | refused | timeout | rejected | short_circuited
@@ -449,7 +477,6 @@ class Engine:
             return
         routing_key = str(options.get("key", ""))
         body = dict(options.get("body") or {})
-        tag = {ctx.group_by: caller_env[ctx.group_by]} if ctx.group_by and ctx.group_by in caller_env else {}
         if link.kind == "topic":
             destinations = [
                 (sub.id, sub.to)
@@ -459,18 +486,7 @@ class Engine:
         else:
             destinations = [(link.id, link.target)]
         for queue, consumer in destinations:
-            extra: dict[str, Any] = {"queue": queue, "hops": caller_env.get("hops", 0) + 1, **tag}
-            if routing_key:
-                extra["key"] = routing_key
-            if body:
-                extra["body"] = body
-            env = envelope(
-                correlation_id=caller_env["correlation_id"],
-                causation_id=caller_env.get("message_id", caller_env["correlation_id"]),
-                source=link.source,
-                target=consumer,
-                **extra,
-            )
+            env = onward(ctx, caller_env, source=link.source, target=consumer, queue=queue, key=routing_key, body=body)
             await self._send(ctx, queue, env)
 
     async def _send(self, ctx: RunContext, queue: str, env: dict[str, Any]) -> None:

@@ -31,8 +31,8 @@ from lab.engine.interpreter import (
     RECEIVERS,
     Engine,
     RunContext,
-    envelope,
     new_message_id,
+    onward,
     step_handler,
 )
 from lab.engine.loop import ENGINE_ID, spawn
@@ -180,23 +180,16 @@ async def request(engine: Engine, ctx: RunContext, service: Service, step: Step,
     await ctx.refresh()
     wait_ms = deadline_ms(ctx, link)
     tag = {ctx.group_by: env[ctx.group_by]} if ctx.group_by and ctx.group_by in env else {}
-    key, body = str(step.options.get("key", "")), dict(step.options.get("body") or {})
-    optional: dict[str, Any] = {}
-    if key:
-        optional["key"] = key
-    if body:
-        optional["body"] = body
-    message = envelope(
-        correlation_id=env["correlation_id"],
-        causation_id=env.get("message_id", env["correlation_id"]),
+    message = onward(
+        ctx,
+        env,
         source=link.source,
         target=link.target,
         queue=link.id,
+        key=str(step.options.get("key", "")),
+        body=dict(step.options.get("body") or {}),
         via=VIA,
         reply_to=inbox.name,
-        hops=env.get("hops", 0) + 1,
-        **optional,
-        **tag,
     )
     request_id = message["message_id"]
     sent_at = ctx.clock.time()
