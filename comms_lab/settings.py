@@ -160,6 +160,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 LAB_MAX_RUNS_PER_LEARNER = env_int("LAB_MAX_RUNS_PER_LEARNER", 2, minimum=1, maximum=20)
 # Runs from one client address at once; a class of 30 behind one NAT address, two runs each, still fits.
 LAB_MAX_RUNS_PER_ADDRESS = env_int("LAB_MAX_RUNS_PER_ADDRESS", 60, minimum=1, maximum=1000)
+# Run sockets one browser session may hold open (lab/sockets.py); cookie-less share-link viewers count per address.
+LAB_MAX_SOCKETS_PER_SESSION = env_int("LAB_MAX_SOCKETS_PER_SESSION", 10, minimum=1, maximum=1000)
+LAB_MAX_SOCKETS_PER_ADDRESS = env_int("LAB_MAX_SOCKETS_PER_ADDRESS", 300, minimum=1, maximum=100_000)
 LAB_MAX_CONCURRENT_RUNS = env_int("LAB_MAX_CONCURRENT_RUNS", 30, minimum=1, maximum=200)
 # Engine operations per second the machine simulates faithfully (lab/model/cost.py); runs are admitted while
 # their offered loads fit. Measured with bench/capacity.py; scale it with the workers' cores.

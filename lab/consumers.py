@@ -14,7 +14,7 @@ from redis import RedisError
 
 from comms_lab.http import BadRequest, check_toggle_shape, parse_ws_frame, sequence_number
 from comms_lab.learners import learner_for_scope
-from lab import selectors, services
+from lab import selectors, services, sockets
 from lab.events import REPLAY_PAGE, group_name
 from lab.model.schema import ConfigError
 
@@ -35,6 +35,13 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.close(code=4404)
             return
         self.run, self.can_control = access
+        holder, cap = sockets.holder_of(self.scope)
+        if not await sync_to_async(sockets.claim)(holder, self.channel_name, cap):
+            await self.accept()
+            await self.error(f"too many open lab sockets: at most {cap} per browser session; close a lab tab", code=429)
+            await self.close(code=sockets.TOO_MANY_SOCKETS_CLOSE_CODE)
+            return
+        self.holder = holder
         self.group = group_name(str(self.run.id))
         self.last_sent = 0
         self.send_lock = asyncio.Lock()
@@ -51,6 +58,8 @@ class RunConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "tail"):
             self.tail.cancel()
+        if hasattr(self, "holder"):
+            await sync_to_async(sockets.release)(self.holder, self.channel_name)
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -76,10 +85,14 @@ class RunConsumer(AsyncWebsocketConsumer):
         from lab.events import RunEventLog
 
         log = RunEventLog(str(self.run.id))
-        quiet_since = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        quiet_since = refreshed_at = loop.time()
         while True:
             await asyncio.sleep(TAIL_CHECK_S)
             try:
+                if loop.time() - refreshed_at >= sockets.REFRESH_EVERY_S:
+                    await sync_to_async(sockets.refresh)(self.holder, self.channel_name)
+                    refreshed_at = loop.time()
                 last = await sync_to_async(log.last_seq)()
             except (RedisError, OSError):
                 # Tell the page, then close: lab.js reconnects and resumes after its last seq once Redis is back.

@@ -41,8 +41,10 @@ export function createConnection({ store, onEvents, onError, onState }) {
     ws.addEventListener("close", (ev) => {
       if (socket !== ws) return;
       socket = null;
-      if (closedByUs || store.finished || ev.code === 4404) {
-        onState(ev.code === 4404 ? "gone" : "closed");
+      // 4404: no such run (or no access); 4429: too many lab sockets open in this browser session (the error
+      // frame before the close says so). Reconnecting would not help either.
+      if (closedByUs || store.finished || ev.code === 4404 || ev.code === 4429) {
+        onState(ev.code === 4404 ? "gone" : ev.code === 4429 ? "refused" : "closed");
         return;
       }
       onState("reconnecting");
