@@ -155,6 +155,13 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_KEY_PREFIX}.default"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Housekeeping (comms_lab/retention.py), run by the `celery beat` process that `make run` starts.
+RETENTION_CLEAN_UP_EVERY_S = env_int("RETENTION_CLEAN_UP_EVERY_S", 3600, minimum=60, maximum=7 * 24 * 3600)
+CELERY_BEAT_SCHEDULE = {"clean-up": {"task": "comms_lab.clean_up", "schedule": RETENTION_CLEAN_UP_EVERY_S}}
+# Finished lab runs each learner keeps (the newest); older ones go at the next clean-up.
+LAB_MAX_STORED_RUNS_PER_LEARNER = env_int("LAB_MAX_STORED_RUNS_PER_LEARNER", 50, minimum=1, maximum=10_000)
+# An anonymous learner with no activity for this long is deleted: longer than a session cookie lives (2 weeks).
+ANONYMOUS_RETENTION_DAYS = env_int("ANONYMOUS_RETENTION_DAYS", 30, minimum=15, maximum=3650)
 
 # Lab admission control and limits.
 LAB_MAX_RUNS_PER_LEARNER = env_int("LAB_MAX_RUNS_PER_LEARNER", 2, minimum=1, maximum=20)

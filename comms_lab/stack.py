@@ -36,6 +36,7 @@ BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0
 # Where `make run`'s embedded Redis keeps its append-only file, so a restart keeps runs' logs.
 DEFAULT_REDIS_DATA_DIR = ROOT / ".data" / "redis"
+BEAT_SCHEDULE_DIR = ROOT / ".data" / "beat"
 DEFAULT_REDIS_MAXMEMORY = "512mb"
 MARKER_TTL_S = 600
 
@@ -250,6 +251,11 @@ def worker_command(concurrency: int, name: str, *extra: str) -> list[str]:
     ]
 
 
+def beat_command(schedule: Path) -> list[str]:
+    """Celery beat: sends the scheduled housekeeping tasks (settings.CELERY_BEAT_SCHEDULE) to the workers."""
+    return [sys.executable, "-m", "celery", "-A", "comms_lab", "beat", "-l", "WARNING", "--schedule", str(schedule)]
+
+
 def manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -335,6 +341,8 @@ def run_stack() -> int:
                 extra={"node": node},
             )
             supervisor.add(worker)
+        BEAT_SCHEDULE_DIR.mkdir(parents=True, exist_ok=True)
+        supervisor.add(Child("beat", beat_command(BEAT_SCHEDULE_DIR / "celerybeat-schedule"), env))
         supervisor.add(
             Child("web", [sys.executable, "-m", "daphne", "-b", host, "-p", port, "comms_lab.asgi:application"], env)
         )

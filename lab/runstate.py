@@ -95,6 +95,10 @@ class RunState:
     def dead_letters(self) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.redis.lrange(self.key("dlq"), 0, -1)]
 
+    def forget_saved(self) -> None:
+        """Drop what a saved run keeps in Redis (its log, for replays, until its TTL): no scan needed."""
+        self.redis.delete(*(self.key(k) for k in KEPT_KEYS))
+
     def cleanup(self, *, everything: bool = False) -> None:
         """Drop the working keys once the run is saved; the event log keeps its own TTL for replays (unless
         `everything` goes, for a run whose row was deleted)."""
