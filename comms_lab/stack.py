@@ -36,7 +36,6 @@ BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0
 # Where `make run`'s embedded Redis keeps its append-only file, so a restart keeps runs' logs.
 DEFAULT_REDIS_DATA_DIR = ROOT / ".data" / "redis"
-BEAT_SCHEDULE_DIR = ROOT / ".data" / "beat"
 DEFAULT_REDIS_MAXMEMORY = "512mb"
 MARKER_TTL_S = 600
 
@@ -341,8 +340,10 @@ def run_stack() -> int:
                 extra={"node": node},
             )
             supervisor.add(worker)
-        BEAT_SCHEDULE_DIR.mkdir(parents=True, exist_ok=True)
-        supervisor.add(Child("beat", beat_command(BEAT_SCHEDULE_DIR / "celerybeat-schedule"), env))
+        # Beside the Redis data directory (.data/redis -> .data/beat), so two stacks never share a schedule file.
+        beat_dir = Path(env.get("REDIS_DATA_DIR") or DEFAULT_REDIS_DATA_DIR).resolve().parent / "beat"
+        beat_dir.mkdir(parents=True, exist_ok=True)
+        supervisor.add(Child("beat", beat_command(beat_dir / "celerybeat-schedule"), env))
         supervisor.add(
             Child("web", [sys.executable, "-m", "daphne", "-b", host, "-p", port, "comms_lab.asgi:application"], env)
         )

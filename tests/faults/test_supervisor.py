@@ -1,6 +1,6 @@
 """`make run`'s supervisor (python -m comms_lab.stack run) as an operator meets it: a worker killed with -9 is
 restarted with backoff while daphne and Redis stay up, /healthz names it meanwhile; a killed Redis comes back on
-its port and data; SIGTERM stops everything, leaving no process behind."""
+its port and data; Celery beat runs beside them; SIGTERM stops everything, leaving no process behind."""
 
 from __future__ import annotations
 
@@ -61,8 +61,8 @@ def test_a_killed_worker_is_restarted_while_the_web_stays_up_and_sigterm_leaves_
         wait_for(lambda: healthz(url)[0] == 200, timeout=90, every=0.3, what="the stack to be healthy")
         pids = children(stack.pid)
         programs = sorted(cmd.split()[0].rsplit("/", 1)[-1] for cmd in pids.values())
-        assert programs == ["python", "python", "redis-server"]
-        worker = next(pid for pid, cmd in pids.items() if " celery " in cmd)
+        assert programs == ["python", "python", "python", "redis-server"]  # worker, beat, daphne
+        worker = next(pid for pid, cmd in pids.items() if " celery " in cmd and " worker " in cmd)
         killed_at = time.monotonic()
         os.kill(worker, signal.SIGKILL)
 
@@ -80,7 +80,7 @@ def test_a_killed_worker_is_restarted_while_the_web_stays_up_and_sigterm_leaves_
         assert "restarting worker (restart #1)" in text
         assert stack.poll() is None
         pids = children(stack.pid)
-        assert worker not in pids and len(pids) == 3
+        assert worker not in pids and len(pids) == 4
         assert list((tmp_path / "redis").glob("appendonly.aof*")), "the embedded Redis keeps an append-only file"
 
         redis_pid = next(pid for pid, cmd in pids.items() if "redis-server" in cmd)
@@ -89,7 +89,7 @@ def test_a_killed_worker_is_restarted_while_the_web_stays_up_and_sigterm_leaves_
         wait_for(lambda: healthz(url)[0] == 200, timeout=20, every=0.1, what="Redis restarted and all healthy")
         assert f"redis (pid {redis_pid}) exited with code -9; restarting it in 1 s" in log.read_text()
         pids = children(stack.pid)
-        assert redis_pid not in pids and len(pids) == 3
+        assert redis_pid not in pids and len(pids) == 4
     finally:
         stack.send_signal(signal.SIGTERM)
         stack.wait(timeout=30)
