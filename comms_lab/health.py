@@ -30,6 +30,11 @@ def _names(pattern: str) -> list[str]:
     return sorted(key.removeprefix(prefix) for key in redis_client().scan_iter(rkey(pattern), count=1000))
 
 
+def live_workers() -> list[str]:
+    """Node names of the workers whose heartbeat is fresh."""
+    return _names("workers:*")
+
+
 def worker_status() -> tuple[str, dict[str, str]]:
     """("ok" | "degraded" | "down", {node: why it is down}).
 
@@ -37,7 +42,7 @@ def worker_status() -> tuple[str, dict[str, str]]:
     supervisor marks a worker it is restarting (`workers-down:<node>`), which makes the status "degraded".
     """
     try:
-        alive = _names("workers:*")
+        alive = live_workers()
         down_keys = list(redis_client().scan_iter(rkey("workers-down", "*"), count=1000))
         reasons = dict(zip(down_keys, redis_client().mget(down_keys), strict=True)) if down_keys else {}
     except Exception:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "comms_lab.metrics.RequestTimingMiddleware",  # outermost: times everything below it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -177,6 +178,16 @@ LAB_CAPACITY = env_int("LAB_CAPACITY", 250 * (os.cpu_count() or 1), minimum=10, 
 LAB_MAX_DURATION_S = env_int("LAB_MAX_DURATION_S", 300, minimum=5, maximum=300)
 LAB_MAX_RATE_RPS = env_int("LAB_MAX_RATE_RPS", 50, minimum=1, maximum=50)
 LAB_EVENT_LOG_TTL_S = env_int("LAB_EVENT_LOG_TTL_S", 24 * 3600, minimum=60, maximum=30 * 24 * 3600)
+
+# Who may read /metrics besides loopback: addresses or networks, e.g. "10.0.0.0/8" for a Prometheus in the cluster.
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise EnvError(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+        ) from None
 
 # Client addresses (rate limits, per-address caps): X-Forwarded-For is believed only from these proxies
 # (addresses or networks, e.g. "10.0.0.0/8,127.0.0.1"); empty means the socket's peer address is the client.

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("progress/", quiz_views.progress, name="progress"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
     path("lab/", include("lab.urls")),
     path("lessons/", include("lessons.urls")),
     path("glossary/", include("lessons.glossary_urls")),

@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.cache import never_cache
 
+from comms_lab import metrics as operations_metrics
 from comms_lab.health import health
 from comms_lab.http import json_error
 from comms_lab.learners import current_learner
@@ -27,6 +28,14 @@ def bench_minimal(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     status = health()
     return JsonResponse(status, status=200 if all(v == "ok" for v in status.values()) else 503)
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus's scrape target; only loopback and METRICS_ALLOWED_NETWORKS may read it."""
+    if not operations_metrics.allowed(request):
+        return HttpResponse("/metrics is readable only from allowed networks (METRICS_ALLOWED_NETWORKS).\n", status=403)
+    return HttpResponse(operations_metrics.render(), content_type=operations_metrics.CONTENT_TYPE)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

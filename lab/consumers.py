@@ -14,6 +14,7 @@ from redis import RedisError
 
 from comms_lab.http import BadRequest, check_toggle_shape, parse_ws_frame, sequence_number
 from comms_lab.learners import learner_for_scope
+from comms_lab.metrics import OPEN_SOCKETS, SOCKETS_REFUSED
 from lab import selectors, services, sockets
 from lab.events import REPLAY_PAGE, group_name
 from lab.model.schema import ConfigError
@@ -37,11 +38,13 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.run, self.can_control = access
         holder, cap = sockets.holder_of(self.scope)
         if not await sync_to_async(sockets.claim)(holder, self.channel_name, cap):
+            SOCKETS_REFUSED.inc()
             await self.accept()
             await self.error(f"too many open lab sockets: at most {cap} per browser session; close a lab tab", code=429)
             await self.close(code=sockets.TOO_MANY_SOCKETS_CLOSE_CODE)
             return
         self.holder = holder
+        OPEN_SOCKETS.inc()
         self.group = group_name(str(self.run.id))
         self.last_sent = 0
         self.send_lock = asyncio.Lock()
@@ -59,6 +62,7 @@ class RunConsumer(AsyncWebsocketConsumer):
         if hasattr(self, "tail"):
             self.tail.cancel()
         if hasattr(self, "holder"):
+            OPEN_SOCKETS.dec()
             await sync_to_async(sockets.release)(self.holder, self.channel_name)
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)

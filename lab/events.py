@@ -20,6 +20,7 @@ from django.conf import settings
 from comms_lab.redis_client import redis_client, rkey
 
 # Atomically number a batch and append it: stream ids are "0-<seq>", so order and gaplessness come from Redis.
+# KEYS[3] counts every event logged by every run, for /metrics (comms_lab/metrics.py).
 APPEND_SCRIPT = """
 local n = #ARGV - 1
 local last = redis.call('INCRBY', KEYS[1], n)
@@ -29,12 +30,22 @@ for i = 1, n do
 end
 redis.call('EXPIRE', KEYS[1], ARGV[#ARGV])
 redis.call('EXPIRE', KEYS[2], ARGV[#ARGV])
+redis.call('INCRBY', KEYS[3], n)
 return first
 """
 
 log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
 PUSH_INTERVAL_S = 0.05
+
+
+def append_keys(run_id: str) -> list[str]:
+    """The keys APPEND_SCRIPT writes for a run: its seq counter, its log, and the global event counter."""
+    return [rkey("run", run_id, "seq"), rkey("run", run_id, "events"), events_logged_key()]
+
+
+def events_logged_key() -> str:
+    return rkey("lab", "events_logged")
 
 
 def group_name(run_id: str) -> str:
@@ -55,7 +66,7 @@ class RunEventLog:
             return []
         payloads = [json.dumps(e, separators=(",", ":")) for e in events]
         script = redis_client().register_script(APPEND_SCRIPT)
-        first = int(script(keys=[self.seq_key, self.stream_key], args=[*payloads, settings.LAB_EVENT_LOG_TTL_S]))
+        first = int(script(keys=append_keys(self.run_id), args=[*payloads, settings.LAB_EVENT_LOG_TTL_S]))
         return [{"seq": first + i, **e} for i, e in enumerate(events)]
 
     def after(self, seq: int, *, limit: int | None = None) -> list[dict[str, Any]]:

@@ -15,8 +15,7 @@ import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from comms_lab.redis_client import rkey
-from lab.events import APPEND_SCRIPT, group_name
+from lab.events import APPEND_SCRIPT, append_keys, group_name
 
 log = logging.getLogger(__name__)
 FLUSH_AFTER_S = 0.01
@@ -63,7 +62,7 @@ class EventSink:
             payloads = [json.dumps(e, separators=(",", ":")) for e in events]
             first = int(
                 await self.script(
-                    keys=[rkey("run", run_id, "seq"), rkey("run", run_id, "events")],
+                    keys=append_keys(run_id),
                     args=[*payloads, settings.LAB_EVENT_LOG_TTL_S],
                 )
             )
