@@ -52,7 +52,7 @@ from comms_lab.stack import free_port  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 if isinstance(sys.stdout, io.TextIOWrapper):
     sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens, even through a pipe
-ROLES = (("redis", "redis-server"), ("worker", "celery"), ("web", "daphne"))
+ROLES = (("redis", "redis-server"), ("worker", "celery -A comms_lab worker"), ("web", "comms_lab.web"))
 # Targets of issue 8 ("Targets", measured on 2 cores).
 P50_DRIFT_PCT = 5.0
 DELAY_P99_MS = 150.0

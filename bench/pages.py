@@ -188,7 +188,7 @@ def main() -> int:
             check=True,
         ).stdout.split()[-1]
         daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "comms_lab.asgi:application"],
+            [sys.executable, "-m", "comms_lab.web", "-b", "127.0.0.1", "-p", str(port), "comms_lab.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -345,7 +345,7 @@ def run_stack() -> int:
         beat_dir.mkdir(parents=True, exist_ok=True)
         supervisor.add(Child("beat", beat_command(beat_dir / "celerybeat-schedule"), env))
         supervisor.add(
-            Child("web", [sys.executable, "-m", "daphne", "-b", host, "-p", port, "comms_lab.asgi:application"], env)
+            Child("web", [sys.executable, "-m", "comms_lab.web", "-b", host, "-p", port, "comms_lab.asgi:application"], env)
         )
         if wait_for_port(int(port), timeout=30):
             print(f"comms_lab is running at http://{host}:{port}  (Ctrl-C stops everything)", flush=True)

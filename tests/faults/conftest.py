@@ -104,7 +104,7 @@ class Stack:
             self.worker = self.add(
                 worker_command(20, f"faults-{os.getpid()}@%h", "--without-mingle", "--without-gossip"), env, "worker"
             )
-            daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+            daphne = [sys.executable, "-m", "comms_lab.web", "-b", "127.0.0.1", "-p", str(self.port)]
             self.web = self.add([*daphne, "comms_lab.asgi:application"], env, "web")
             wait_for(lambda: healthz(self.url)[0] == 200, timeout=60, every=0.2, what="healthz 200")
         except BaseException:

@@ -104,7 +104,7 @@ def main() -> None:
             f"{per_event:.0f} B/event (MEMORY USAGE), Redis used_memory +{grown:.1f} MiB"
         )
 
-        workers = {pid: cmd for pid, cmd in children(stack.pid).items() if " celery " in cmd}
+        workers = {pid: cmd for pid, cmd in children(stack.pid).items() if " celery " in cmd and " worker " in cmd}
         victim = next(iter(workers))
         os.kill(victim, signal.SIGKILL)
         seen = until(lambda: health(url)[1].get("worker") in ("degraded", "down"), 10)

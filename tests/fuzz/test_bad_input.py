@@ -4,6 +4,7 @@ or an error frame, naming the field, and the socket stays open."""
 from __future__ import annotations
 
 import pytest
+from websockets.exceptions import ConnectionClosedError
 
 from comms_lab.http import MAX_WS_FRAME_BYTES
 from quizzes.banks import catalogue
@@ -49,6 +50,18 @@ def test_bad_websocket_frames_get_error_frames_and_the_socket_stays_open(site: S
         assert replay["fields"] == {"after": "must be a whole number from 0 to 9223372036854775807"}
         (binary,) = reply_to(socket, b"\xff\xfe")
         assert binary == {"type": "error", "error": "frame is not valid JSON", "code": 400}
+
+
+def test_a_frame_over_the_servers_one_mebibyte_limit_is_closed_with_code_1009_and_the_limit_as_reason(
+    site: Site,
+) -> None:
+    with site.ws() as socket:
+        socket.send('{"type":"ping","pad":"' + "x" * 2**21 + '"}')
+        with pytest.raises(ConnectionClosedError) as closed:
+            while True:
+                socket.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    assert "exceeds payload limit of 1048576 octets" in closed.value.rcvd.reason
 
 
 def test_an_ordering_answer_with_superscript_or_other_unicode_digits_is_refused_naming_the_item() -> None:

@@ -79,7 +79,7 @@ class WebServer:
 
     def start(self, timeout: float = 60) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "comms_lab.asgi:application"],
+            [sys.executable, "-m", "comms_lab.web", "-b", "127.0.0.1", "-p", str(self.port), "comms_lab.asgi:application"],
             cwd=ROOT,
             env=child_env(),
         )
