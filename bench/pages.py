@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from comms_lab.stack import free_port  # noqa: E402
+from comms_lab.stack import free_port, web_command  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -188,7 +188,7 @@ def main() -> int:
             check=True,
         ).stdout.split()[-1]
         daphne = subprocess.Popen(
-            [sys.executable, "-m", "comms_lab.web", "-b", "127.0.0.1", "-p", str(port), "comms_lab.asgi:application"],
+            web_command("127.0.0.1", port),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

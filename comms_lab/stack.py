@@ -250,6 +250,11 @@ def worker_command(concurrency: int, name: str, *extra: str) -> list[str]:
     ]
 
 
+def web_command(host: str, port: int) -> list[str]:
+    """daphne serving comms_lab, started through comms_lab/web.py so an oversized frame gets a close reason."""
+    return [sys.executable, "-m", "comms_lab.web", "-b", host, "-p", str(port), "comms_lab.asgi:application"]
+
+
 def beat_command(schedule: Path) -> list[str]:
     """Celery beat: sends the scheduled housekeeping tasks (settings.CELERY_BEAT_SCHEDULE) to the workers."""
     return [sys.executable, "-m", "celery", "-A", "comms_lab", "beat", "-l", "WARNING", "--schedule", str(schedule)]
@@ -344,9 +349,7 @@ def run_stack() -> int:
         beat_dir = Path(env.get("REDIS_DATA_DIR") or DEFAULT_REDIS_DATA_DIR).resolve().parent / "beat"
         beat_dir.mkdir(parents=True, exist_ok=True)
         supervisor.add(Child("beat", beat_command(beat_dir / "celerybeat-schedule"), env))
-        supervisor.add(
-            Child("web", [sys.executable, "-m", "comms_lab.web", "-b", host, "-p", port, "comms_lab.asgi:application"], env)
-        )
+        supervisor.add(Child("web", web_command(host, int(port)), env))
         if wait_for_port(int(port), timeout=30):
             print(f"comms_lab is running at http://{host}:{port}  (Ctrl-C stops everything)", flush=True)
         return supervisor.watch()

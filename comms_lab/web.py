@@ -14,7 +14,7 @@ from daphne.ws_protocol import WebSocketFactory
 
 
 class ExplainingWebSocketFactory(WebSocketFactory):
-    def setProtocolOptions(self, **options: object) -> None:  # noqa: N802 - autobahn's name
+    def setProtocolOptions(self, **options: object) -> None:
         super().setProtocolOptions(**options, failByDrop=False)
 
 

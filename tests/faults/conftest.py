@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from comms_lab.stack import free_port, redis_command, wait_for_port, worker_command
+from comms_lab.stack import free_port, redis_command, wait_for_port, web_command, worker_command
 from tests.support.processes import ROOT, database_url
 
 
@@ -104,8 +103,7 @@ class Stack:
             self.worker = self.add(
                 worker_command(20, f"faults-{os.getpid()}@%h", "--without-mingle", "--without-gossip"), env, "worker"
             )
-            daphne = [sys.executable, "-m", "comms_lab.web", "-b", "127.0.0.1", "-p", str(self.port)]
-            self.web = self.add([*daphne, "comms_lab.asgi:application"], env, "web")
+            self.web = self.add(web_command("127.0.0.1", self.port), env, "web")
             wait_for(lambda: healthz(self.url)[0] == 200, timeout=60, every=0.2, what="healthz 200")
         except BaseException:
             self.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from websockets.exceptions import ConnectionClosedError
+from websockets.sync.client import ClientConnection
 
 from comms_lab.http import MAX_WS_FRAME_BYTES
 from quizzes.banks import catalogue
@@ -58,10 +59,14 @@ def test_a_frame_over_the_servers_one_mebibyte_limit_is_closed_with_code_1009_an
     with site.ws() as socket:
         socket.send('{"type":"ping","pad":"' + "x" * 2**21 + '"}')
         with pytest.raises(ConnectionClosedError) as closed:
-            while True:
-                socket.recv(timeout=10)
+            _read_until_closed(socket)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     assert "exceeds payload limit of 1048576 octets" in closed.value.rcvd.reason
+
+
+def _read_until_closed(socket: ClientConnection) -> None:
+    while True:
+        socket.recv(timeout=10)
 
 
 def test_an_ordering_answer_with_superscript_or_other_unicode_digits_is_refused_naming_the_item() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -14,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from comms_lab.redis_client import redis_client, rkey
-from comms_lab.stack import free_port, worker_command
+from comms_lab.stack import free_port, web_command, worker_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,7 +78,7 @@ class WebServer:
 
     def start(self, timeout: float = 60) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "comms_lab.web", "-b", "127.0.0.1", "-p", str(self.port), "comms_lab.asgi:application"],
+            web_command("127.0.0.1", self.port),
             cwd=ROOT,
             env=child_env(),
         )
