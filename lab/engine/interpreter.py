@@ -12,6 +12,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,11 @@ RECEIVERS: dict[str, Receiver] = {}
 # What a construct adds to each sample the driver takes: `await sampler(engine, ctx)` emits its own events.
 Sampler = Callable[["Engine", "RunContext"], Awaitable[None]]
 SAMPLERS: list[Sampler] = []
+
+
+# The pool thread the running handler holds, as (pool, holder): the entry's for a request's attempt, the callee's
+# while it serves a sync call. A construct that waits without blocking (a `request`) hands it back meanwhile.
+HELD_THREAD: ContextVar[tuple[str, str] | None] = ContextVar("held_thread", default=None)
 
 
 def step_handler(kind: str) -> Callable[[StepHandler], StepHandler]:
@@ -328,12 +334,14 @@ class Engine:
         try:
             if entry.pool and not await ctx.state.acquire(entry.id, ctx.pool_size(entry), holder):
                 return f"{entry.id} pool exhausted"
+            held = HELD_THREAD.set((entry.id, holder) if entry.pool else None)
             try:
                 env = {"correlation_id": correlation_id, "causation_id": correlation_id, "attempt": attempt}
                 if ctx.group_by:
                     env[ctx.group_by] = request_class.name
                 return await self.run_steps(ctx, entry, request_class.steps, env)
             finally:
+                HELD_THREAD.reset(held)
                 if entry.pool:
                     await ctx.state.release(entry.id, holder)
         finally:
@@ -435,6 +443,7 @@ class Engine:
 
     async def _serve(self, ctx: RunContext, target: Service, env: dict[str, Any], fault: CallFault, holder: str) -> str:
         """The callee's side of a sync call: its work, then its own steps; holds its pool slot until done."""
+        HELD_THREAD.set((target.id, holder) if target.pool else None)  # its own task: the caller's is untouched
         try:
             if fault.drop:
                 await ctx.clock.sleep(DEFAULT_CLIENT_WAIT_MS / 1000)  # the request never arrived; nobody answers
@@ -455,6 +464,7 @@ class Engine:
         return max(0.0, ctx.rng_for(env["message_id"], "work").uniform(-service.jitter_ms, service.jitter_ms))
 
     async def _wait_for_slot(self, ctx: RunContext, target: Service, holder: str, budget_ms: float) -> bool:
+        """Take a thread of `target`'s pool for `holder`, waiting up to `budget_ms` for one to come free."""
         deadline = ctx.clock.time() + budget_ms / 1000
         while not await ctx.state.acquire(target.id, ctx.pool_size(target), holder):
             if ctx.clock.time() >= deadline:
@@ -540,6 +550,7 @@ class Engine:
 
     async def handle_message(self, ctx: RunContext, queue: str, env: dict[str, Any]) -> None:
         """A consumer instance taking one message off its queue, with its faults, retries and dead letters."""
+        HELD_THREAD.set(None)  # a consumer instance holds no pool thread (even when handed over in-process)
         if env.get("via") in RECEIVERS:
             await RECEIVERS[env["via"]](self, ctx, queue, env)
             return

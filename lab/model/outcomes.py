@@ -40,6 +40,7 @@ def _replies(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "requests": len(sent),
         "on_time": len({e["request_id"] for e in received}),
+        "mismatched": sum(1 for e in received if e["in_reply_to"] != e["request_id"]),
         "error_replies": sum(1 for e in received if e.get("outcome") != "ok"),
         "timed_out": len(timed_out),
         "late": len(late_answers),
@@ -182,6 +183,8 @@ def _reply_sentence(r: dict[str, Any]) -> str:
         line += f"; {r['never']} never came"
     if r["error_replies"]:
         line += f"; {r['error_replies']} of those on time were error replies"
+    if r.get("mismatched"):
+        line += f"; {r['mismatched']} completed a request they did not answer (matched by arrival order)"
     if r["duplicates"]:
         line += f"; {r['duplicates']} duplicate replies were dropped"
     return line + "."

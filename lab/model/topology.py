@@ -107,6 +107,8 @@ class Link:
     groups: tuple[ConsumerGroup, ...] = ()
     retention: int = 10_000
     deadline_ms: float = 0.0
+    match: str = "correlation_id"  # reply links: how a reply finds its request (MATCH_MODES)
+    match_param: str | None = None  # a choice parameter whose live value is `match`
     at: tuple[float, float] | None = None
 
 
@@ -342,8 +344,12 @@ LINK_FIELDS = {
     "groups",
     "retention",
     "deadline_ms",
+    "match",
+    "match_param",
     "at",
 }
+# How a reply link's replies find their request: by the request's id, or the oldest one waiting (no correlation).
+MATCH_MODES = ("correlation_id", "arrival_order")
 TOP_FIELDS = {
     "slug",
     "title",
@@ -405,6 +411,9 @@ INVARIANT_KINDS: tuple[str, ...] = (
     "no_reply_mismatched",
     "no_lost_writes",
 )
+# Panels beside the charts: `pending_requests` is a live table of one reply link's requests still waiting.
+PANEL_KINDS = ("pending_requests",)
+PANEL_FIELDS = {"kind", "link"}
 CHART_KINDS = ("latency", "throughput", "queue_depth", "pool_usage", "arrivals", "histogram", "breaker_lane")
 # What event streams and projections promise (lab/engine/constructs/streams.py emits the events they read).
 INVARIANT_KINDS += ("per_key_order", "projection_converges", "no_stale_reads")
@@ -434,6 +443,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     _unique_params(check, schema, doc)
     _workload_refs(check, workload, links, schema)
     _step_options(check, services, workload, links, policies, schema)
+    _match_params(check, links, schema)
     presets = _presets(check, doc.get("presets"), schema)
     default_preset = _ref(doc.get("default_preset", presets[0].slug if presets else ""))
     if (presets or "default_preset" in doc) and default_preset not in {p.slug for p in presets}:
@@ -464,6 +474,19 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
         schema=schema,
         order=order,
     )
+
+
+def _match_params(check: _Checker, links: dict[str, Link], schema: Schema) -> None:
+    """A reply link's `match_param` must be a choice knob whose every choice is a way of matching."""
+    for link in links.values():
+        if link.match_param is None:
+            continue
+        param = schema.by_name.get(link.match_param) if isinstance(link.match_param, str) else None
+        if param is None or param.kind != "choice" or set(param.choices) - set(MATCH_MODES):
+            check.fail(
+                f"links.{link.id}.match_param",
+                f"names no choice parameter with choices among {', '.join(MATCH_MODES)}",
+            )
 
 
 def _unique_params(check: _Checker, schema: Schema, doc: dict[str, Any]) -> None:
@@ -690,8 +713,13 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
             groups=tuple(groups),
             retention=int(check.number(spec, "retention", path, default=10_000, low=10, high=100_000, whole=True)),
             deadline_ms=check.number(spec, "deadline_ms", path, default=0.0, low=0, high=60_000),
+            match=check.choice(spec, "match", path, MATCH_MODES, "correlation_id"),
+            match_param=_ref(spec.get("match_param")),
             at=check.point(spec, path),
         )
+        for field_name in ("match", "match_param"):
+            if field_name in spec and kind != "reply":
+                check.fail(f"{path}.{field_name}", "says how replies find their request: only for a reply link")
         links.setdefault(lid, link)  # a repeated id keeps the first link, so steps are checked against it
     return links
 
@@ -1277,7 +1305,18 @@ def _view(
         if target is not None and target not in services:
             check.fail(f"view.charts[{index}].target", f"names no service; services are {', '.join(services)}")
         charts.append({**chart, "kind": kind})
-    return {"charts": charts}
+    panels = []
+    for index, body in enumerate(check.seq(spec.get("panels"), "view.panels")):
+        path = f"view.panels[{index}]"
+        panel = check.mapping(body, path)
+        check.unknown(panel, PANEL_FIELDS, path)
+        kind = check.choice(panel, "kind", path, PANEL_KINDS, None)  # type: ignore[arg-type]
+        link = links.get(_ref(panel.get("link")))
+        if link is None or link.kind != "reply":
+            replies = [lid for lid, found in links.items() if found.kind == "reply"]
+            check.fail(f"{path}.link", f"names no reply link; reply links are {', '.join(replies) or 'none'}")
+        panels.append({**panel, "kind": kind})
+    return {"charts": charts, "panels": panels}
 
 
 def _no_sync_cycles(check: _Checker, services: dict[str, Service], links: dict[str, Link], workload: Workload) -> None:
@@ -1379,4 +1418,5 @@ def view_spec(topology: Topology) -> dict[str, Any]:
         "class_param": workload.select_param,
         "all_classes_value": workload.together,
         "charts": charts,
+        "panels": [{**p, "label": topology.links[p["link"]].label} for p in topology.view.get("panels", ())],
     }

@@ -7,6 +7,11 @@ inbox (a Redis list), read by a single blocking pop on its own connection, which
 future by the request's message id, as RabbitMQ's direct reply-to hands replies to the channel that asked (a
 responder in the asking process itself hands its reply over directly). A reply
 that arrives after its deadline is counted (`reply.late`) and dropped: it can never complete another request.
+Unless the link matches by arrival order (`match: arrival_order`, the client that trusts replies to come back in
+the order it asked): then each reply completes the oldest request still waiting on that link, its own or not.
+
+The requester holds no thread while it waits: the pool thread its handler runs on is handed back when the request
+leaves and taken again (waiting for a free one) when the reply or the deadline comes.
 
 Events: `request.sent`, `reply.sent`, `reply.received`, `reply.timeout`, `reply.late` (fields in docs and below).
 """
@@ -28,6 +33,7 @@ from redis.exceptions import RedisError
 from comms_lab.redis_client import rkey
 from lab.engine.interpreter import (
     DEFAULT_CLIENT_WAIT_MS,
+    HELD_THREAD,
     RECEIVERS,
     Engine,
     RunContext,
@@ -60,6 +66,7 @@ class Pending:
 
     waker: asyncio.Task[None]
     run_id: str
+    link: str
     correlation_id: str
     sent_at: float
     deadline_at: float
@@ -122,7 +129,9 @@ class ReplyInbox:
             ctx = await engine.context(reply["run_id"])
         except LookupError:
             return  # the run is over and its state is gone
-        request_id = reply["in_reply_to"]
+        answers = reply["in_reply_to"]
+        await ctx.refresh()
+        request_id = self.claimant(ctx, reply)
         fields = {k: reply[k] for k in ("message_id", "in_reply_to", "from", "to", "outcome", "reason")}
         pending = self.pending.get(request_id)
         if pending is not None and pending.reply is None and not pending.waker.done():
@@ -138,9 +147,10 @@ class ReplyInbox:
             pending.reply = reply
             pending.waker.cancel()
         else:
-            deadline_at, answered = self.settled.get(request_id, (None, False))
-            if pending is not None:  # its deadline has just passed and its requester is about to give up
-                deadline_at, answered = pending.deadline_at, False
+            deadline_at, answered = self.settled.get(answers, (None, False))
+            own = self.pending.get(answers)
+            if own is not None:  # its deadline has just passed and its requester is about to give up
+                deadline_at, answered = own.deadline_at, False
             late_by = round((ctx.clock.time() - deadline_at) * 1000, 1) if deadline_at and not answered else None
             ctx.emit(
                 "reply.late",
@@ -151,6 +161,18 @@ class ReplyInbox:
             )
         if settle:
             await ctx.settle(-1)
+
+    def claimant(self, ctx: RunContext, reply: dict[str, Any]) -> str:
+        """The request a reply completes: the one it answers, by id; on a link matched by arrival order, the oldest
+        request still waiting on that link in this process, whichever it is."""
+        link = ctx.topology.links.get(str(reply.get("link", "")))
+        if link is None or match_mode(ctx, link) != "arrival_order":
+            return str(reply["in_reply_to"])
+        for request_id, pending in self.pending.items():  # in the order the requests were sent
+            waiting = pending.reply is None and not pending.waker.done()
+            if waiting and pending.run_id == ctx.run_id and pending.link == link.id:
+                return request_id
+        return str(reply["in_reply_to"])
 
 
 _inboxes: weakref.WeakKeyDictionary[Engine, ReplyInbox] = weakref.WeakKeyDictionary()
@@ -169,6 +191,12 @@ def deadline_ms(ctx: RunContext, link: Link) -> float:
     if ctx.enabled(link.timeout):
         return float(ctx.params[f"{link.timeout}.ms"])
     return link.deadline_ms or DEFAULT_CLIENT_WAIT_MS
+
+
+def match_mode(ctx: RunContext, link: Link) -> str:
+    """How replies on the link find their request: `correlation_id` (its own) or `arrival_order` (a live knob
+    when the link names a `match_param`)."""
+    return str(ctx.params.get(link.match_param, link.match)) if link.match_param else link.match
 
 
 @step_handler("request")
@@ -194,9 +222,12 @@ async def request(engine: Engine, ctx: RunContext, service: Service, step: Step,
     request_id = message["message_id"]
     sent_at = ctx.clock.time()
     waker = ctx.clock.spawn(ctx.clock.sleep(wait_ms / 1000))
-    pending = Pending(waker, ctx.run_id, env["correlation_id"], sent_at, sent_at + wait_ms / 1000)
+    pending = Pending(waker, ctx.run_id, link.id, env["correlation_id"], sent_at, sent_at + wait_ms / 1000)
     inbox.pending[request_id] = pending
     ctx.emit("request.sent", request_id=request_id, deadline_ms=wait_ms, **message)
+    held = HELD_THREAD.get()
+    if held is not None:  # the thread goes back to its pool while the request is out
+        await ctx.state.release(*held)
     await engine._send(ctx, link.id, message)  # transit faults, real queue, dispatch to the responder's instances
     await ctx.flush()
     await ctx.clock.wait(waker, max(0.0, pending.deadline_at - ctx.clock.time()))
@@ -211,10 +242,16 @@ async def request(engine: Engine, ctx: RunContext, service: Service, step: Step,
             **{"from": link.source, "to": link.target},
             **tag,
         )
-        return f"{link.target}: no reply within {wait_ms:g} ms"
-    if reply["outcome"] != "ok":
-        return f"{link.target}: {reply['reason'] or 'error reply'}"
-    return None
+        reason: str | None = f"{link.target}: no reply within {wait_ms:g} ms"
+    elif reply["outcome"] != "ok":
+        reason = f"{link.target}: {reply['reason'] or 'error reply'}"
+    else:
+        reason = None
+    if held is not None:  # what follows the reply runs on a thread of the pool again, once one is free
+        pool = ctx.topology.services[held[0]]
+        if not await engine._wait_for_slot(ctx, pool, held[1], DEFAULT_CLIENT_WAIT_MS):
+            return reason or f"no free {pool.id} thread to take the reply"
+    return reason
 
 
 @step_handler("reply")
@@ -238,6 +275,7 @@ async def send_reply(
         "correlation_id": request_env["correlation_id"],
         "causation_id": request_env["message_id"],
         "in_reply_to": request_env["message_id"],
+        "link": request_env["queue"],
         "run_id": ctx.run_id,
         "from": service.id,
         "to": request_env["from"],

@@ -32,7 +32,7 @@ def post(client: Client, path: str, body: object) -> "TestResponse":
 def test_experiments_list_their_presets_and_parameter_schema() -> None:
     data = Client().get("/lab/api/experiments").json()
     by_slug = {e["slug"]: e for e in data["experiments"]}
-    assert set(by_slug) == {"checkout", "cascade"}
+    assert {"checkout", "cascade"} <= set(by_slug)
     rate = next(p for p in by_slug["checkout"]["parameters"] if p["name"] == "rate")
     assert (rate["type"], rate["minimum"], rate["maximum"], rate["unit"]) == ("float", 0.5, 50, "requests/s")
     assert "email-down" in [p["slug"] for p in by_slug["checkout"]["presets"]]

@@ -187,3 +187,16 @@ def test_a_choreographed_saga_is_counted_once_per_order_with_its_participants() 
     assert sentences(figures(events)) == [
         "3 sagas (6 participants): 1 completed, 1 compensated, 0 stuck, 1 left half-done."
     ]
+
+
+def test_replies_that_completed_another_request_are_counted_as_mismatched() -> None:
+    events = replies(on_time=3, late=0, never=0)
+    events[3:5] = [  # q0 and q1 swapped their replies (matched by arrival order)
+        ev("reply.received", request_id="q0", in_reply_to="q1", outcome="ok"),
+        ev("reply.received", request_id="q1", in_reply_to="q0", outcome="ok"),
+    ]
+    assert figures(events)["replies"]["mismatched"] == 2
+    assert sentences(figures(events)) == [
+        "3 of 3 replies arrived before their deadline; 2 completed a request they did not answer (matched by"
+        " arrival order)."
+    ]
