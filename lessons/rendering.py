@@ -35,7 +35,9 @@ SVG_RE = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
 BLOCK_TAG_RE = re.compile(r"</?(?:p|li|h[1-6]|td|th|pre|div|figcaption|summary|br|dt|dd)\b[^>]*>")
 TAG_RE = re.compile(r"<[^>]+>")
 H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.DOTALL)
-GLOSSARY_LINK_RE = r"\[\[(?:(?P<text>[^\]|]+)\|)?(?P<slug>[^\]|]+)\]\]"
+# `[[text|slug]]`; in a table row the `|` is escaped (`[[text\|slug]]`) so the table does not split the cell there.
+GLOSSARY_LINK_RE = r"\[\[(?:(?P<text>[^\]|\\]+)\\?\|)?(?P<slug>[^\]|\\]+)\]\]"
+TABLE_GLOSSARY_LINK_RE = re.compile(r"(\[\[[^\]|\\]+)\|([^\]|\\]+\]\])")
 
 SVG_TAGS = {"svg", "g", "title", "desc", "line", "rect", "path", "polygon", "polyline", "text", "tspan"}
 ALLOWED_TAGS = (nh3.ALLOWED_TAGS - {"img", "map", "area"}) | SVG_TAGS | {"section"}
@@ -160,6 +162,15 @@ class _BlocksPreprocessor(Preprocessor):
         )
 
 
+class _TableGlossaryLinks(Preprocessor):
+    """Escapes the `|` of `[[text|slug]]` in table rows: the tables extension would split the cell at it."""
+
+    def run(self, lines: list[str]) -> list[str]:
+        return [
+            TABLE_GLOSSARY_LINK_RE.sub(r"\1\\|\2", line) if line.lstrip().startswith("|") else line for line in lines
+        ]
+
+
 class _GlossaryLinkProcessor(InlineProcessor):
     """`[[slug]]` and `[[shown text|slug]]` become links to the glossary with the definition as their title."""
 
@@ -225,8 +236,11 @@ class _LessonExtension(Extension):
     def extendMarkdown(self, md: markdown.Markdown) -> None:
         # Before fenced_code (25), so our fences never reach it; after whitespace normalising (30).
         md.preprocessors.register(_BlocksPreprocessor(md, self.ctx, self.state), "lesson_blocks", 27)
-        # Above reference links (170), which would otherwise read `[[x]]` as a reference.
-        md.inlinePatterns.register(_GlossaryLinkProcessor(GLOSSARY_LINK_RE, self.ctx, self.state), "glossary", 175)
+        # After fenced code (25) is stashed, so code is left alone.
+        md.preprocessors.register(_TableGlossaryLinks(md), "table_glossary_links", 22)
+        # Above escapes (180), which would turn a table row's `\|` into a placeholder, and reference links (170),
+        # which would otherwise read `[[x]]` as a reference; below code spans (190).
+        md.inlinePatterns.register(_GlossaryLinkProcessor(GLOSSARY_LINK_RE, self.ctx, self.state), "glossary", 185)
         # After inline patterns (20) have made the links, before the TOC (5) collects headings.
         md.treeprocessors.register(_SectionsTreeprocessor(md, self.ctx, self.state), "lesson_sections", 15)
 

@@ -12,12 +12,15 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from django.conf import settings
 
 from comms_lab.content import ContentError
+
+if TYPE_CHECKING:
+    from lab.model.topology import Topology
 
 BANKS_DIR = Path(__file__).resolve().parent / "banks"
 LESSONS_DIR = Path(settings.BASE_DIR) / "lessons" / "content"
@@ -37,7 +40,8 @@ _TYPE_FIELDS: dict[str, set[str]] = {
 _OPTIONAL_FIELDS = {"wrong_answers", "tolerance"}
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
-# The run summary keys a lab question may read (docs/content-format.md); by_mode exists only for checkout.
+# The run summary keys a lab question may read (docs/content-format.md); per-class and construct figures depend on
+# the experiment (experiment_metrics).
 _OUTCOME_METRICS = (
     "requests",
     "succeeded",
@@ -61,8 +65,20 @@ RUN_METRICS = frozenset(
         "duplicates_processed",
     }
 )
-MODE_METRICS = frozenset(f"by_mode.{mode}.{m}" for mode in ("sync", "hybrid") for m in _OUTCOME_METRICS)
-MODE_EXPERIMENTS = frozenset({"checkout"})
+
+
+def experiment_metrics(topology: Topology) -> frozenset[str]:
+    """What a run of this experiment's summary holds besides RUN_METRICS: each request class's figures under
+    `by_<group_by>.<class>`, and the reply counts (`replies.*`) when it has a reply link."""
+    from lab.model.outcomes import REPLY_FIGURES
+
+    found: set[str] = set()
+    if topology.workload.group_by:
+        for request_class in topology.workload.classes:
+            found |= {f"by_{topology.workload.group_by}.{request_class.name}.{m}" for m in _OUTCOME_METRICS}
+    if any(link.kind == "reply" for link in topology.links.values()):
+        found |= {f"replies.{figure}" for figure in REPLY_FIGURES}
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -182,6 +198,14 @@ def _experiments() -> dict[str, frozenset[str]]:
     from lab.model.experiments import EXPERIMENTS
 
     return {slug: frozenset(p.slug for p in e.presets) for slug, e in EXPERIMENTS.items()}
+
+
+@functools.cache
+def _metrics_of(experiment: str) -> frozenset[str]:
+    from lab.model.experiments import EXPERIMENTS
+
+    chosen = EXPERIMENTS.get(experiment)
+    return RUN_METRICS | (experiment_metrics(chosen.topology) if chosen else frozenset())
 
 
 def _text(value: Any) -> str:
@@ -394,10 +418,8 @@ class _BankParser:
             presets = ", ".join(sorted(self.experiments[experiment]))
             add("preset", f"{preset!r} is not a preset of {experiment} ({presets})")
         metric = _text(raw.get("metric"))
-        if metric in MODE_METRICS and experiment not in MODE_EXPERIMENTS:
-            add("metric", f"{metric!r} needs an experiment with modes ({', '.join(sorted(MODE_EXPERIMENTS))})")
-        elif metric not in RUN_METRICS | MODE_METRICS:
-            add("metric", f"{metric!r} is not a run summary metric (see docs/content-format.md)")
+        if metric not in _metrics_of(experiment):
+            add("metric", f"{metric!r} is not a run summary metric of {experiment} (see docs/content-format.md)")
         tolerance = _number(raw.get("tolerance"))
         if "tolerance" in raw and (tolerance is None or tolerance < 0):
             add("tolerance", f"must be a number ≥ 0 in the metric's unit, got {raw['tolerance']!r}")

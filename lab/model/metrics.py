@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lab.model import outcomes
+
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
     """Linear interpolation between closest ranks (numpy's default), or None for no values."""
@@ -47,8 +49,10 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
 
     `group_by` names the event field that tells request classes apart (the checkout's "mode", the cascade's
     "path"); their figures appear under `by_<group_by>`. Requests created but never finished count as
-    `unfinished`, never as left out.
+    `unfinished`, never as left out. What each construct did (`replies`, `outbox`, `streams`, `sagas`,
+    `aggregates`: lab/model/outcomes.py) is added under its name when the run used it.
     """
+    events = list(events)
     finished: list[dict[str, Any]] = []
     created = lost = 0
     attempts_by_group: dict[str, int] = defaultdict(int)
@@ -101,6 +105,7 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
         unfinished=max(0, created - len(finished)),
         lost=lost,
     )
+    summary.update(outcomes.figures(events))
     for key in (group_by,) if group_by else ("mode", "path"):
         label = f"by_{key}"
         groups = sorted({e[key] for e in finished if e.get(key)})

@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 from typing import Any
 
 SAGA_STATES = ("completed", "compensated", "failed", "stuck")
+# The counts `_replies` gives a run that used request-reply (a run summary's `replies`).
+REPLY_FIGURES = ("requests", "on_time", "mismatched", "error_replies", "timed_out", "late", "never", "duplicates")
 
 
 def figures(events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -15,7 +15,8 @@ def test_every_preset_is_valid_against_its_experiment_schema(experiment) -> None
 @pytest.mark.parametrize("experiment", EXPERIMENTS.values(), ids=lambda e: e.slug)
 def test_every_experiment_takes_duration_in_seconds_and_rate_in_requests_per_second(experiment) -> None:
     params = experiment.schema.by_name
-    assert (params["duration"].unit, params["duration"].default, params["duration"].maximum) == ("s", 60, 300)
+    assert (params["duration"].unit, params["duration"].maximum) == ("s", 300)
+    assert 5 <= params["duration"].default <= 300
     assert (params["rate"].unit, params["rate"].maximum) == ("requests/s", 50)
 
 

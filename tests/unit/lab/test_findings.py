@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lab.model.invariants import findings
-from lab.model.outcomes import figures, sentences
+from lab.model.outcomes import REPLY_FIGURES, figures, sentences
 
 SUMMARY: dict[str, Any] = {
     "requests": 0,
@@ -200,3 +200,7 @@ def test_replies_that_completed_another_request_are_counted_as_mismatched() -> N
         "3 of 3 replies arrived before their deadline; 2 completed a request they did not answer (matched by"
         " arrival order)."
     ]
+
+
+def test_a_summarys_reply_figures_are_the_ones_lab_questions_may_name() -> None:
+    assert tuple(figures(replies(on_time=1, late=1, never=1))["replies"]) == REPLY_FIGURES

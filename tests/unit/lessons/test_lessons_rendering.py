@@ -37,6 +37,18 @@ def test_it_prints_the_authors_text_for_a_piped_glossary_link(tmp_path: Path) ->
     assert 'title="Randomness added to retry delays.">random jitter</a>' in result.html
 
 
+def test_a_piped_glossary_link_inside_a_table_cell_stays_in_its_cell(tmp_path: Path) -> None:
+    table = "| Retries | Spread |\n|---|---|\n| Three | [[random jitter|jitter]] on each |\n"
+    result = render(table, tmp_path)
+    cells = result.html.split("<tbody>")[1].count("<td>")
+    assert cells == 2
+    assert (
+        '<td><a class="term" href="/glossary/#jitter" title="Randomness added to retry delays.">random jitter</a>'
+        in (result.html)
+    )
+    assert not result.problems
+
+
 def test_it_reports_an_unknown_glossary_term_and_keeps_the_text(tmp_path: Path) -> None:
     result = render("Use [[Jitter]].", tmp_path)
     assert result.problems == ("body: unknown glossary term in '[[Jitter]]'",)
