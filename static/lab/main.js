@@ -13,6 +13,7 @@ import { createLog, describe } from "./log.js";
 import { createControls } from "./controls.js";
 import { renderSummary } from "./summary.js";
 import { renderJourney } from "./journey.js";
+import { createPanels } from "./pending.js";
 
 const exp = JSON.parse($("experiment-data").textContent);
 let runInfo = JSON.parse($("run-data").textContent);
@@ -50,6 +51,7 @@ const charts = createCharts($("charts"), exp, {
   nodeLabel: (id) => diagramNodes.find((n) => n.id === id)?.label || id,
   state: () => store,
 });
+const panels = createPanels($("panels"), exp);
 const log = createLog($("event-log"), { onSelect: showJourney, invalidate: () => invalidate() });
 const connection = createConnection({
   store,
@@ -95,6 +97,7 @@ const ANNOUNCE = new Set(["toggle", "breaker.state", "run.started", "run.finishe
 let firstDeadLetter = true;
 store.onEvent((e) => {
   metrics.add(e);
+  panels.add(e);
   log.add(e);
   if (!store.finished && !viewState.paused && e.t >= frameMaxT - 1) animate(e);
   if (e.type === "run.started") {
@@ -122,6 +125,7 @@ function invalidate() {
 function render(now) {
   const level = frameStats().level;
   if (!viewState.paused) {
+    panels.render();
     if (level === 0 || now - lastLog > 250) {
       log.render();
       lastLog = now;
@@ -297,6 +301,7 @@ async function startRun(ev) {
 function resetRun() {
   store.reset();
   metrics.reset();
+  panels.reset();
   log.reset();
   particles.clear();
   firstDeadLetter = true;

@@ -51,12 +51,12 @@ export function renderSummary(el, summary, exp, config) {
     const name = groupsKey.slice(3);
     const by = h("table", { class: "data" }, h("caption", { text: `By ${name}${sideBySide ? ": the designs side by side, never blended" : ""}` }));
     const hr = by.createTHead().insertRow();
-    for (const title of [name[0].toUpperCase() + name.slice(1), "Requests", "Success", "p50", "p95", "p99"]) hr.append(h("th", { scope: "col", text: title }));
+    for (const title of [name[0].toUpperCase() + name.slice(1), "Requests", "Success", "Goodput/s", "p50", "p95", "p99"]) hr.append(h("th", { scope: "col", text: title }));
     const tb = by.createTBody();
     for (const [group, g] of Object.entries(summary[groupsKey])) {
       const tr = tb.insertRow();
       tr.append(h("th", { scope: "row" }, h("code", { text: `${groupsKey}.${group}` })));
-      for (const v of [g.requests, fmt(g.success_rate_pct, "%"), fmt(g.latency_ms?.p50, " ms"), fmt(g.latency_ms?.p95, " ms"), fmt(g.latency_ms?.p99, " ms")]) tr.insertCell().textContent = v;
+      for (const v of [g.requests, fmt(g.success_rate_pct, "%"), fmt(g.goodput_rps), fmt(g.latency_ms?.p50, " ms"), fmt(g.latency_ms?.p95, " ms"), fmt(g.latency_ms?.p99, " ms")]) tr.insertCell().textContent = v;
     }
     parts.push(by);
   }
