@@ -362,6 +362,11 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
     summary["invariants"] = check_invariants([i["kind"] for i in topology.invariants], events, summary)
     summary["fidelity"] = RunState(run_id).fidelity()
     summary["findings"] = findings(summary, group_by=group_by, events=events)
+    # What was done to the run, kept beside its numbers so grading can tell a full preset run from a cut or
+    # altered one without reading the whole log: seconds of load played (short of `duration` when stopped) and
+    # every toggle, the preset's and the learner's.
+    summary["load_s"] = round(load_seconds, 3)
+    summary["toggles"] = [{k: e[k] for k in ("t", "values", "by")} for e in events if e["type"] == "toggle"]
     state = RunState(run_id)
     if reason:
         summary["ended_because"] = reason

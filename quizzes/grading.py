@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from quizzes.banks import Question
@@ -173,8 +174,28 @@ def grade(question: Question, answer: Any) -> Grade:
 
 
 def grade_prediction(question: Question, choice: str) -> Grade:
-    """A lab question's prediction: feedback for the learner, never part of the score."""
+    """A lab question's prediction, judged at once; whether it earns its point waits for the run (see
+    prediction_credit)."""
     return Grade(correct=choice in question.correct_ids, answer=choice, details={"chosen": [choice]})
+
+
+def prediction_credit(*, correct: bool | None, made_at: datetime | None, run_started_at: datetime) -> dict[str, Any]:
+    """A prediction earns its point only if it was right and made before the graded run started: a guess made
+    while watching the run, or after it, predicts nothing."""
+    before = made_at is not None and made_at < run_started_at
+    return {"correct": bool(correct), "before_run": before, "credited": bool(correct) and before}
+
+
+def points(question: Question, *, correct: bool | None, observed: Mapping[str, Any] | None) -> tuple[int, int]:
+    """(earned, possible) for one answer. A lab question is worth two: its prediction (right, and made before the
+    run it is graded with) and the reading of the run. Every other question is worth one."""
+    reading = int(bool(correct))
+    if question.type != "lab":
+        return reading, 1
+    if "prediction" not in (observed or {}):  # answered before predictions were scored: graded as it was then
+        return reading, 1
+    prediction = (observed or {})["prediction"] or {}
+    return reading + int(bool(prediction.get("credited"))), 2
 
 
 def lab_tolerance(question: Question, observed: float) -> float:

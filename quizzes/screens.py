@@ -16,10 +16,10 @@ from lab.model.experiments import EXPERIMENTS
 from lab.models import Run
 from quizzes.banks import Bank, Question, catalogue
 from quizzes.behaviours import BEHAVIOURS, Behaviour
-from quizzes.grading import CBM_MARKS, CBM_MAX, grade, metric_value
+from quizzes.grading import CBM_MARKS, CBM_MAX, grade
 from quizzes.models import Attempt, Response
-from quizzes.selectors import latest_lab_run
-from quizzes.services import current_question_id
+from quizzes.selectors import lab_evidence
+from quizzes.services import answer_points, current_question_id
 
 INSTRUCTIONS = {
     "single": "choose one answer",
@@ -60,8 +60,10 @@ class LabSetup:
     settings: list[tuple[str, Any]]
     script: list[tuple[float, str]]
     url: str
-    run: Run | None  # the learner's latest finished run of the preset, if it recorded the metric
+    run: Run | None  # the learner's latest run of the preset that qualifies (quizzes.qualify)
     metric: str
+    problems: tuple[str, ...] = ()  # why their latest run of it does not count, when none does
+    latest: Run | None = None
 
 
 @dataclass
@@ -95,6 +97,10 @@ class QuestionScreen:
         return "answer"
 
     @property
+    def points(self) -> tuple[int, int]:
+        return answer_points(self.answer) if self.answer else (0, 0)
+
+    @property
     def explained_choices(self) -> list[Choice]:
         """Feedback explains the options the learner chose and the right ones, not every distractor."""
         return [c for c in self.choices if c.chosen or c.correct]
@@ -119,7 +125,7 @@ def _choices(question: Question, order: list[str], chosen: Any) -> list[Choice]:
 def _lab_setup(question: Question, learner: Learner) -> LabSetup:
     experiment = EXPERIMENTS[question.experiment]
     preset = experiment.preset(question.preset)
-    run = latest_lab_run(learner, experiment=question.experiment, preset=question.preset)
+    evidence = lab_evidence(learner, question)
     assert preset is not None  # the bank loader checked it
     return LabSetup(
         experiment=experiment.slug,
@@ -130,8 +136,10 @@ def _lab_setup(question: Question, learner: Learner) -> LabSetup:
         settings=sorted(preset.config.items()),
         script=[(step.at, ", ".join(f"{k} → {v}" for k, v in step.values.items())) for step in preset.script],
         url=f"{reverse('lab:experiment', args=[experiment.slug])}?preset={preset.slug}",
-        run=run if metric_value(run.summary if run else None, question.metric) is not None else None,
+        run=evidence.run,
         metric=question.metric,
+        problems=evidence.problems,
+        latest=evidence.latest,
     )
 
 
@@ -173,12 +181,14 @@ class Panel:
     behaviour: Behaviour
     screen: QuestionScreen | None
     answered: int  # questions done: answered or skipped
-    graded: int  # questions answered (skipped lab questions are not graded)
-    right: int
+    graded: int  # points possible over the answers so far (a lab question is worth two; skipped ones none)
+    right: int  # points earned
+    answers: int  # questions answered
     results: list[QuestionScreen] = field(default_factory=list)
     error: str = ""
     error_field: str = ""
     no_run: bool = False
+    kept_value: str = ""  # a lab answer that found no qualifying run, shown again in its box
     replayed: bool = False
 
     @property
@@ -203,7 +213,7 @@ class Panel:
 
     @property
     def wrong(self) -> list[QuestionScreen]:
-        return [s for s in self.results if s.answer is not None and s.answer.correct is False]
+        return [s for s in self.results if s.answer is not None and s.points[0] < s.points[1]]
 
     @property
     def skipped(self) -> list[QuestionScreen]:
@@ -211,7 +221,7 @@ class Panel:
 
     @property
     def cbm_max(self) -> int:
-        return CBM_MAX * self.attempt.graded_count
+        return CBM_MAX * self.answers
 
     @property
     def score_pct(self) -> int | None:
@@ -226,14 +236,16 @@ def panel(attempt: Attempt, learner: Learner, **flags: Any) -> Panel:
     responses = list(attempt.responses.all())
     done = {r.question_id for r in responses if r.step in (Response.Step.ANSWER, Response.Step.SKIP)}
     answers = [r for r in responses if r.step == Response.Step.ANSWER]
+    earned = [answer_points(r) for r in answers]
     result = Panel(
         attempt=attempt,
         bank=catalogue().bank(attempt.quiz),
         behaviour=BEHAVIOURS[attempt.behaviour],
         screen=None,
         answered=len(done),
-        graded=len(answers),
-        right=sum(bool(r.correct) for r in answers),
+        graded=sum(p for _, p in earned),
+        right=sum(e for e, _ in earned),
+        answers=len(answers),
         **flags,
     )
     if attempt.is_finished:

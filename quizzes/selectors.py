@@ -10,10 +10,13 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 
 from comms_lab.learners import Learner
+from lab.model.catalog import EXPERIMENTS
 from lab.models import Run
-from quizzes.banks import catalogue
+from quizzes.banks import Question, catalogue
+from quizzes.grading import metric_value
 from quizzes.mastery import AnswerFact, Calibration, ConceptMastery, calibration, mastery
 from quizzes.models import Attempt, Response, ReviewCard
+from quizzes.qualify import RunRecord, qualification_problems
 
 
 def owned_by(learner: Learner) -> Q:
@@ -135,16 +138,54 @@ def upcoming_cards(learner: Learner, *, now: datetime, limit: int = 5) -> list[R
     return list(ReviewCard.objects.filter(owned_by(learner), due__gt=now).order_by("due")[:limit])
 
 
-# How many of a learner's latest runs of a preset are looked through for one that kept its timings.
+# How many of a learner's latest runs of a preset are looked through for one that qualifies.
 RUNS_CONSIDERED = 20
 
 
-def latest_lab_run(learner: Learner, *, experiment: str, preset: str) -> Run | None:
-    """The learner's most recent finished run of this experiment and preset: what a lab question grades against.
+@dataclass(frozen=True)
+class LabEvidence:
+    """What a lab question can be graded against: the learner's latest qualifying run of its preset and the
+    value it recorded, or, when none qualifies, what is wrong with their latest run of it (in plain words)."""
 
-    A run whose timings drifted from its model (the machine was too busy) proves nothing, so it is passed over.
-    """
-    recent = Run.objects.filter(
-        owned_by(learner), experiment=experiment, preset=preset, status=Run.Status.FINISHED
-    ).order_by("-finished_at", "-created_at")[:RUNS_CONSIDERED]
-    return next((run for run in recent if ((run.summary or {}).get("fidelity") or {}).get("ok", True)), None)
+    run: Run | None
+    observed: float | None
+    problems: tuple[str, ...] = ()
+    latest: Run | None = None  # the latest run of the preset, qualifying or not
+
+    @property
+    def gradable(self) -> bool:
+        return self.run is not None and self.observed is not None
+
+
+def run_record(run: Run) -> RunRecord:
+    return RunRecord(
+        experiment=run.experiment,
+        preset=run.preset,
+        status=run.status,
+        config=run.config or {},
+        summary=run.summary,
+        document=run.topology,
+    )
+
+
+def lab_evidence(learner: Learner, question: Question) -> LabEvidence:
+    """Pick the latest run that qualifies (quizzes.qualify), not merely the latest run."""
+    experiment = EXPERIMENTS[question.experiment]
+    preset = experiment.preset(question.preset)
+    assert preset is not None  # the bank loader checked it
+    recent = list(
+        Run.objects.filter(owned_by(learner), experiment=question.experiment, preset=question.preset).order_by(
+            "-created_at"
+        )[:RUNS_CONSIDERED]
+    )
+    latest_problems: tuple[str, ...] = ()
+    for index, run in enumerate(recent):
+        problems = qualification_problems(
+            run_record(run), topology=experiment.topology, preset=preset, metric=question.metric
+        )
+        if not problems:
+            observed = metric_value(run.summary, question.metric)
+            return LabEvidence(run=run, observed=observed, latest=recent[0])
+        if index == 0:
+            latest_problems = tuple(problems)
+    return LabEvidence(run=None, observed=None, problems=latest_problems, latest=recent[0] if recent else None)

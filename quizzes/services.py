@@ -19,12 +19,11 @@ from django.utils import timezone
 from fsrs import Scheduler
 
 from comms_lab.learners import Learner
-from lab.models import Run
 from quizzes import grading, scheduling
 from quizzes.banks import Question, catalogue
 from quizzes.behaviours import BEHAVIOURS, IMMEDIATE
 from quizzes.models import Attempt, Response, ReviewCard
-from quizzes.selectors import due_cards, latest_lab_run
+from quizzes.selectors import due_cards, lab_evidence
 
 log = logging.getLogger(__name__)
 REVIEW_SIZE = 10
@@ -92,9 +91,11 @@ def start_retry(*, learner: Learner, parent: Attempt) -> Attempt:
     """A new attempt over the questions `parent` got wrong; it keeps the parent's right answers for its score."""
     if not parent.is_finished or not parent.counts_for_quiz:
         raise QuizError(409, "attempt", "only a finished quiz attempt can be retried")
-    wrong = set(parent.responses.filter(step=Response.Step.ANSWER, correct=False).values_list("question_id", flat=True))
+    answers = list(parent.responses.filter(step=Response.Step.ANSWER))
+    wrong = {r.question_id for r in answers if answer_points(r)[0] < answer_points(r)[1]}
     if not wrong:
         raise QuizError(409, "attempt", "this attempt has no wrong answers to retry")
+    kept = sum(answer_points(r)[0] for r in answers if r.question_id not in wrong)
     return _new_attempt(
         learner,
         [qid for qid in parent.question_ids if qid in wrong],
@@ -103,7 +104,7 @@ def start_retry(*, learner: Learner, parent: Attempt) -> Attempt:
         behaviour=IMMEDIATE.slug,
         use_confidence=parent.use_confidence,
         parent=parent,
-        carried_correct=parent.carried_correct + parent.correct_count,
+        carried_correct=parent.carried_correct + kept,
     )
 
 
@@ -231,19 +232,24 @@ def _store_step(
         raise QuizError(409, "step", "make your prediction first")
 
     response = Response(attempt=attempt, question_id=question.id, step=step, confidence=confidence, created_at=now)
-    if step == Response.Step.SKIP and _graded_run_value(learner, question) is not None:
-        raise QuizError(409, "step", "you have a finished run of this preset: enter the number it recorded")
+    if step == Response.Step.SKIP and lab_evidence(learner, question).gradable:
+        raise QuizError(409, "step", "you have a finished run of this preset that counts: enter the number it recorded")
     if step == Response.Step.PREDICTION:
         graded = grading.grade_prediction(question, answer)
         response.answer, response.correct = graded.answer, graded.correct
     elif step == Response.Step.ANSWER:
         if question.type == "lab":
-            found = _graded_run_value(learner, question)
-            if found is None:
-                return StepResult(attempt=attempt)
-            run, observed = found
-            graded = grading.grade_lab(question, answer, observed)
-            response.observed = {"run": str(run.id), **graded.details}
+            evidence = lab_evidence(learner, question)
+            if evidence.run is None or evidence.observed is None:
+                return StepResult(attempt=attempt)  # nothing stored: the learner's number waits in the form
+            graded = grading.grade_lab(question, answer, evidence.observed)
+            prediction = attempt.responses.filter(question_id=question.id, step=Response.Step.PREDICTION).first()
+            credit = grading.prediction_credit(
+                correct=prediction.correct if prediction else None,
+                made_at=prediction.created_at if prediction else None,
+                run_started_at=evidence.run.started_at or evidence.run.created_at,
+            )
+            response.observed = {"run": str(evidence.run.id), **graded.details, "prediction": credit}
         else:
             graded = grading.grade(question, answer)
         response.answer, response.correct = graded.answer, graded.correct
@@ -261,11 +267,12 @@ def _store_step(
     return StepResult(attempt=attempt, response=response)
 
 
-def _graded_run_value(learner: Learner, question: Question) -> tuple[Run, float] | None:
-    """The learner's latest finished run of the question's preset and its metric, if both exist."""
-    run = latest_lab_run(learner, experiment=question.experiment, preset=question.preset)
-    observed = grading.metric_value(run.summary if run else None, question.metric)
-    return None if run is None or observed is None else (run, observed)
+def answer_points(response: Response) -> tuple[int, int]:
+    """(earned, possible) for a stored answer; a lab answer carries its prediction's point (grading.points)."""
+    question = catalogue().question(response.question_id)
+    if question is None:  # a question since removed from its bank still counts as it was graded
+        return int(bool(response.correct)), 1
+    return grading.points(question, correct=response.correct, observed=response.observed)
 
 
 def _review(
@@ -319,8 +326,9 @@ def finish(*, learner: Learner, attempt: Attempt, now: datetime | None = None) -
         if left:
             raise QuizError(409, "attempt", f"{len(left)} question(s) still need an answer, starting with {left[0]!r}")
         answers = list(attempt.responses.filter(step=Response.Step.ANSWER))
-        attempt.correct_count = sum(bool(r.correct) for r in answers)
-        attempt.graded_count = len(answers)
+        earned = [answer_points(r) for r in answers]
+        attempt.correct_count = sum(e for e, _ in earned)
+        attempt.graded_count = sum(p for _, p in earned)
         total = attempt.carried_correct + attempt.graded_count
         attempt.score = (attempt.carried_correct + attempt.correct_count) / total if total else None
         attempt.marks = sum(r.marks or 0 for r in answers) if attempt.use_confidence else None

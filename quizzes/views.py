@@ -177,7 +177,8 @@ def answer(request: HttpRequest, attempt_id: str) -> HttpResponse:
     except QuizError as exc:
         return _failed(request, attempt, learner, exc)
     if result.response is None:
-        return _panel_response(request, result.attempt, learner, no_run=True)
+        # Nothing was graded, but the number the learner typed comes back in the box: nothing they did is lost.
+        return _panel_response(request, result.attempt, learner, no_run=True, kept_value=request.POST.get("value", ""))
     if result.replayed:
         return _panel_response(request, result.attempt, learner, replayed=True)
     return _panel_response(request, result.attempt, learner)

@@ -138,11 +138,11 @@ def test_a_learner_retries_wrong_answers_by_keyboard_and_the_dashboard_improves(
     page.keyboard.type(f"{numeric.answer:g}")
     page.keyboard.press("Enter")  # Enter in the field submits the form
     expect(status).to_contain_text("Correct")
-    expect(progress).to_contain_text("Score: 3 right of 3 answered")
+    expect(progress).to_contain_text("Score: 3 of 3 points")
     focus_lands_on(page, ".feedback h3")
     press_button(page, "Finish and see results")
 
-    expect(page.locator(".results")).to_contain_text("100%: 13 of 13 right, counting the 10 you already had right")
+    expect(page.locator(".results")).to_contain_text("100%: 13 of 13 points, counting the 10 you already had")
     focus_lands_on(page, ".results h2")
     tab_to(page, "el.tagName === 'A' && el.textContent.trim() === 'See your progress'")
     page.keyboard.press("Enter")

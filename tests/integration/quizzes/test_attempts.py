@@ -40,7 +40,7 @@ def test_checking_an_answer_returns_feedback_in_a_status_region_with_icon_text_a
     right_option = next((o for o in question.options if o.correct), None)
     if right_option:
         assert right_option.explanation.split()[0] in html
-    assert "Question 1 of 13" in html and "Score: 1 right of 1 answered" in html
+    assert "Question 1 of 13" in html and "Score: 1 of 1 points" in html
 
 
 def test_a_wrong_answer_explains_the_chosen_and_the_right_option(driver: QuizDriver) -> None:
