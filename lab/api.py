@@ -98,6 +98,24 @@ def run_events(request: HttpRequest, run_id: str) -> JsonResponse:
     return JsonResponse({"events": selectors.events_after(access[0], after, limit=5000)})
 
 
+@require_GET
+def run_state_at(request: HttpRequest, run_id: str) -> JsonResponse:
+    """`?link=&key=&version=`: a key's state at a version, folded from the run's log."""
+    access = _access(request, run_id)
+    if access is None:
+        return json_error(404, f"no run {run_id} that you can see")
+    try:
+        answer = selectors.state_at_version(
+            access[0],
+            link=request.GET.get("link", ""),
+            key=request.GET.get("key", ""),
+            version=request.GET.get("version", ""),
+        )
+    except BadRequest as exc:
+        return json_error(400, str(exc), fields=exc.fields)
+    return JsonResponse(answer)
+
+
 def _controlled_run(request: HttpRequest, run_id: str, action: str) -> Run | JsonResponse:
     """The run if this learner owns it; otherwise the 404 or 403 to answer with."""
     access = _access(request, run_id)

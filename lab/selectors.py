@@ -7,9 +7,12 @@ from typing import Any
 
 from django.urls import reverse
 
+from comms_lab.http import BadRequest
 from comms_lab.learners import Learner
 from lab.events import RunEventLog
+from lab.model.experiments import EXPERIMENTS
 from lab.model.metrics import summarize
+from lab.model.projections import key_history, state_at
 from lab.models import Run
 
 
@@ -42,6 +45,33 @@ def events_after(run: Run, after: int, *, limit: int | None = None) -> list[dict
     run.refresh_from_db(fields=["event_log"])
     stored = [e for e in run.stored_events() if e["seq"] > after]
     return stored[:limit] if limit else stored
+
+
+def state_at_version(run: Run, *, link: str, key: str, version: str) -> dict[str, Any]:
+    """ "What was this key's state at version k?", answered from the run's event log (live or saved): the row a
+    projection holds once it has applied the key's first k events, and those events. 400s name the field."""
+    known = EXPERIMENTS.get(run.experiment)
+    document = run.topology or (known.topology.document if known else {})
+    streams = sorted(str(x.get("id")) for x in document.get("links") or [] if x.get("kind") == "stream")
+    if link not in streams:
+        raise BadRequest({"link": f"must name a stream of this run; its streams are {', '.join(streams) or 'none'}"})
+    events = events_after(run, 0)
+    history = key_history(events, link=link, key=key)
+    if not history:
+        raise BadRequest({"key": f"has no events in {link} (yet); give a key its events were appended under"})
+    text = version.strip()
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+    if not 1 <= number <= len(history):
+        raise BadRequest({"version": f"must be a whole number from 1 to {len(history)} (the versions of {key})"})
+    fields = ("key_seq", "event", "body", "offset", "partition", "t")
+    return {
+        "link": link,
+        "key": key,
+        "version": number,
+        "versions": len(history),
+        "state": state_at(events, link=link, key=key, version=number),
+        "events": [{f: e.get(f) for f in fields} for e in history[:number]],
+    }
 
 
 def ws_path(run_id: str) -> str:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/runs", api.runs, name="api-runs"),
     path("api/runs/<str:run_id>", api.run_detail, name="api-run"),
     path("api/runs/<str:run_id>/events", api.run_events, name="api-run-events"),
+    path("api/runs/<str:run_id>/state", api.run_state_at, name="api-run-state"),
     path("api/runs/<str:run_id>/toggles", api.run_toggles, name="api-run-toggles"),
     path("api/runs/<str:run_id>/stop", api.run_stop, name="api-run-stop"),
     path("runs/<str:run_id>/", views.run_page, name="run"),

@@ -26,7 +26,11 @@ EVENTS: dict[str, EventSpec] = {
     # the run
     "run.started": _spec("The driver began the run.", "experiment", "preset", "config"),
     "run.finished": _spec("The run ended; its summary is final.", "status", "summary"),
-    "toggle": _spec("Live parameters changed (by the learner, the preset or the run's end).", "values", "by"),
+    "toggle": _spec(
+        "Live parameters changed (by the learner, the preset, the run's end, or the engine ending a one-shot switch).",
+        "values",
+        "by",
+    ),
     "driver.takeover": _spec("Another worker took the run over after its driver died.", "by", "lost"),
     "fidelity": _spec("How late simulated waits ended, as a share of all waiting.", "lag_pct", "ok"),
     "handler.error": _spec("A handler raised: counted as a failure, never a silent stall.", "error"),
@@ -75,6 +79,7 @@ EVENTS: dict[str, EventSpec] = {
     "stream.duplicate": _spec("An entry already processed was seen again.", "link", "group", "offset"),
     "projection.updated": _spec("A read model took an event in.", "link", "group", "key", "applied"),
     "projection.read": _spec("A query read the read model.", "link", "group", "key", "stale"),
+    "projection.rebuilt": _spec("A read model was wiped to be replayed from the log.", "link", "group", "replay"),
     # sagas and aggregators (lab/engine/constructs/sagas.py, aggregator.py)
     "saga.started": _spec("A saga instance began.", "saga", "name"),
     "saga.step": _spec("A saga step ended.", "saga", "step", "outcome"),

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lab.model import outcomes
-from lab.model.projections import rows_from_log
+from lab.model.projections import drifted_rows
 from lab.model.sagas import SAGA_CONSISTENT, saga_violations
 
 EXPLANATIONS = {
@@ -111,17 +111,10 @@ def _out_of_key_order(events: list[dict[str, Any]]) -> tuple[int, str]:
 
 def _projection_drift(events: list[dict[str, Any]]) -> tuple[int, str]:
     """Read-model rows (per projecting group and key) that differ from the fold of that key's logged events."""
-    folded = rows_from_log(events)
-    final: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for event in events:
-        if event["type"] == "projection.updated" and event.get("state"):
-            where = (event["link"], event["group"], event["key"])
-            if where not in final or event["state"]["events"] >= final[where]["events"]:
-                final[where] = event["state"]
-    groups = {(link, group) for link, group, _ in final}
-    rows = [(link, group, key) for link, group in groups for (on, key) in folded if on == link]
-    drift = sum(1 for link, group, key in rows if final.get((link, group, key)) != folded[(link, key)])
-    return drift, f"{drift} of {len(rows)} read-model rows differ from their events in the log." if drift else ""
+    drift = drifted_rows(events)
+    wrong, rows = sum(n for n, _ in drift.values()), sum(total for _, total in drift.values())
+    groups = ", ".join(f"{group}: {n}" for group, (n, _) in drift.items() if n)
+    return wrong, f"{wrong} of {rows} read-model rows differ from their events in the log ({groups})." if wrong else ""
 
 
 def findings(summary: dict[str, Any], *, group_by: str | None, events: list[dict[str, Any]] | None = None) -> list[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from lab.model.projections import drifted_rows
+
 SAGA_STATES = ("completed", "compensated", "failed", "stuck")
 # The counts `_replies` gives a run that used request-reply (a run summary's `replies`).
 REPLY_FIGURES = ("requests", "on_time", "mismatched", "error_replies", "timed_out", "late", "never", "duplicates")
@@ -97,6 +99,9 @@ def _streams(events: list[dict[str, Any]]) -> dict[str, Any]:
         if e["type"] in ("stream.skipped", "stream.parked") and e.get("group") in groups:
             field = "skipped" if e["type"] == "stream.skipped" else "parked"
             groups[e["group"]][field] += int(e.get("count", 1))
+    for name, (wrong, _) in drifted_rows(events).items():
+        if name in groups:
+            groups[name]["rows_differing"] = wrong
     waited = [float(e.get("waited_ms") or 0) for e in reads]
     return {
         "appended": sum(1 for e in events if e["type"] == "stream.appended"),
@@ -219,6 +224,8 @@ def _stream_sentences(s: dict[str, Any]) -> list[str]:
             lines.append(f"{group}'s resequencer held back {g['parked']} events until their key's previous one.")
         if g["replayed"]:
             lines.append(f"{group} replayed {g['replayed']} events after a rewind.")
+        if g.get("rows_differing"):
+            lines.append(f"{group}'s read model ended with {g['rows_differing']} rows that differ from the log.")
         if g["skipped"]:
             lines.append(f"{group} skipped {g['skipped']} events that retention had trimmed before it read them.")
     if s["redelivered"]:

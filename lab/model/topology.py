@@ -824,7 +824,7 @@ def _check_steps(check: _Checker, path: str, owner: str, steps: tuple[Step, ...]
 
 
 OUTBOX_MODES = ("outbox", "dual_write")
-MAX_WAIT_MS = 60_000  # aggregate timeout_ms and a read's read_wait_ms
+MAX_WAIT_MS = 60_000  # aggregate timeout_ms and a read's read_wait_ms and read_after_ms
 
 
 def _step_options(
@@ -909,7 +909,7 @@ def _send_options(check: _Checker, step: Step, link: Link | None, bools: list[st
     options, path = step.options, step.path
     if "event" in options and not isinstance(options["event"], str):
         check.fail(f"{path}.event", f"must be text (the event's name), got {options['event']!r}")
-    reads = [name for name in ("read", "read_your_writes", "read_wait_ms") if name in options]
+    reads = [name for name in ("read", "read_your_writes", "read_wait_ms", "read_after_ms") if name in options]
     if link is None or link.kind != "stream":
         for name in reads:
             check.fail(f"{path}.{name}", "reads a stream's read model: only for a send over a stream link")
@@ -927,6 +927,7 @@ def _send_options(check: _Checker, step: Step, link: Link | None, bools: list[st
             f"must be true, false or the name of a bool parameter; bool parameters are {', '.join(bools) or 'none'}",
         )
     check.number(options, "read_wait_ms", path, default=5000.0, low=0, high=MAX_WAIT_MS)
+    check.number(options, "read_after_ms", path, default=0.0, low=0, high=MAX_WAIT_MS)
 
 
 def _sagas_of(service: Service) -> list[str]:
@@ -1111,7 +1112,7 @@ def _params(
 def stream_params(links: dict[str, Link], services: dict[str, Service]) -> list[Param]:
     """Per consumer group of a stream: how many consumers it runs (partitions rebalance over them), a resequencer
     switch, a live rewind switch (each switch-on moves the group's offsets back once) and the offset it rewinds
-    to."""
+    to; for a group whose consumer projects the stream, a rebuild switch too."""
     params = []
     for link in links.values():
         for group in link.groups if link.kind == "stream" else ():
@@ -1149,7 +1150,26 @@ def stream_params(links: dict[str, Link], services: dict[str, Service]) -> list[
                 ),
                 Param(f"{name}.rewind_to", "int", 0, f"{group.id}: rewind to offset", 0, 10**9, live=True, group=where),
             ]
+            if consumer and _projects(consumer, link.id):
+                params.append(
+                    Param(
+                        f"{name}.rebuild",
+                        "bool",
+                        False,
+                        f"Rebuild {group.id} from the log",
+                        live=True,
+                        group=where,
+                        help="Wipe the group's read model and replay the stream into it from the oldest retained"
+                        " event; switches itself off once started.",
+                    )
+                )
     return params
+
+
+def _projects(service: Service, link: str) -> bool:
+    """Whether the service builds a read model of the stream: a `project` step of that link in any handler."""
+    handlers = (service.steps, *service.on.values())
+    return any(step.kind == "project" and step.target == link for steps in handlers for step in _walk(steps))
 
 
 def failure_params(service: str, label: str) -> list[Param]:

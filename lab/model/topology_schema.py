@@ -103,6 +103,7 @@ _STEP: dict[str, Any] = {
         "read": {**_NAME, "description": "a consumer group of the stream whose read model is queried after"},
         "read_your_writes": {"oneOf": [{"type": "boolean"}, _NODE]},
         "read_wait_ms": _number(0, MAX_WAIT_MS),
+        "read_after_ms": _number(0, MAX_WAIT_MS),
         "mode": {"enum": list(OUTBOX_MODES)},
         "mode_param": _NODE,
         "table": _TEXT,

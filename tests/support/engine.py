@@ -131,7 +131,7 @@ async def run_preset(
 
     async def sampling() -> None:
         while True:
-            await sample(ctx)
+            await sample(ctx, lab.engine)
             if lab.clock.now - ctx.started_at >= duration and await ctx.state.outstanding() <= 0:
                 return
             await lab.clock.sleep(SAMPLE_EVERY_S)

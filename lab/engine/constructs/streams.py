@@ -12,8 +12,9 @@ Retention trims each partition to its newest `retention` entries; a group that f
 Per group, live: `consumers` (partitions rebalance), `resequence` (an entry that overtook its key's previous one is
 parked until that one is processed), `rewind`/`rewind_to` (replay from an offset). An entry held by a worker that
 died is handed out again. A `project: <stream>` step in a consumer folds entries into a read model (a Redis hash
-per run and group, a row per key, version-checked unless `check_version: false`); a `send` with `read: <group>`
-queries that row right after appending, stale unless `read_your_writes` makes it wait.
+per run and group, a row per key, version-checked unless `check_version: false`), which a live `rebuild` switch
+wipes and replays from the log; a `send` with `read: <group>` queries that row after appending (at once, or
+`read_after_ms` later), stale unless `read_your_writes` makes it wait.
 
 Outstanding work for the driver: one unit per (entry, group) and one per entry a rewind replays, added in the
 scripts that append and rewind (so the count never dips early); one settled per processed or skipped entry,
@@ -151,7 +152,7 @@ return 1
 # Move a group's offsets back to ARGV[1] (not before the oldest retained entry) in every partition; the entries
 # between become outstanding again, and entries parked by the resequencer (ARGV[3], a hash) are dropped: they are
 # replayed too. Returns how many entries will be replayed.
-REWIND = """
+REWIND_BODY = """
 local replay = 0
 for i = 4, #KEYS do
   local committed = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
@@ -174,13 +175,43 @@ redis.call('DEL', ARGV[3])
 if replay - parked ~= 0 then redis.call('INCRBY', KEYS[3], replay - parked) end
 return replay
 """
-# Apply one event to the read model's row for its key; a version-checked projection skips what it already has.
+REWIND = REWIND_BODY
+# A rebuild: wait (-1) while an earlier rewind's replay is still going; else wipe the read model (ARGV[n+2]), count
+# a new generation of it, mark
+# every partition's end as the rebuild's end (ARGV[n+3]) and high-water mark (ARGV[n+1], so everything before it is
+# read as a replay), then rewind to the oldest retained entry as REWIND does. n is #KEYS.
+REBUILD = (
+    """
+local n = #KEYS
+for i = 4, n do
+  local hwm = tonumber(redis.call('HGET', ARGV[n + 1], ARGV[i]) or '0')
+  if hwm > tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0') then return -1 end
+end
+redis.call('DEL', ARGV[n + 2])
+redis.call('HINCRBY', ARGV[n + 3], 'gen', 1)
+for i = 4, n do
+  local last = redis.call('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
+  local stop = 0
+  if #last > 0 then stop = tonumber(string.sub(last[1][1], 3)) + 1 end
+  redis.call('HSET', ARGV[n + 3], ARGV[i], stop)
+  redis.call('HSET', ARGV[n + 1], ARGV[i], stop)
+end
+redis.call('EXPIRE', ARGV[n + 1], ARGV[2])
+redis.call('EXPIRE', ARGV[n + 3], ARGV[2])
+"""
+    + REWIND_BODY
+)
+# Apply one event to the read model's row for its key; a version-checked projection skips what it already has. An
+# entry below a rebuild's end that is not a replay was taken before the rebuild wiped the model: the replay brings it.
 PROJECT = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local state = {version = 0, events = 0, event = '', data = {}}
 if raw then state = cjson.decode(raw) end
 local kseq = tonumber(ARGV[2])
-if ARGV[4] == '1' and kseq <= state.version then return {0, raw} end
+local gen = tonumber(redis.call('HGET', KEYS[2], 'gen') or '0')
+if ARGV[4] == '1' and kseq <= state.version then return {0, raw, gen} end
+local rebuilt = tonumber(redis.call('HGET', KEYS[2], ARGV[7]) or '-1')
+if ARGV[9] ~= '1' and tonumber(ARGV[8]) < rebuilt then return {0, raw, gen} end
 for k, v in pairs(cjson.decode(ARGV[3])) do state.data[k] = v end
 if kseq > state.version then state.version = kseq end
 state.events = state.events + 1
@@ -188,7 +219,7 @@ state.event = ARGV[5]
 local out = cjson.encode(state)
 redis.call('HSET', KEYS[1], ARGV[1], out)
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-return {1, out}
+return {1, out, gen}
 """
 
 
@@ -304,15 +335,18 @@ LINK_SENDERS[VIA] = send
 async def read_back(
     engine: Engine, ctx: RunContext, link: Link, options: dict[str, Any], *, key: str, version: int, env: dict[str, Any]
 ) -> None:
-    """The query right after a command: read the key's row in group `read`'s read model. Stale when it does not
-    have the event just appended yet. With `read_your_writes` (true, or the name of a bool parameter) the caller
-    waits until it does, up to `read_wait_ms`: the latency is the price."""
+    """The query after a command (`read_after_ms` after the append: 0, at once): read the key's row in group
+    `read`'s read model. Stale when it does not have the event just appended yet. With `read_your_writes` (true,
+    or the name of a bool parameter) the caller waits until it does, up to `read_wait_ms`: the latency is the
+    price."""
     group = next((g for g in link.groups if g.id == options["read"]), None)
     if group is None:
         raise ValueError(f"read: {options['read']!r} names no consumer group of {link.id}")
     wait = options.get("read_your_writes", False)
     wait = bool(ctx.params.get(wait)) if isinstance(wait, str) else bool(wait)
     table = StreamKeys(ctx, link).read_model(group.id)
+    if options.get("read_after_ms"):
+        await ctx.sleep(float(options["read_after_ms"]) / 1000)
     started = ctx.clock.time()
     deadline = started + float(options.get("read_wait_ms", 5000)) / 1000
     while True:
@@ -331,6 +365,7 @@ async def read_back(
         stale=seen < version,
         waited_ms=round((ctx.clock.time() - started) * 1000, 1),
         correlation_id=env["correlation_id"],
+        **({ctx.group_by: env[ctx.group_by]} if ctx.group_by and ctx.group_by in env else {}),
     )
 
 
@@ -582,6 +617,48 @@ async def _follow_rewinds(engine: Engine, ctx: RunContext, link: Link) -> None:
             await engine.redis.delete(marker)
 
 
+def rebuild_param(link: Link, group: ConsumerGroup) -> str:
+    return f"{link.id}.{group.id}.rebuild"
+
+
+async def _follow_rebuilds(engine: Engine, ctx: RunContext, link: Link) -> None:
+    """A rebuild asked for (its switch on) wipes the group's read model and replays the stream into it from the
+    oldest retained entry; then the engine switches it off again, so every switch-on is one rebuild. While an
+    earlier rewind's replay is still going the rebuild waits for the next sample."""
+    for group in link.groups:
+        name = rebuild_param(link, group)
+        if not ctx.params.get(name):
+            continue
+        keys = StreamKeys(ctx, link)
+        partitions = list(range(link.partitions))
+        replay = int(
+            await _script(engine, "rebuild", REBUILD)(
+                keys=[
+                    keys.group(group, "offsets"),
+                    keys.group(group, "keymax"),
+                    ctx.state.key("outstanding"),
+                    *(keys.partition(p) for p in partitions),
+                ],
+                args=[
+                    0,
+                    WORKING_TTL_S,
+                    keys.group(group, "parked"),
+                    *partitions,
+                    keys.group(group, "hwm"),
+                    keys.read_model(group.id),
+                    keys.group(group, "rebuilt"),
+                ],
+            )
+        )
+        if replay < 0:
+            continue
+        await engine.redis.hset(ctx.state.key("live"), name, "false")
+        ctx.params[name] = False
+        ctx.emit("projection.rebuilt", link=link.id, group=group.id, replay=replay)
+        ctx.emit("toggle", values={name: False}, by="engine")
+        await ctx.flush()
+
+
 async def _release_orphans(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup) -> None:
     """An entry held by a worker that stopped beating (killed) is handed out again, as a Kafka group rebalances a
     dead member's partitions; it was never committed, so nothing is lost (its effects may happen twice)."""
@@ -655,6 +732,7 @@ async def sample(engine: Engine, ctx: RunContext) -> None:
     ctx.emit("stream.lag", lags=lags)
     for link in links:
         await _follow_rewinds(engine, ctx, link)
+        await _follow_rebuilds(engine, ctx, link)
         for group in link.groups:
             await _announce_assignment(engine, ctx, link, group)
             await _give_up_waiting(engine, ctx, link, group)
@@ -677,8 +755,10 @@ async def project(engine: Engine, ctx: RunContext, service: Service, step: Step,
         return f"project {step.target}: runs only while consuming that stream"
     link = ctx.topology.links[step.target]
     checked = bool(step.options.get("check_version", True))
-    applied, raw = await _script(engine, "project", PROJECT)(
-        keys=[StreamKeys(ctx, link).read_model(env["group"])],
+    keys = StreamKeys(ctx, link)
+    group = next(g for g in link.groups if g.id == env["group"])
+    applied, raw, generation = await _script(engine, "project", PROJECT)(
+        keys=[keys.read_model(group.id), keys.group(group, "rebuilt")],
         args=[
             env["key"],
             env["key_seq"],
@@ -686,6 +766,9 @@ async def project(engine: Engine, ctx: RunContext, service: Service, step: Step,
             "1" if checked else "0",
             env.get("event", ""),
             WORKING_TTL_S,
+            env["partition"],
+            env["offset"],
+            "1" if env.get("replay") else "0",
         ],
     )
     ctx.emit(
@@ -694,6 +777,7 @@ async def project(engine: Engine, ctx: RunContext, service: Service, step: Step,
         applied=bool(applied),
         version=int(json.loads(raw)["version"]) if raw else 0,
         state=json.loads(raw) if raw else None,
+        generation=int(generation),
         lag_ms=round((ctx.clock.time() - float(env["appended_at"])) * 1000, 1),
     )
     return None

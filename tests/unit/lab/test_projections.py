@@ -45,4 +45,4 @@ def test_a_read_model_row_that_counts_an_event_twice_breaks_convergence() -> Non
     bad = {"type": "projection.updated", "link": "orders", "group": "g", "key": "a", "state": doubled}
     [verdict] = check_invariants(["projection_converges"], [*LOG, good, bad], {})
     assert (verdict["holds"], verdict["violations"]) == (False, 1)
-    assert verdict["explanation"].endswith("1 of 2 read-model rows differ from their events in the log.")
+    assert verdict["explanation"].endswith("1 of 2 read-model rows differ from their events in the log (g: 1).")

@@ -1211,6 +1211,28 @@ def test_read_wait_ms_is_up_to_a_minute() -> None:
     )
 
 
+def test_read_after_ms_is_up_to_a_minute_and_needs_read() -> None:
+    assert parse_topology(stream_send(read="g", read_after_ms=100))
+    assert error(stream_send(read="g", read_after_ms=60001)) == (
+        "workload.classes.order.steps[0].read_after_ms",
+        "must be a number from 0 to 60000, got 60001",
+    )
+    assert error(stream_send(read_after_ms=100)) == (
+        "workload.classes.order.steps[0].read_after_ms",
+        "needs read: <consumer group> to say which read model to query",
+    )
+
+
+def test_only_a_group_whose_consumer_projects_the_stream_gets_a_rebuild_switch() -> None:
+    names = {p.name for p in parse_topology(stream_send()).schema.params}
+    assert "log.g.rebuild" not in names
+    document = stream_send()
+    consumer = next(link["to"] for link in document["links"] if link["id"] == "log")
+    document["services"][consumer]["steps"] = [{"project": "log"}]
+    rebuild = parse_topology(document).schema.by_name["log.g.rebuild"]
+    assert (rebuild.kind, rebuild.default, rebuild.live) == ("bool", False, True)
+
+
 def test_read_your_writes_is_a_bool_or_a_bool_parameter() -> None:
     assert error(stream_send(read="g", read_your_writes="stock_ms")) == (
         "workload.classes.order.steps[0].read_your_writes",
