@@ -127,7 +127,7 @@ async def _play(engine: Engine, ctx: RunContext, script: list[tuple[float, dict[
     for _ in range(min(skip, len(actions))):
         heapq.heappop(actions)
     load_seconds = float(config["duration"])
-    status = "finished"
+    status, reason = "finished", ""
     try:
         next_sample = last_at = 0.0
         while True:
@@ -146,6 +146,9 @@ async def _play(engine: Engine, ctx: RunContext, script: list[tuple[float, dict[
                     return  # another worker took this run over while we stalled: it drives from here
                 await sample(ctx, engine)
                 next_sample = now + SAMPLE_EVERY_S
+                if interrupted := await ctx.state.interrupted_because():
+                    status, reason, load_seconds = "interrupted", interrupted, now
+                    break
                 if await ctx.state.stop_requested():
                     load_seconds = now
                     break
@@ -160,8 +163,12 @@ async def _play(engine: Engine, ctx: RunContext, script: list[tuple[float, dict[
         log.exception("run %s failed", run_id)
         status = "failed"
     await ctx.flush()
+    if status == "finished" and (interrupted := await ctx.state.interrupted_because()):
+        status, reason = "interrupted", interrupted  # events were lost while the run drained
     await ctx.report_fidelity()
-    await sync_to_async(services.finish_run)(run_id, load_seconds=max(load_seconds, 0.001), status=status)
+    await sync_to_async(services.finish_run)(
+        run_id, load_seconds=max(load_seconds, 0.001), status=status, reason=reason
+    )
     await engine.redis.delete(lease_key(run_id))
     engine.forget(run_id)
 

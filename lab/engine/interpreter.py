@@ -248,6 +248,7 @@ class Engine:
 
         self.redis = redis
         self.sink = EventSink(redis)
+        self.sink.on_lost_events = self._stop_for_lost_events
         self.deliver = deliver
         self.requeue = requeue
         self.clock = clock or RealClock()
@@ -276,6 +277,15 @@ class Engine:
 
     def forget(self, run_id: str) -> None:
         self.contexts.pop(run_id, None)
+        self.sink.forget(run_id)
+
+    async def _stop_for_lost_events(self, run_id: str, first: int, last: int) -> None:
+        """Redis lost the run's latest events (its log went backwards): the driver ends the run `interrupted`.
+        Its numbering already resumed above them, so no page ever sees one number stand for two events."""
+        await EngineState(run_id, self.redis).interrupt(
+            f"Redis lost this run's events {first} to {last} (it restarted and dropped its last second of "
+            "writes); the run was stopped, as what it showed from then on could not be trusted"
+        )
 
     # Requests entering the system
 

@@ -31,6 +31,12 @@ class EventSink:
         self.scheduled: dict[str, asyncio.Task[None]] = {}
         self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.then: dict[str, list[Callable[[], Awaitable[Any]]]] = defaultdict(list)
+        # The highest seq logged per run: if Redis ever numbers below it, it lost the run's last events.
+        self.logged_up_to: dict[str, int] = {}
+        self.on_lost_events: Callable[[str, int, int], Awaitable[Any]] | None = None
+
+    def forget(self, run_id: str) -> None:
+        self.logged_up_to.pop(run_id, None)
 
     def emit(self, run_id: str, event: dict[str, Any]) -> None:
         event["emitted_at"] = round(time.time(), 4)
@@ -60,12 +66,14 @@ class EventSink:
                     await action()
                 return
             payloads = [json.dumps(e, separators=(",", ":")) for e in events]
-            first = int(
-                await self.script(
-                    keys=append_keys(run_id),
-                    args=[*payloads, settings.LAB_EVENT_LOG_TTL_S],
-                )
+            floor = self.logged_up_to.get(run_id, 0)
+            first, rewound = await self.script(
+                keys=append_keys(run_id), args=[settings.LAB_EVENT_LOG_TTL_S, floor, *payloads]
             )
+            self.logged_up_to[run_id] = first + len(events) - 1
+        if rewound >= 0 and self.on_lost_events is not None:
+            log.warning("run %s: Redis lost events %d..%d; numbering resumes after them", run_id, rewound + 1, floor)
+            await self.on_lost_events(run_id, rewound + 1, floor)
         for action in then:
             await action()
         logged = [{"seq": first + i, **e} for i, e in enumerate(events)]

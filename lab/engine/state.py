@@ -78,6 +78,13 @@ class EngineState:
     async def stop_requested(self) -> bool:
         return bool(await self.redis.exists(self.key("stop")))
 
+    async def interrupt(self, reason: str) -> None:
+        """Ask the driver to end the run `interrupted`, with this reason for the learner."""
+        await self.redis.set(self.key("interrupted"), reason, ex=3600)
+
+    async def interrupted_because(self) -> str | None:
+        return cast(str | None, await self.redis.get(self.key("interrupted")))
+
     async def next_call_index(self, service: str) -> int:
         return int(await self.redis.incr(self.key("calls", service)))
 
