@@ -109,10 +109,11 @@ async def run_preset(
     experiment: str, preset: str, *, seed: int, **overrides: Any
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A built-in experiment's preset played whole on the virtual clock, as the driver plays it: seeded arrivals,
-    the scripted toggles on time, samples every 250 ms. Its summary (as the run would save it) and events."""
+    the scripted toggles on time, samples every 250 ms. Its summary (as the run would save it, with its invariants
+    and findings) and events."""
     from lab.engine.driver import SAMPLE_EVERY_S, plan, sample
     from lab.model.catalog import EXPERIMENTS
-    from lab.model.invariants import check_invariants
+    from lab.model.invariants import check_invariants, findings
     from lab.model.metrics import summarize
 
     chosen = EXPERIMENTS[experiment]
@@ -148,4 +149,5 @@ async def run_preset(
     topology = chosen.topology
     summary = summarize(events, duration_s=duration, group_by=topology.workload.group_by)
     summary["invariants"] = check_invariants([i["kind"] for i in topology.invariants], events, summary)
+    summary["findings"] = findings(summary, group_by=topology.workload.group_by, events=events)
     return summary, events

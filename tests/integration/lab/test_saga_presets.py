@@ -1,0 +1,168 @@
+"""What the sagas experiment's presets say a run shows, checked in numbers over three seeds each.
+
+Each preset is played whole on the engine's virtual clock (real Redis, exact times). An orchestrated order is one
+saga (`r00001-orchestrated`); a choreographed order is one saga per participant (`r00001-choreographed:payment`,
+`...:inventory`, `...:shipping`), each undoing its own step when a failure event reaches it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+
+from tests.support.engine import run_preset
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
+SEEDS = (1, 2, 3)
+
+
+def of_type(events: list[dict[str, Any]], kind: str, **match: Any) -> list[dict[str, Any]]:
+    return [e for e in events if e["type"] == kind and all(e.get(k) == v for k, v in match.items())]
+
+
+def order_of(saga: str) -> str:
+    return saga.split(":")[0]
+
+
+def style_of(saga: str) -> str:
+    return order_of(saga).split("-")[1]
+
+
+def ends(events: list[dict[str, Any]]) -> dict[str, str]:
+    """Each saga's last state (a choreographed participant that was undone ends twice: completed, then compensated)."""
+    return {e["saga"]: e["state"] for e in of_type(events, "saga.ended")}
+
+
+def undone_by_order(events: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
+    """Per order, the steps whose compensation succeeded, in the order they were undone: (who undid it, step)."""
+    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for event in of_type(events, "saga.compensation", outcome="ok"):
+        participant = event["saga"].split(":")[1] if ":" in event["saga"] else "orchestrator"
+        found[order_of(event["saga"])].append((participant, event["step"]))
+    return dict(found)
+
+
+def invariant(summary: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(i for i in summary["invariants"] if i["name"] == name)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_when_every_order_ships_both_styles_complete_and_only_choreography_splits_an_order_in_three(
+    seed: int,
+) -> None:
+    summary, events = await run_preset("sagas", "happy-path", seed=seed)
+    assert set(ends(events).values()) == {"completed"}
+    assert of_type(events, "saga.compensation") == []
+    started = Counter(order_of(e["saga"]) for e in of_type(events, "saga.started"))
+    orders = {e["correlation_id"] for e in of_type(events, "request.created")}
+    assert len(orders) == 16  # 8 s at 1 order a second, each run both ways
+    assert {order: started[order] for order in orders} == {
+        order: 1 if order.endswith("orchestrated") else 3 for order in orders
+    }
+    orchestrated = of_type(events, "saga.started", service="orders")
+    assert {tuple(e["steps"]) for e in orchestrated} == {("charge", "reserve", "ship", "notify")}
+    assert invariant(summary, "saga_consistent")["holds"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_a_failing_carrier_undoes_release_then_refund_in_both_styles_and_leaves_no_order_charged(
+    seed: int,
+) -> None:
+    summary, events = await run_preset("sagas", "carrier-fails", seed=seed)
+    failed_ship = {order_of(e["saga"]) for e in of_type(events, "saga.step", step="ship") if e["outcome"] == "error"}
+    # The carrier rejects from second 3 to 9: 6 orders of each style, at 1 a second.
+    assert Counter(o.split("-")[1] for o in failed_ship) == {"orchestrated": 6, "choreographed": 6}
+    undone = undone_by_order(events)
+    for order in failed_ship:
+        if order.endswith("orchestrated"):
+            assert undone[order] == [("orchestrator", "reserve"), ("orchestrator", "charge")], order
+        else:
+            # inventory undoes its reservation and announces it; only then does payment refund
+            steps = [(saga, step) for saga, step in undone[order] if step in ("reserve", "charge")]
+            assert steps == [("inventory", "reserve"), ("payment", "charge")], order
+    assert set(undone) == failed_ship  # orders outside the window are never undone
+    final = ends(events)
+    for saga, state in final.items():
+        expected = "compensated" if order_of(saga) in failed_ship else "completed"
+        assert state == expected, saga
+    assert invariant(summary, "saga_consistent") == {
+        "name": "saga_consistent",
+        "holds": True,
+        "violations": 0,
+        "explanation": invariant(summary, "saga_consistent")["explanation"],
+    }
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_a_refund_that_fails_is_retried_with_growing_backoff_until_it_succeeds(seed: int) -> None:
+    summary, events = await run_preset("sagas", "refund-retried", seed=seed)
+    refunds = of_type(events, "saga.compensation", step="charge")
+    failed = [e for e in refunds if e["outcome"] != "ok"]
+    assert failed  # 30% of about 30 refunds fail at their first attempt
+    for event in failed:
+        # 200 ms after the first failed attempt, doubling after each further one (exponential, at most 2 s)
+        assert event["retry_in_ms"] == min(2000.0, 200.0 * 2 ** (event["attempt"] - 1))
+        later = [e for e in refunds if e["saga"] == event["saga"] and e["attempt"] == event["attempt"] + 1]
+        assert len(later) == 1
+        assert later[0]["t"] - event["t"] >= event["retry_in_ms"] / 1000
+    assert all(any(e["saga"] == f["saga"] and e["outcome"] == "ok" for e in refunds) for f in failed)
+    assert "stuck" not in ends(events).values()
+    assert invariant(summary, "saga_consistent")["holds"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_a_shipment_that_times_out_is_undone_and_its_late_success_cancelled_while_choreography_waits(
+    seed: int,
+) -> None:
+    summary, events = await run_preset("sagas", "slow-carrier", seed=seed)
+    timed_out = [e["saga"] for e in of_type(events, "saga.step", step="ship", outcome="timeout")]
+    assert len(timed_out) >= 5  # the carrier takes 1.5 s from second 3 to 6; the orchestrator waits 1 s
+    for saga in timed_out:
+        late = of_type(events, "saga.step", saga=saga, step="ship")
+        assert [e["outcome"] for e in late] == ["timeout", "late_ok"]
+        undone = [e["step"] for e in of_type(events, "saga.compensation", saga=saga, outcome="ok")]
+        assert undone == ["reserve", "charge", "ship"], saga
+        assert ends(events)[saga] == "compensated"
+    assert summary["by_style"]["choreographed"]["success_rate_pct"] == 100.0
+    choreographed = {s: state for s, state in ends(events).items() if style_of(s) == "choreographed"}
+    assert set(choreographed.values()) == {"completed"}
+    assert invariant(summary, "saga_consistent")["holds"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_an_orchestrator_that_crashes_mid_saga_resumes_from_redis_losing_no_saga_and_redoing_no_step(
+    seed: int,
+) -> None:
+    summary, events = await run_preset("sagas", "orchestrator-crash", seed=seed)
+    crashed = {e["saga"] for e in of_type(events, "saga.crashed")}
+    assert len(crashed) >= 4  # the orchestrator crashes after every saved step from second 3 to 8
+    assert len(of_type(events, "saga.resumed")) == len(of_type(events, "saga.crashed"))
+    started = [e["saga"] for e in of_type(events, "saga.started")]
+    assert len(started) == 10
+    assert ends(events) == {saga: "completed" for saga in started}
+    # each order's charge, reservation, booking and email reached its resource exactly once
+    calls = Counter((e["correlation_id"], e["to"]) for e in of_type(events, "call.finished") if e["from"] != "orders")
+    assert set(calls.values()) == {1}
+    assert len(calls) == 4 * 10  # card processor, stock ledger, carrier, email provider
+    assert summary["succeeded"] == 10
+    assert invariant(summary, "saga_consistent")["holds"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_without_compensations_every_failed_order_stays_charged_and_reserved_and_the_invariant_counts_it(
+    seed: int,
+) -> None:
+    summary, events = await run_preset("sagas", "no-compensations", seed=seed)
+    assert of_type(events, "saga.compensation") == []
+    verdict = invariant(summary, "saga_consistent")
+    assert (verdict["holds"], verdict["violations"]) == (False, 16)  # 8 orders, each run both ways
+    assert (
+        "16 of 16 sagas were left half-done: r00001-orchestrated (failed) left charge, reserve done"
+        in (verdict["explanation"])
+    )
+    assert (
+        "(payment completed, inventory completed, shipping compensated) left charge, reserve done"
+        in (verdict["explanation"])
+    )
