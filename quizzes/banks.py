@@ -69,8 +69,10 @@ RUN_METRICS = frozenset(
 
 def experiment_metrics(topology: Topology) -> frozenset[str]:
     """What a run of this experiment's summary holds besides RUN_METRICS: each request class's figures under
-    `by_<group_by>.<class>`, and the reply counts (`replies.*`) when it has a reply link."""
-    from lab.model.outcomes import REPLY_FIGURES
+    `by_<group_by>.<class>`, the reply counts (`replies.*`) when it has a reply link, the saga counts (`sagas.*`)
+    when it runs sagas."""
+    from lab.model.outcomes import REPLY_FIGURES, SAGA_FIGURES
+    from lab.model.topology import has_sagas
 
     found: set[str] = set()
     if topology.workload.group_by:
@@ -78,6 +80,8 @@ def experiment_metrics(topology: Topology) -> frozenset[str]:
             found |= {f"by_{topology.workload.group_by}.{request_class.name}.{m}" for m in _OUTCOME_METRICS}
     if any(link.kind == "reply" for link in topology.links.values()):
         found |= {f"replies.{figure}" for figure in REPLY_FIGURES}
+    if has_sagas(topology):
+        found |= {f"sagas.{figure}" for figure in SAGA_FIGURES}
     return frozenset(found)
 
 

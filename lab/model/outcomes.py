@@ -14,6 +14,18 @@ from lab.model.projections import drifted_rows
 
 SAGA_STATES = ("completed", "compensated", "failed", "stuck")
 # The counts `_replies` gives a run that used request-reply (a run summary's `replies`).
+# The saga counts a run's summary holds under `sagas` (lab questions may name them).
+SAGA_FIGURES = (
+    "sagas",
+    "participants",
+    "completed",
+    "compensated",
+    "failed",
+    "stuck",
+    "unended",
+    "compensation_retries",
+    "crashes",
+)
 REPLY_FIGURES = ("requests", "on_time", "mismatched", "error_replies", "timed_out", "late", "never", "duplicates")
 
 
@@ -126,10 +138,18 @@ def _sagas(events: list[dict[str, Any]]) -> dict[str, Any]:
     if not groups:
         return {}
     final: dict[str, str] = {}
+    standing: dict[str, set[str]] = defaultdict(set)  # completed compensable steps not (yet) undone, per saga
     for e in events:
         if e["type"] == "saga.ended":
             final[e["saga"]] = e["state"]  # a choreographed participant ends twice: completed, then compensated
-    states = Counter(_saga_state([final.get(member) for member in members]) for members in groups.values())
+        elif e["type"] == "saga.step" and e.get("compensable") and e.get("outcome") in ("ok", "late_ok"):
+            standing[e["saga"]].add(e["step"])
+        elif e["type"] == "saga.compensation" and e.get("outcome") == "ok":
+            standing[e["saga"]].discard(e["step"])
+    states = Counter(
+        _saga_state([final.get(member) for member in members], left=any(standing[m] for m in members))
+        for members in groups.values()
+    )
     compensations = [e for e in events if e["type"] == "saga.compensation"]
     return {
         "sagas": len(groups),
@@ -141,14 +161,18 @@ def _sagas(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _saga_state(ends: list[str | None]) -> str | None:
-    """One saga's end from its participants' last states (one participant for an orchestrated saga)."""
+def _saga_state(ends: list[str | None], *, left: bool) -> str | None:
+    """One saga's end from its participants' last states (one participant for an orchestrated saga). A
+    choreographed order whose failing participant compensated while the others never undid their completed steps
+    (`left`) is half-done, `failed`, as saga_consistent judges it."""
     if None in ends:
         return None
     for state in ("stuck", "failed"):
         if state in ends:
             return state
-    return "completed" if all(end == "completed" for end in ends) else "compensated"
+    if all(end == "completed" for end in ends):
+        return "completed"
+    return "failed" if left else "compensated"
 
 
 def _aggregates(events: list[dict[str, Any]]) -> dict[str, Any]:

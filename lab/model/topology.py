@@ -1362,6 +1362,21 @@ def _no_sync_cycles(check: _Checker, services: dict[str, Service], links: dict[s
             visit(sid, [sid])
 
 
+def has_sagas(topology: Topology) -> bool:
+    """Whether any handler of the document runs a saga (its runs then log saga events and count `sagas.*`)."""
+
+    def walk(steps: tuple[Step, ...]) -> bool:
+        return any(
+            s.kind == "saga" or walk(s.children) or (s.compensation is not None and walk((s.compensation,)))
+            for s in steps
+        )
+
+    handlers = [c.steps for c in topology.workload.classes]
+    for service in topology.services.values():
+        handlers += [service.steps, *service.on.values()]
+    return any(walk(steps) for steps in handlers)
+
+
 # What the page draws
 
 

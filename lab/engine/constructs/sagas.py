@@ -42,7 +42,7 @@ from lab.engine.interpreter import SAMPLERS, CallResult, Engine, RunContext, ste
 from lab.engine.state import WORKING_TTL_S
 from lab.model.failures import FailureSpec
 from lab.model.policies import RetryPolicy
-from lab.model.topology import Service, Step, Topology
+from lab.model.topology import Service, Step, has_sagas
 
 # Compensations must eventually succeed, so without a named policy they are still retried, with backoff.
 DEFAULT_COMPENSATION_RETRY = RetryPolicy(
@@ -437,19 +437,6 @@ async def _run_compensation(
 # What the page shows between events: how many instances are in each state, read from Redis.
 
 _last_counts: dict[str, dict[str, int]] = {}
-
-
-def has_sagas(topology: Topology) -> bool:
-    def walk(steps: tuple[Step, ...]) -> bool:
-        return any(
-            s.kind == "saga" or walk(s.children) or (s.compensation is not None and walk((s.compensation,)))
-            for s in steps
-        )
-
-    handlers = [c.steps for c in topology.workload.classes]
-    for service in topology.services.values():
-        handlers += [service.steps, *service.on.values()]
-    return any(walk(steps) for steps in handlers)
 
 
 async def sample_saga_states(engine: Engine, ctx: RunContext) -> None:

@@ -12,10 +12,21 @@ from typing import Any
 
 import pytest
 
+from quizzes.banks import catalogue
+from quizzes.grading import metric_value
 from tests.support.engine import run_preset
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
 SEEDS = (1, 2, 3)
+LAB_QUESTIONS = [q for q in catalogue().questions.values() if q.type == "lab" and q.experiment == "sagas"]
+_played: dict[tuple[str, int], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+
+
+async def play(preset: str, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A preset's summary and events, played once per seed for all the tests that read it."""
+    if (preset, seed) not in _played:
+        _played[preset, seed] = await run_preset("sagas", preset, seed=seed)
+    return _played[preset, seed]
 
 
 def of_type(events: list[dict[str, Any]], kind: str, **match: Any) -> list[dict[str, Any]]:
@@ -52,7 +63,7 @@ def invariant(summary: dict[str, Any], name: str) -> dict[str, Any]:
 async def test_when_every_order_ships_both_styles_complete_and_only_choreography_splits_an_order_in_three(
     seed: int,
 ) -> None:
-    summary, events = await run_preset("sagas", "happy-path", seed=seed)
+    summary, events = await play("happy-path", seed=seed)
     assert set(ends(events).values()) == {"completed"}
     assert of_type(events, "saga.compensation") == []
     started = Counter(order_of(e["saga"]) for e in of_type(events, "saga.started"))
@@ -70,7 +81,7 @@ async def test_when_every_order_ships_both_styles_complete_and_only_choreography
 async def test_a_failing_carrier_undoes_release_then_refund_in_both_styles_and_leaves_no_order_charged(
     seed: int,
 ) -> None:
-    summary, events = await run_preset("sagas", "carrier-fails", seed=seed)
+    summary, events = await play("carrier-fails", seed=seed)
     failed_ship = {order_of(e["saga"]) for e in of_type(events, "saga.step", step="ship") if e["outcome"] == "error"}
     # The carrier rejects from second 3 to 9: 6 orders of each style, at 1 a second.
     assert Counter(o.split("-")[1] for o in failed_ship) == {"orchestrated": 6, "choreographed": 6}
@@ -82,7 +93,12 @@ async def test_a_failing_carrier_undoes_release_then_refund_in_both_styles_and_l
             # inventory undoes its reservation and announces it; only then does payment refund
             steps = [(saga, step) for saga, step in undone[order] if step in ("reserve", "charge")]
             assert steps == [("inventory", "reserve"), ("payment", "charge")], order
+            said = [e["key"] for e in of_type(events, "message.published", correlation_id=order)]
+            assert said == ["order.placed", "payment.completed", "stock.reserved", "shipment.failed", "stock.released"]
     assert set(undone) == failed_ship  # orders outside the window are never undone
+    # the client of a choreographed order was answered at the first publish; the orchestrated one saw the failure
+    assert summary["by_style"]["choreographed"]["success_rate_pct"] == 100.0
+    assert summary["by_style"]["orchestrated"]["success_rate_pct"] == 50.0
     final = ends(events)
     for saga, state in final.items():
         expected = "compensated" if order_of(saga) in failed_ship else "completed"
@@ -97,7 +113,7 @@ async def test_a_failing_carrier_undoes_release_then_refund_in_both_styles_and_l
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_refund_that_fails_is_retried_with_growing_backoff_until_it_succeeds(seed: int) -> None:
-    summary, events = await run_preset("sagas", "refund-retried", seed=seed)
+    summary, events = await play("refund-retried", seed=seed)
     refunds = of_type(events, "saga.compensation", step="charge")
     failed = [e for e in refunds if e["outcome"] != "ok"]
     assert failed  # 30% of about 30 refunds fail at their first attempt
@@ -116,7 +132,7 @@ async def test_a_refund_that_fails_is_retried_with_growing_backoff_until_it_succ
 async def test_a_shipment_that_times_out_is_undone_and_its_late_success_cancelled_while_choreography_waits(
     seed: int,
 ) -> None:
-    summary, events = await run_preset("sagas", "slow-carrier", seed=seed)
+    summary, events = await play("slow-carrier", seed=seed)
     timed_out = [e["saga"] for e in of_type(events, "saga.step", step="ship", outcome="timeout")]
     assert len(timed_out) >= 5  # the carrier takes 1.5 s from second 3 to 6; the orchestrator waits 1 s
     for saga in timed_out:
@@ -135,10 +151,14 @@ async def test_a_shipment_that_times_out_is_undone_and_its_late_success_cancelle
 async def test_an_orchestrator_that_crashes_mid_saga_resumes_from_redis_losing_no_saga_and_redoing_no_step(
     seed: int,
 ) -> None:
-    summary, events = await run_preset("sagas", "orchestrator-crash", seed=seed)
+    summary, events = await play("orchestrator-crash", seed=seed)
     crashed = {e["saga"] for e in of_type(events, "saga.crashed")}
     assert len(crashed) >= 4  # the orchestrator crashes after every saved step from second 3 to 8
     assert len(of_type(events, "saga.resumed")) == len(of_type(events, "saga.crashed"))
+    # each crash costs its order the orchestrator's 1 s restart, never the saga
+    crashes = Counter(e["saga"] for e in of_type(events, "saga.crashed"))
+    latency = {e["correlation_id"]: e["latency_ms"] for e in of_type(events, "request.finished")}
+    assert all(latency[saga] >= 1000 * count for saga, count in crashes.items())
     started = [e["saga"] for e in of_type(events, "saga.started")]
     assert len(started) == 10
     assert ends(events) == {saga: "completed" for saga in started}
@@ -154,7 +174,7 @@ async def test_an_orchestrator_that_crashes_mid_saga_resumes_from_redis_losing_n
 async def test_without_compensations_every_failed_order_stays_charged_and_reserved_and_the_invariant_counts_it(
     seed: int,
 ) -> None:
-    summary, events = await run_preset("sagas", "no-compensations", seed=seed)
+    summary, events = await play("no-compensations", seed=seed)
     assert of_type(events, "saga.compensation") == []
     verdict = invariant(summary, "saga_consistent")
     assert (verdict["holds"], verdict["violations"]) == (False, 16)  # 8 orders, each run both ways
@@ -166,3 +186,17 @@ async def test_without_compensations_every_failed_order_stays_charged_and_reserv
         "(payment completed, inventory completed, shipping compensated) left charge, reserve done"
         in (verdict["explanation"])
     )
+
+
+@pytest.mark.parametrize("question", LAB_QUESTIONS, ids=lambda q: q.id)
+async def test_each_lab_question_reads_a_metric_its_preset_reports_and_the_keyed_prediction_matches_it(
+    question,
+) -> None:
+    expected = {
+        "by_style.choreographed.success_rate_pct": 100.0,  # every request answered at the first publish
+        "sagas.failed": 16.0,  # 8 orders, each run both ways, every one left charged and reserved
+        "sagas.completed": 10.0,  # every saga of the crash preset
+    }
+    for seed in SEEDS:
+        summary, _ = await play(question.preset, seed)
+        assert metric_value(summary, question.metric) == expected[question.metric]

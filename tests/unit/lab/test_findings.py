@@ -204,3 +204,21 @@ def test_replies_that_completed_another_request_are_counted_as_mismatched() -> N
 
 def test_a_summarys_reply_figures_are_the_ones_lab_questions_may_name() -> None:
     assert tuple(figures(replies(on_time=1, late=1, never=1))["replies"]) == REPLY_FIGURES
+
+
+def test_a_choreographed_order_whose_others_never_undid_their_steps_is_half_done_not_compensated() -> None:
+    def participant(saga_id: str, *steps: str, undone: tuple[str, ...] = (), ends: tuple[str, ...]) -> list[Any]:
+        started = [ev("saga.started", saga=saga_id, correlation_id=saga_id.split(":")[0], reaction=True)]
+        done = [ev("saga.step", saga=saga_id, step=s, outcome="ok", compensable=True) for s in steps]
+        undo = [ev("saga.compensation", saga=saga_id, step=s, outcome="ok") for s in undone]
+        return started + done + undo + [ev("saga.ended", saga=saga_id, state=state) for state in ends]
+
+    # o1: the carrier failed and nobody undid the charge (compensations off); o2: the charge was refunded
+    events = participant("o1:payment", "charge", ends=("completed",))
+    events += participant("o1:shipping", ends=("compensated",))
+    events += participant("o2:payment", "charge", undone=("charge",), ends=("completed", "compensated"))
+    events += participant("o2:shipping", ends=("compensated",))
+    assert figures(events)["sagas"]["failed"] == 1
+    assert sentences(figures(events)) == [
+        "2 sagas (4 participants): 0 completed, 1 compensated, 0 stuck, 1 left half-done."
+    ]
