@@ -131,6 +131,11 @@ class Step:
     path: str = field(default="", compare=False, repr=False)  # where the document wrote it, for error messages
 
 
+def step_name(step: Step) -> str:
+    """What events and the page call a step: its `name`, else the link or event it names, else its kind."""
+    return str(step.options.get("name") or step.target or step.kind)
+
+
 @dataclass(frozen=True)
 class RequestClass:
     name: str
@@ -1454,4 +1459,38 @@ def view_spec(topology: Topology) -> dict[str, Any]:
         "all_classes_value": workload.together,
         "charts": charts,
         "panels": [{**p, "label": topology.links[p["link"]].label} for p in topology.view.get("panels", ())],
+        "sagas": saga_specs(topology),
     }
+
+
+def saga_specs(topology: Topology) -> list[dict[str, Any]]:
+    """Every saga the document defines, for the page's state machines and instance timelines: its name (as
+    `saga.started` says it), the service running it, whether it is a choreography participant (`reaction`: it runs
+    in a consumer), its forward steps and each one's compensation (null: never undone), and the request class
+    whose steps hold it (null for a reaction)."""
+    found: list[dict[str, Any]] = []
+
+    def walk(steps: tuple[Step, ...], service: str, reaction: bool, request_class: str | None) -> None:
+        for step in steps:
+            if step.kind == "saga" and not step.options.get("undo"):
+                found.append(
+                    {
+                        "name": str(step.options.get("name") or service),
+                        "service": service,
+                        "reaction": reaction,
+                        "class": request_class,
+                        "steps": [step_name(child) for child in step.children],
+                        "compensations": [
+                            step_name(child.compensation) if child.compensation else None for child in step.children
+                        ],
+                    }
+                )
+            walk(step.children, service, reaction, request_class)
+
+    for request_class in topology.workload.classes:
+        walk(request_class.steps, topology.workload.entry, False, request_class.name)
+    for service in topology.services.values():
+        walk(service.steps, service.id, False, None)
+        for steps in service.on.values():
+            walk(steps, service.id, True, None)
+    return found

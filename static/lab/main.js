@@ -14,6 +14,7 @@ import { createControls } from "./controls.js";
 import { renderSummary } from "./summary.js";
 import { renderJourney } from "./journey.js";
 import { createPanels } from "./pending.js";
+import { createSagaPanel } from "./sagas.js";
 
 const exp = JSON.parse($("experiment-data").textContent);
 let runInfo = JSON.parse($("run-data").textContent);
@@ -53,6 +54,7 @@ const charts = createCharts($("charts"), exp, {
 });
 const panels = createPanels($("panels"), exp);
 const log = createLog($("event-log"), { onSelect: showJourney, invalidate: () => invalidate() });
+const sagas = view.sagas?.length ? createSagaPanel($("sagas"), view.sagas, { onOpen: (id) => showJourney({ correlation_id: id }) }) : null;
 const connection = createConnection({
   store,
   onEvents: receive,
@@ -99,6 +101,7 @@ store.onEvent((e) => {
   metrics.add(e);
   panels.add(e);
   log.add(e);
+  sagas?.add(e);
   if (!store.finished && !viewState.paused && e.t >= frameMaxT - 1) animate(e);
   if (e.type === "run.started") {
     topology.setActiveClasses(e.config || {});
@@ -152,6 +155,7 @@ function render(now) {
     }
   }
   if (!viewState.scrubbing) topology.update({ live: store.live, config: store.config, metrics, running: isLive() });
+  if (!viewState.paused) sagas?.render();
   renderStatus();
 }
 
@@ -303,6 +307,7 @@ function resetRun() {
   metrics.reset();
   panels.reset();
   log.reset();
+  sagas?.reset();
   particles.clear();
   firstDeadLetter = true;
   markerCount = -1;
@@ -317,6 +322,7 @@ function showShare() {
 }
 function onFinished(e) {
   renderSummary($("summary"), e.summary, exp, store.config);
+  sagas?.finish();
   $("start").disabled = !(runInfo && runInfo.can_control);
   $("stop").disabled = true;
   if (runInfo && !runInfo.can_control) controls.setLocked(true, READ_ONLY);
@@ -434,4 +440,4 @@ if (runInfo) {
 invalidate();
 
 // For the browser tests and bench/browser.py: read-only views of the page's state, and a way to drop the socket.
-window.commsLab = { store, metrics, connection, frameStats, particles, logSize: () => log.size(), receive };
+window.commsLab = { store, metrics, connection, frameStats, particles, logSize: () => log.size(), sagaCount: () => sagas?.size() ?? 0, receive };

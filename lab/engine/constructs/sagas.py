@@ -42,7 +42,7 @@ from lab.engine.interpreter import SAMPLERS, CallResult, Engine, RunContext, ste
 from lab.engine.state import WORKING_TTL_S
 from lab.model.failures import FailureSpec
 from lab.model.policies import RetryPolicy
-from lab.model.topology import Service, Step, has_sagas
+from lab.model.topology import Service, Step, has_sagas, step_name
 
 # Compensations must eventually succeed, so without a named policy they are still retried, with backoff.
 DEFAULT_COMPENSATION_RETRY = RetryPolicy(
@@ -56,11 +56,6 @@ MAX_RESTARTS = 5
 LATE_POLL_S = 1.0
 # The states an instance passes through; `saga.states` samples count instances in each.
 STATES = ("running", "compensating", "completed", "compensated", "failed", "stuck")
-
-
-def step_name(step: Step) -> str:
-    """What events and the page call a step: its `name`, else the link or event it names, else its kind."""
-    return str(step.options.get("name") or step.target or step.kind)
 
 
 class OrchestratorCrash(Exception):

@@ -29,3 +29,23 @@ def test_every_edge_joins_two_nodes_of_the_topology(experiment) -> None:
 def test_the_checkout_defaults_add_up_to_a_1850_ms_sync_chain() -> None:
     defaults = EXPERIMENTS["checkout"].schema.defaults()
     assert sum(defaults[f"{s}_ms"] for s in ("payment", "inventory", "email", "warehouse", "analytics")) == 1850
+
+
+def test_the_page_gets_each_saga_with_its_steps_and_what_undoes_each() -> None:
+    sagas = {s["name"]: s for s in EXPERIMENTS["sagas"].as_json()["view"]["sagas"]}
+    assert sagas["orders"] == {
+        "name": "orders",
+        "service": "orders",
+        "reaction": False,
+        "class": "orchestrated",
+        "steps": ["charge", "reserve", "ship", "notify"],
+        "compensations": ["refund", "release", "cancel", None],  # the notification comes after the pivot
+    }
+    assert {
+        name: (s["reaction"], s["steps"][0], s["compensations"][0]) for name, s in sagas.items() if name != "orders"
+    } == {
+        "payment": (True, "charge", "refund"),
+        "inventory": (True, "reserve", "release"),
+        "shipping": (True, "ship", "cancel"),
+    }
+    assert EXPERIMENTS["checkout"].as_json()["view"]["sagas"] == []
