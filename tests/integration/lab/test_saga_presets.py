@@ -184,6 +184,9 @@ async def test_an_orchestrator_that_crashes_mid_saga_resumes_from_redis_losing_n
     crashes = Counter(e["saga"] for e in of_type(events, "saga.crashed"))
     latency = {e["correlation_id"]: e["latency_ms"] for e in of_type(events, "request.finished")}
     assert all(latency[saga] >= 1000 * count for saga, count in crashes.items())
+    crashed_times = sum(crashes.values())
+    assert f"The orchestrator crashed {crashed_times} times and resumed its sagas from Redis." in summary["findings"]
+    assert "10 sagas: 10 completed, 0 compensated, 0 stuck." in summary["findings"]
     started = [e["saga"] for e in of_type(events, "saga.started")]
     assert len(started) == 10
     assert ends(events) == {saga: "completed" for saga in started}
