@@ -236,22 +236,32 @@ export function createCharts(container, exp, { nodeLabel, state }) {
     }
   }
 
+  const stateLabel = (state) => (state === "HALF_OPEN" ? "HALF-OPEN" : state);
+
   function renderLane(chart, m) {
     const changes = m.breakers.get(chart.spec.target) || [];
     const end = Math.max(m.maxT, 1);
     const segments = [{ t: 0, to: "CLOSED" }, ...changes];
-    const key = `${segments.length}:${Math.round(end * 4)}`;
+    const key = `${segments.length}:${Math.round(end * 4)}:${chart.width}`;
     if (chart.key === key) return;
     chart.key = key;
     chart.body.replaceChildren(...segments.map((seg, i) => {
       const next = i + 1 < segments.length ? segments[i + 1].t : end;
       const pct = Math.max(0, (100 * (next - seg.t)) / end);
-      const span = h("span", { class: seg.to, title: `${seg.to} from ${seg.t.toFixed(1)} s${seg.reason ? ` (${seg.reason})` : ""}`, text: seg.to === "HALF_OPEN" ? "HALF-OPEN" : seg.to });
+      // A label only where it fits whole (never a clipped "HALF-OP"); the colour, its title and the readout
+      // below name every segment anyway.
+      const label = stateLabel(seg.to);
+      const fits = (pct / 100) * (chart.width || 320) >= label.length * 8 + 8;
+      const span = h("span", { class: seg.to, title: `${label} from ${seg.t.toFixed(1)} s${seg.reason ? ` (${seg.reason})` : ""}`, text: fits ? label : "" });
       span.style.width = `${pct}%`; // CSSOM, not a style attribute: allowed by a strict CSP
       return span;
     }));
-    chart.body.setAttribute("aria-label", `Circuit breaker state over time: ${segments.map((x) => `${x.to} at ${x.t.toFixed(1)} s`).join(", ")}`);
-    chart.readout.textContent = changes.length ? `Now ${segments[segments.length - 1].to}; ${changes.filter((c) => c.to === "OPEN").length} times opened` : "";
+    chart.body.setAttribute("aria-label", `Circuit breaker state over time: ${segments.map((x) => `${stateLabel(x.to)} at ${x.t.toFixed(1)} s`).join(", ")}`);
+    const opened = changes.filter((c) => c.to === "OPEN").length;
+    const recent = changes.slice(-6).map((c) => `${stateLabel(c.to)} at ${c.t.toFixed(1)} s`).join(" · ");
+    chart.readout.textContent = changes.length
+      ? `Now ${stateLabel(segments[segments.length - 1].to)}; opened ${opened} ${opened === 1 ? "time" : "times"}. ${changes.length > 6 ? "Latest: " : ""}${recent}`
+      : "";
   }
 
   const observer = new ResizeObserver((entries) => {

@@ -53,7 +53,11 @@ def test_a_breaker_guarding_a_service_taken_down_on_the_diagram_opens_on_its_bad
     expect(inventory.locator(".badge-text")).to_have_text("DOWN")
     expect(inventory.locator(".badge-sub")).to_have_text(re.compile(r"· OPEN$"), timeout=15_000)
     expect(page.locator("#chart-breaker-lane")).to_contain_text("OPEN")
+    transitions = re.compile(r"opened \d+ times?\. .*OPEN at \d+\.\d s")
+    expect(page.locator("#chart-breaker-lane-readout")).to_contain_text(transitions)
     expect(page.locator("#markers")).to_contain_text("inventory.down=true")
     expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    clipped = "[...document.querySelectorAll('#chart-breaker-lane span')].filter(s => s.scrollWidth > s.clientWidth+1)"
+    assert page.evaluate(f"{clipped}.length") == 0, "a breaker state's label is cut off"
     expect(page.locator("#summary")).to_contain_text("calls_while_open")
     expect(page.locator("#summary")).not_to_contain_text("final_queue_depth")  # no queues in this experiment
