@@ -104,7 +104,7 @@ def cmdline(pid: int) -> list[str]:
 class Stack:
     """`python -m comms_lab.stack run` in a subprocess, and the CPU its children have used."""
 
-    def __init__(self, prefix: str, workdir: str) -> None:
+    def __init__(self, prefix: str, workdir: str, **extra_env: str) -> None:
         self.prefix = prefix
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -123,6 +123,7 @@ class Stack:
             # 2 cores): this bench measures what the machine holds, so it lifts that cap too.
             LAB_CAPACITY="1000000",
             LOG_LEVEL="WARNING",
+            **extra_env,
         )
         self.env = env
         self.log = self.log_path.open("wb")

@@ -11,7 +11,7 @@ HERE = Path(__file__).resolve().parent
 
 # Every script runs even when an earlier one misses its targets; the exit status says whether all were met.
 missed = []
-for script in ("pages.py", "event_log.py", "fanout.py", "browser.py", "capacity.py"):
+for script in ("pages.py", "event_log.py", "events.py", "fanout.py", "browser.py", "capacity.py"):
     print(f"\n== {script}", flush=True)
     if subprocess.run([sys.executable, str(HERE / script)], check=False, cwd=HERE.parent).returncode != 0:
         missed.append(script)
