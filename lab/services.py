@@ -17,6 +17,7 @@ from lab.engine.driver import DRAIN_GRACE_S
 from lab.events import RunEventLog, emit
 from lab.model.catalog import DEFAULT_EXPERIMENT, EXPERIMENTS, Experiment
 from lab.model.cost import offered_load
+from lab.model.failures import resumes_delivery
 from lab.model.invariants import check_invariants, findings
 from lab.model.metrics import summarize
 from lab.model.schema import ConfigError
@@ -320,10 +321,10 @@ def apply_toggles(run: Run, values: dict[str, Any], *, by: str) -> list[dict[str
         state.reset_call_index(service)
     state.set_live(stamped)
     logged = emit(str(run.id), [{"type": "toggle", "t": round(now, 3), "values": clean, "by": by}])
-    if any(k.endswith(".down") and v is False for k, v in clean.items()):
+    if resumes_delivery(clean):
         from lab.tasks import dispatch
 
-        dispatch.delay(str(run.id))  # a consumer is back: its waiting messages go out again
+        dispatch.delay(str(run.id))  # a consumer or subscriber is back: its waiting messages go out again
     return logged
 
 

@@ -16,6 +16,7 @@ from comms_lab.redis_client import rkey
 from lab.engine.interpreter import SAMPLERS, Engine, RunContext
 from lab.engine.loop import ENGINE_ID
 from lab.events import RunEventLog
+from lab.model.failures import healing
 from lab.model.topology import RequestClass, Topology
 from lab.model.workload import arrival_times
 
@@ -230,7 +231,7 @@ async def _drain(engine: Engine, ctx: RunContext) -> None:
     from lab import services
 
     await ctx.refresh()
-    healed = {k: False for k, v in (await ctx.state.live_params()).items() if k.endswith(".down") and v}
+    healed = healing(await ctx.state.live_params())
     if healed:
         await sync_to_async(services.apply_toggles_by_id)(ctx.run_id, healed, by="run end")
     await ctx.flush()

@@ -22,9 +22,9 @@ from lab.engine.clock import Clock, RealClock
 from lab.engine.loop import ENGINE_ID
 from lab.engine.sink import EventSink
 from lab.engine.state import EngineState
+from lab.engine.subscriptions import receiving
 from lab.model.failures import CONNECT_REFUSED_MS, CallFault, FailureSpec, decide
 from lab.model.policies import BreakerConfig, RetryPolicy
-from lab.model.routing import binding_matches, filter_passes
 from lab.model.topology import Link, RequestClass, Service, Step, Topology, parse_topology
 
 # Without a timeout policy a caller waits this long for a reply that never comes (a dropped request).
@@ -363,6 +363,8 @@ class Engine:
     ) -> str | None:
         """Run a handler's steps in order; the first failing one ends it with its reason."""
         for step in steps:
+            if "when" in step.options and not ctx.params.get(step.options["when"]):
+                continue  # a step switched off by its knob (`when`), e.g. a call to a consumer no longer wanted
             if step.kind == "call":
                 result = await self.call(ctx, ctx.topology.links[step.target], env)
                 if not result.ok:
@@ -498,11 +500,7 @@ class Engine:
         routing_key = str(options.get("key", ""))
         body = dict(options.get("body") or {})
         if link.kind == "topic":
-            destinations = [
-                (sub.id, sub.to)
-                for sub in link.subscriptions
-                if binding_matches(sub.binding, routing_key) and filter_passes(sub.filter, body)
-            ]
+            destinations = [(sub.id, sub.to) for sub in await receiving(ctx, link, caller_env, routing_key, body)]
         else:
             destinations = [(link.id, link.target)]
         for queue, consumer in destinations:
@@ -542,7 +540,10 @@ class Engine:
         """Hand waiting messages to the consumer's free instances, as real task messages through Celery."""
         link, consumer = self.consumer_of(ctx, queue)
         taken = await ctx.state.take(
-            queue, capacity=consumer.instances * link.prefetch, down_param=f"{consumer.id}.down"
+            queue,
+            capacity=consumer.instances * link.prefetch,
+            down_param=f"{consumer.id}.down",
+            subscribed_param=f"{queue}.subscribed" if link.kind == "topic" else "",
         )
         if taken and await ctx.state.spend(len(taken)) > ctx.task_budget:
             for message in taken:  # a design that amplifies without end stops here, visibly, not on the machine

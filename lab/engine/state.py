@@ -23,9 +23,11 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0
 """
-# Hand waiting messages to free consumer instances, unless the consumer is down: returns the messages taken.
+# Hand waiting messages to free consumer instances, unless the consumer is down (ARGV[2] is true) or, for a topic
+# subscription, its subscriber is away (ARGV[4] is false): returns the messages taken.
 DISPATCH = """
 if redis.call('HGET', KEYS[3], ARGV[2]) == 'true' then return {} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], ARGV[4]) == 'false' then return {} end
 local free = tonumber(ARGV[1]) - tonumber(redis.call('GET', KEYS[2]) or '0')
 if free <= 0 then return {} end
 local taken = redis.call('LPOP', KEYS[1], free)
@@ -115,12 +117,24 @@ class EngineState:
         else:
             await self.redis.rpush(self.key("q", queue), payload)
 
-    async def take(self, queue: str, *, capacity: int, down_param: str) -> list[dict[str, Any]]:
+    async def take(
+        self, queue: str, *, capacity: int, down_param: str, subscribed_param: str = ""
+    ) -> list[dict[str, Any]]:
         taken = await self.dispatch_script(
             keys=[self.key("q", queue), self.key("inflight", queue), self.key("live")],
-            args=[capacity, down_param, WORKING_TTL_S],
+            args=[capacity, down_param, WORKING_TTL_S, subscribed_param],
         )
         return [json.loads(m) for m in taken or []]
+
+    async def subscriptions_existing(self, subscribed_now: list[str]) -> set[str]:
+        """Topic subscriptions created so far: those subscribed now join the set (a broker creates a subscription
+        when its subscriber first connects and keeps it while the subscriber is away)."""
+        pipe = self.redis.pipeline(transaction=False)
+        if subscribed_now:
+            pipe.sadd(self.key("subscriptions"), *subscribed_now)
+            pipe.expire(self.key("subscriptions"), WORKING_TTL_S)
+        pipe.smembers(self.key("subscriptions"))
+        return set((await pipe.execute())[-1])
 
     async def hold(self, queue: str, env: dict[str, Any], engine_id: str) -> None:
         """A consumer took this message and has not acknowledged it yet: who, so a watchdog can redeliver it."""

@@ -50,6 +50,14 @@ EVENTS: dict[str, EventSpec] = {
     # queues and topics
     "message.published": _spec("A message was put on a queue or subscription.", "queue", envelope=True),
     "message.dropped": _spec("The network lost a message in transit.", envelope=True),
+    "message.missed": _spec(
+        "A non-durable subscription got no copy of a matching publish: its subscriber was away.",
+        "subscription",
+        "reason",
+        "correlation_id",
+        "from",
+        "to",
+    ),
     "message.consumed": _spec("A consumer instance took a message.", "queue", envelope=True),
     "message.processed": _spec("A consumer finished with a message.", "outcome", envelope=True),
     "message.redelivered": _spec("A message a dead worker held went back to its queue.", "reason", envelope=True),

@@ -88,3 +88,18 @@ def decide(spec: FailureSpec, *, call_index: int, now: float, rng: random.Random
         extra_latency_ms=extra,
         reorder_delay_ms=reorder_delay,
     )
+
+
+def healing(live: dict[str, Any]) -> dict[str, Any]:
+    """The toggles that end every outage when a run's load ends, so what waits for a consumer drains: services
+    that are down come back up and subscribers that are away subscribe again."""
+    healed: dict[str, Any] = {k: False for k, v in live.items() if k.endswith(".down") and v is True}
+    healed.update({k: True for k, v in live.items() if k.endswith(".subscribed") and v is False})
+    return healed
+
+
+def resumes_delivery(values: dict[str, Any]) -> bool:
+    """Whether these toggles let held messages go out again (a consumer back up, a subscriber back)."""
+    return any(
+        (k.endswith(".down") and v is False) or (k.endswith(".subscribed") and v is True) for k, v in values.items()
+    )

@@ -18,6 +18,8 @@ EXPLANATIONS = {
     " add up to.",
     "no_stale_reads": "Every query right after a command saw that command's event in the read model.",
     "no_dead_letters": "No message ended in the dead-letter queue.",
+    "no_missed_messages": "Every subscription got a copy of every message that matched it, also while its subscriber"
+    " was away.",
     "breaker_blocks_calls": "No call reached a service while the circuit breaker guarding it was open.",
     "every_request_accounted": "Every request that arrived finished, successfully or not; none was left hanging.",
     "no_reply_mismatched": "Every reply completed its own request (same request id and correlation id), at most"
@@ -67,6 +69,8 @@ def _violations(kind: str, events: list[dict[str, Any]], summary: dict[str, Any]
         return missing + extra, detail if missing + extra else ""
     if kind == "no_dead_letters":
         return int(summary.get("dlq_count", 0)), ""
+    if kind == "no_missed_messages":
+        return _missed(events)
     if kind == "breaker_blocks_calls":
         return int(summary.get("calls_while_open", 0)), ""
     if kind == "no_reply_mismatched":
@@ -74,6 +78,12 @@ def _violations(kind: str, events: list[dict[str, Any]], summary: dict[str, Any]
     if kind == "no_lost_writes":
         return _lost_writes(events)
     return int(summary.get("unfinished", 0)), ""
+
+
+def _missed(events: list[dict[str, Any]]) -> tuple[int, str]:
+    by_subscription = Counter(e["subscription"] for e in events if e["type"] == "message.missed")
+    detail = "; ".join(f"{sub} missed {n}" for sub, n in sorted(by_subscription.items()))
+    return sum(by_subscription.values()), f"Not durable, away: {detail}." if detail else ""
 
 
 def _reply_mismatches(events: list[dict[str, Any]]) -> tuple[int, str]:
@@ -155,6 +165,11 @@ def findings(summary: dict[str, Any], *, group_by: str | None, events: list[dict
         )
     if summary.get("duplicates_processed"):
         lines.append(f"{summary['duplicates_processed']} duplicate messages were processed a second time.")
+    if summary.get("missed_messages"):
+        lines.append(
+            f"{summary['missed_messages']} matching messages were never delivered: published while a non-durable"
+            " subscription's subscriber was away."
+        )
     if events:
         lines += outcomes.sentences(outcomes.figures(events))
     return lines

@@ -56,7 +56,7 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
     finished: list[dict[str, Any]] = []
     created = lost = 0
     attempts_by_group: dict[str, int] = defaultdict(int)
-    retries = dlq = duplicates = breaker_opened = calls_while_open = 0
+    retries = dlq = duplicates = breaker_opened = calls_while_open = missed = 0
     max_depth = final_depth = 0
     max_depth_by_queue: dict[str, int] = defaultdict(int)
     breaker_state: dict[str, str] = {}
@@ -79,6 +79,8 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
             dlq += 1
         elif kind == "message.processed" and event.get("duplicate"):
             duplicates += 1
+        elif kind == "message.missed":
+            missed += 1
         elif kind == "queue.depth":
             depths = event.get("depths", {})
             for queue, depth in depths.items():
@@ -102,6 +104,7 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
         breaker_changes=breaker_changes,
         calls_while_open=calls_while_open,
         duplicates_processed=duplicates,
+        missed_messages=missed,
         unfinished=max(0, created - len(finished)),
         lost=lost,
     )

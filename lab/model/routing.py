@@ -8,6 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 _FILTER = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(==|!=|>=|<=|>|<)\s*(-?\d+(?:\.\d+)?|'[^']*'|\"[^\"]*\")\s*$")
+_WORD = re.compile(r"^(?:[a-z0-9_-]+|\*|#)$")
+BINDING_RULE = (
+    "dot-separated words (letters, digits, - or _), * for exactly one word, # for zero or more, e.g. orders.* or #.eu"
+)
+FILTER_RULE = "must compare one field with a number or quoted text, e.g. total > 1000 or region == 'eu'"
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
@@ -16,6 +21,20 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     "<": operator.lt,
 }
+
+
+def check_binding(text: str) -> str:
+    """A binding pattern as written, or ValueError saying what a pattern may contain."""
+    if len(text) > 200 or not all(_WORD.match(word) for word in text.split(".")):
+        raise ValueError(f"must be {BINDING_RULE}")
+    return text
+
+
+def check_filter(text: str) -> str:
+    """A content filter as written (empty passes everything), or ValueError saying what a filter may be."""
+    if text:
+        parse_filter(text)
+    return text
 
 
 def binding_matches(binding: str, routing_key: str) -> bool:
@@ -38,7 +57,7 @@ def parse_filter(text: str) -> tuple[str, str, Any]:
     """`total > 1000` → ("total", ">", 1000.0). One comparison of a field with a number or a quoted string."""
     found = _FILTER.match(text)
     if not found:
-        raise ValueError("must compare one field with a number or quoted text, e.g. total > 1000 or region == 'eu'")
+        raise ValueError(FILTER_RULE)
     name, op, raw = found.groups()
     value: Any = raw[1:-1] if raw[0] in "'\"" else float(raw)
     return name, op, value

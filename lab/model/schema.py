@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["int", "float", "bool", "choice"]
+from lab.model.routing import BINDING_RULE, FILTER_RULE, check_binding, check_filter
+
+Kind = Literal["int", "float", "bool", "choice", "text"]
+# Text knobs are written in a small language; each syntax checks a value and says what it accepts.
+TEXT_SYNTAXES = {
+    "binding": (check_binding, f"a binding pattern: {BINDING_RULE}"),
+    "filter": (check_filter, "empty (everything passes) or " + FILTER_RULE.removeprefix("must ")),
+}
+MAX_TEXT = 200
 
 
 class ParamError(ValueError):
@@ -40,12 +48,15 @@ class Param:
     live: bool = False
     group: str = "run"
     help: str = ""
+    syntax: str = ""  # for text knobs: a key of TEXT_SYNTAXES
 
     def allowed(self) -> str:
         if self.kind == "bool":
             return "true or false"
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
+        if self.kind == "text":
+            return TEXT_SYNTAXES[self.syntax][1]
         noun = "a whole number" if self.kind == "int" else "a number"
         unit = f" {self.unit}" if self.unit else ""
         return f"{noun} from {_fmt(self.minimum)} to {_fmt(self.maximum)}{unit}"
@@ -60,6 +71,13 @@ class Param:
             if isinstance(value, str) and value in self.choices:
                 return value
             raise ParamError(name, f"must be {self.allowed()}, got {value!r}")
+        if self.kind == "text":
+            if not isinstance(value, str) or len(value) > MAX_TEXT:
+                raise ParamError(name, f"must be text of at most {MAX_TEXT} characters: {self.allowed()}")
+            try:
+                return TEXT_SYNTAXES[self.syntax][0](value.strip())
+            except ValueError:
+                raise ParamError(name, f"must be {self.allowed()}, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ParamError(name, f"must be {self.allowed()}, got {value!r}")
         if self.kind == "int":
@@ -86,6 +104,8 @@ class Param:
             data.update(minimum=self.minimum, maximum=self.maximum, unit=self.unit)
         if self.kind == "choice":
             data["choices"] = list(self.choices)
+        if self.kind == "text":
+            data["syntax"] = self.syntax
         if self.help:
             data["help"] = self.help
         return data

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lab.model.routing import parse_filter
+from lab.model.routing import check_binding, parse_filter
 from lab.model.schema import Param, ParamError, Schema
 
 MAX_SERVICES = 12
@@ -77,7 +77,8 @@ class Subscription:
     to: str
     binding: str
     filter: str
-    durable: bool
+    durable: bool  # kept while its subscriber is away, so it catches up; otherwise what is published meanwhile is lost
+    subscribed: bool = True  # at the start; False is a late subscriber that joins when a learner subscribes it
 
 
 @dataclass(frozen=True)
@@ -400,7 +401,7 @@ POLICY_DEFAULTS: dict[str, dict[str, Any]] = {
     "idempotency": {"idempotent": True},
 }
 POOL_FIELDS = {"size", "param", "when_full"}
-SUBSCRIPTION_FIELDS = {"id", "to", "binding", "filter", "durable"}
+SUBSCRIPTION_FIELDS = {"id", "to", "binding", "filter", "durable", "subscribed"}
 GROUP_FIELDS = {"id", "to"}
 WORKLOAD_FIELDS = {"entry", "duration", "rate", "arrival", "group_by", "classes", "select", "retry"}
 CLASS_FIELDS = {"steps", "bulkhead"}
@@ -424,6 +425,8 @@ CHART_KINDS = ("latency", "throughput", "queue_depth", "pool_usage", "arrivals",
 INVARIANT_KINDS += ("per_key_order", "projection_converges", "no_stale_reads")
 # What sagas promise (lab/engine/constructs/sagas.py emits the events it reads).
 INVARIANT_KINDS += ("saga_consistent",)
+# What durable subscriptions promise (lab/engine/subscriptions.py emits the events it reads).
+INVARIANT_KINDS += ("no_missed_messages",)
 
 
 def parse_topology(document: Any, *, source: str = "document") -> Topology:
@@ -444,7 +447,13 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     _steps_everywhere(check, services, links)
     workload = _workload(check, check.mapping(doc.get("workload"), "workload"), services, links, policies)
     extra_params = _extra_params(check, doc.get("parameters"))
-    schema = Schema(tuple(_params(workload, services, policies, extra_params) + stream_params(links, services)))
+    schema = Schema(
+        tuple(
+            _params(workload, services, policies, extra_params)
+            + stream_params(links, services)
+            + subscription_params(links)
+        )
+    )
     _unique_params(check, schema, doc)
     _workload_refs(check, workload, links, schema)
     _step_options(check, services, workload, links, policies, schema)
@@ -674,13 +683,19 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
                     parse_filter(text_filter)
                 except ValueError as exc:
                     check.fail(f"{sub_path}.filter", str(exc))
+            binding = str(sub_spec.get("binding", "#"))
+            try:
+                check_binding(binding)
+            except ValueError as exc:
+                check.fail(f"{sub_path}.binding", str(exc))
             subscriptions.append(
                 Subscription(
                     id=sub_id,
                     to=str(sub_spec.get("to")),
-                    binding=str(sub_spec.get("binding", "#")),
+                    binding=binding,
                     filter=text_filter,
                     durable=check.flag(sub_spec, "durable", sub_path, default=True),
+                    subscribed=check.flag(sub_spec, "subscribed", sub_path, default=True),
                 )
             )
         if kind == "topic" and not subscriptions:
@@ -859,6 +874,8 @@ def _options_of(
 ) -> None:
     options, where = step.options, f"{step.path}.{step.kind}"
     bools = sorted(p.name for p in schema.params if p.kind == "bool")
+    if "when" in options and _ref(options["when"]) not in bools:
+        check.fail(f"{step.path}.when", f"names no bool parameter; bool parameters are {', '.join(bools) or 'none'}")
     if step.kind == "saga":
         retry = _ref(options.get("retry"))
         if retry is not None and (retry not in policies or policies[retry].kind != "retry"):
@@ -1175,6 +1192,49 @@ def _projects(service: Service, link: str) -> bool:
     """Whether the service builds a read model of the stream: a `project` step of that link in any handler."""
     handlers = (service.steps, *service.on.values())
     return any(step.kind == "project" and step.target == link for steps in handlers for step in _walk(steps))
+
+
+def subscription_params(links: dict[str, Link]) -> list[Param]:
+    """Per topic subscription: its binding and content filter, editable mid-run, and whether its subscriber is
+    subscribed (switch it off and on to take the subscriber away and bring it back, or on for a late one)."""
+    params = []
+    for link in links.values():
+        for sub in link.subscriptions if link.kind == "topic" else ():
+            where = f"subscription:{sub.id}"
+            params += [
+                Param(
+                    f"{sub.id}.subscribed",
+                    "bool",
+                    sub.subscribed,
+                    f"{sub.id}: subscribed",
+                    live=True,
+                    group=where,
+                    help="Off: the subscriber is away. A durable subscription keeps its copies until it is back; a"
+                    " non-durable one gets none meanwhile. A late subscriber sees only what is published after it"
+                    " joins.",
+                ),
+                Param(
+                    f"{sub.id}.binding",
+                    "text",
+                    sub.binding,
+                    f"{sub.id}: binding",
+                    live=True,
+                    group=where,
+                    syntax="binding",
+                    help="Routing-key pattern: * matches one word, # zero or more (orders.*, #.eu).",
+                ),
+                Param(
+                    f"{sub.id}.filter",
+                    "text",
+                    sub.filter,
+                    f"{sub.id}: content filter",
+                    live=True,
+                    group=where,
+                    syntax="filter",
+                    help="One comparison on the message body (total > 1000, region == 'eu'); empty passes all.",
+                ),
+            ]
+    return params
 
 
 def failure_params(service: str, label: str) -> list[Param]:

@@ -96,6 +96,7 @@ _STEP: dict[str, Any] = {
             },
         },
         "compensate": {"$ref": "#/$defs/step"},
+        "when": {**_NODE, "description": "a bool knob: the step runs only while it is true"},
         # options of send, request and outbox
         "key": _TEXT,
         "body": {"type": "object"},
@@ -174,7 +175,11 @@ _LINK = _closed(
                     "to": _NAME,
                     "binding": {"type": "string", "description": "AMQP pattern: * one word, # zero or more"},
                     "filter": {"type": "string", "description": "one comparison, e.g. total > 1000 or region == 'eu'"},
-                    "durable": {"type": "boolean"},
+                    "durable": {
+                        "type": "boolean",
+                        "description": "keeps its copies while its subscriber is away (knob <id>.subscribed)",
+                    },
+                    "subscribed": {"type": "boolean", "description": "false: a late subscriber, joining mid-run"},
                 },
                 required=["id", "to"],
             ),

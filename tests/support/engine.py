@@ -17,6 +17,7 @@ from lab.engine.interpreter import Engine, RunContext
 from lab.events import RunEventLog
 from lab.model.catalog import Experiment
 from lab.model.events import problems
+from lab.model.failures import healing
 from lab.model.topology import parse_topology
 from lab.runstate import RunState
 
@@ -138,7 +139,7 @@ async def run_preset(
             await lab.clock.sleep(SAMPLE_EVERY_S)
 
     async def heal_at_end() -> None:  # as the driver does when the load ends: every outage is healed
-        healed = {k: False for k, v in ctx.params.items() if k.endswith(".down") and v}
+        healed = healing(ctx.params)
         if healed:
             await lab.toggle(**healed)
             await lab.dispatch_all()

@@ -65,3 +65,10 @@ def test_a_spec_reads_only_its_own_service_fields() -> None:
 def test_crashes_are_passed_through_for_the_consumer_to_act_on() -> None:
     fault = decide(FailureSpec(crash="before_ack"), call_index=1, now=0, rng=random.Random(0))
     assert fault.crash == "before_ack"
+
+
+def test_at_the_end_of_the_load_every_service_comes_back_up_and_every_subscriber_subscribes_again() -> None:
+    from lab.model.failures import healing
+
+    live = {"mail.down": True, "stock.down": False, "sub.mail.subscribed": False, "sub.log.subscribed": True}
+    assert healing(live) == {"mail.down": False, "sub.mail.subscribed": True}

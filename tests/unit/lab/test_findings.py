@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.model.invariants import findings
+from lab.model.invariants import check_invariants, findings
+from lab.model.metrics import summarize
 from lab.model.outcomes import REPLY_FIGURES, figures, sentences
 
 SUMMARY: dict[str, Any] = {
@@ -222,3 +223,15 @@ def test_a_choreographed_order_whose_others_never_undid_their_steps_is_half_done
     assert sentences(figures(events)) == [
         "2 sagas (4 participants): 0 completed, 1 compensated, 0 stuck, 1 left half-done."
     ]
+
+
+def test_copies_missed_by_a_non_durable_subscription_break_no_missed_messages_and_are_named() -> None:
+    events = [ev("message.missed", subscription="sub.mail")] * 2 + [ev("message.missed", subscription="sub.log")]
+    summary = summarize(events, duration_s=1)
+    [result] = check_invariants(["no_missed_messages"], events, summary)
+    assert (result["holds"], result["violations"]) == (False, 3)
+    assert result["explanation"].endswith("Not durable, away: sub.log missed 1; sub.mail missed 2.")
+    assert (
+        "3 matching messages were never delivered: published while a non-durable subscription's subscriber was away."
+        in findings(summary, group_by=None)
+    )

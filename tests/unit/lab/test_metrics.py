@@ -77,3 +77,8 @@ def test_dead_letters_and_processed_duplicates_are_counted() -> None:
     ]
     summary = summarize(events, duration_s=1)
     assert (summary["dlq_count"], summary["duplicates_processed"]) == (1, 1)
+
+
+def test_copies_a_non_durable_subscription_missed_while_away_are_counted() -> None:
+    events: list[dict[str, Any]] = [{"type": "message.missed", "subscription": "sub.mail"}] * 3
+    assert summarize(events, duration_s=1)["missed_messages"] == 3

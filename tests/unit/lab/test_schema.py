@@ -62,3 +62,30 @@ def test_the_json_form_lists_type_range_and_default() -> None:
         "maximum": 50,
         "unit": "requests/s",
     }
+
+
+FILTER = Param("sub.fraud.filter", "text", "", "Fraud filter", live=True, syntax="filter")
+BINDING = Param("sub.fraud.binding", "text", "#", "Fraud binding", live=True, syntax="binding")
+
+
+def test_a_text_knob_takes_a_value_in_its_syntax() -> None:
+    assert FILTER.validate("total > 100") == "total > 100"
+    assert FILTER.validate("") == ""
+    assert BINDING.validate("order.#") == "order.#"
+
+
+def test_a_filter_that_does_not_parse_is_refused_naming_the_knob_and_what_it_accepts() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Schema((FILTER,)).validate({"sub.fraud.filter": "total >> 1"}, prefix="", live_only=True)
+    assert caught.value.errors == {
+        "sub.fraud.filter": "must be empty (everything passes) or compare one field with a number or quoted text,"
+        " e.g. total > 1000 or region == 'eu', got 'total >> 1'"
+    }
+
+
+def test_a_binding_that_is_not_text_is_refused_with_its_syntax() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Schema((BINDING,)).validate({"sub.fraud.binding": 7})
+    assert caught.value.errors["config.sub.fraud.binding"].startswith(
+        "must be text of at most 200 characters: a binding pattern: dot-separated words"
+    )

@@ -195,7 +195,7 @@ def nested(path: list[Any], value: Any) -> dict[str, Any]:
         (
             ["links", 2, "subscriptions", 0, "filtre"],
             "links.news.subscriptions[0].filtre",
-            "binding, durable, filter, id, to",
+            "binding, durable, filter, id, subscribed, to",
         ),
         (["links", 3, "groups", 0, "offset"], "links.log.groups[0].offset", "id, to"),
         (
@@ -502,6 +502,39 @@ def test_a_subscription_keeps_its_binding_and_filter_and_defaults_to_every_key()
         ("news.mail", "mail", "#", "", True),
         ("news.big", "stock", "#", "total > 9", True),
     ]
+
+
+@pytest.mark.parametrize("binding", ["orders..placed", "orders.Placed", "orders.*x", "", "orders placed"])
+def test_a_bad_binding_shows_how_to_write_one(binding: str) -> None:
+    assert error(with_links(topic({"id": "news.mail", "to": "mail", "binding": binding}))) == (
+        "links.news.subscriptions[0].binding",
+        "must be dot-separated words (letters, digits, - or _), * for exactly one word, # for zero or more,"
+        " e.g. orders.* or #.eu",
+    )
+
+
+def test_each_subscription_gets_live_knobs_for_its_binding_filter_and_whether_it_is_subscribed() -> None:
+    schema = parse_topology(
+        with_links(topic({"id": "news.mail", "to": "mail", "binding": "orders.*", "subscribed": False}))
+    ).schema
+    knobs = {p.name: (p.kind, p.default, p.live, p.group) for p in schema.params if p.name.startswith("news.mail.")}
+    assert knobs == {
+        "news.mail.subscribed": ("bool", False, True, "subscription:news.mail"),
+        "news.mail.binding": ("text", "orders.*", True, "subscription:news.mail"),
+        "news.mail.filter": ("text", "", True, "subscription:news.mail"),
+    }
+
+
+def test_a_step_switched_by_when_must_name_a_bool_knob() -> None:
+    document = with_class_steps({"call": "shop-stock", "when": "stock.latency_ms"})
+    assert error(document) == (
+        "workload.classes.order.steps[0].when",
+        "names no bool parameter; bool parameters are retry.enabled, stock.down, stock.reorder, timeout.enabled",
+    )
+
+
+def test_a_step_switched_by_a_bool_knob_is_valid() -> None:
+    parse_topology(with_class_steps({"call": "shop-stock", "when": "stock.down"}))
 
 
 # Policies
