@@ -63,6 +63,7 @@ RUN_METRICS = frozenset(
         "breaker_opened",
         "calls_while_open",
         "duplicates_processed",
+        "missed_messages",
     }
 )
 

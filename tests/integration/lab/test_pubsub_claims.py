@@ -130,3 +130,18 @@ async def test_a_filter_and_a_binding_edited_mid_run_reroute_the_next_publishes(
     assert all((o, "sub.email") in copies and (o, "sub.fraud") not in copies for o in before)
     assert all((o, "sub.fraud") in copies and (o, "sub.email") not in copies for o in after)
     assert len(before) >= 9 and len(after) >= 9
+
+
+def lab_questions() -> list[Any]:
+    from quizzes.banks import catalogue
+
+    return [q for q in catalogue().questions.values() if q.type == "lab" and q.experiment == "pubsub"]
+
+
+@pytest.mark.parametrize("question", lab_questions(), ids=lambda q: q.id)
+async def test_each_lab_question_reads_a_number_its_preset_s_summary_has(question: Any) -> None:
+    summary, _ = await run_preset("pubsub", question.preset, seed=1)
+    value: Any = summary
+    for part in question.metric.split("."):
+        value = value[part]
+    assert isinstance(value, int | float) and not isinstance(value, bool)
