@@ -1495,7 +1495,8 @@ def diagram(topology: Topology) -> dict[str, Any]:
 
 
 def view_spec(topology: Topology) -> dict[str, Any]:
-    """What the page shows for this experiment: its request classes and the charts the document asks for."""
+    """What the page shows for this experiment: its request classes, the charts the document asks for and its topic
+    subscriptions (the page's subscriptions table)."""
     workload = topology.workload
     charts = list(topology.view.get("charts") or [])
     if not charts:
@@ -1520,6 +1521,12 @@ def view_spec(topology: Topology) -> dict[str, Any]:
         "charts": charts,
         "panels": [{**p, "label": topology.links[p["link"]].label} for p in topology.view.get("panels", ())],
         "sagas": saga_specs(topology),
+        "subscriptions": [
+            {"id": sub.id, "topic": link.id, "to": sub.to, "durable": sub.durable}
+            for link in topology.links.values()
+            if link.kind == "topic"
+            for sub in link.subscriptions
+        ],
     }
 
 

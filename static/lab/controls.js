@@ -1,5 +1,5 @@
-// The form: preset, run settings (locked while a run goes), and the live parameters grouped into "Faults: x" and
-// "Policy: y" boxes, each with its one-line help visible. Also the fault box that opens in place when a service
+// The form: preset, run settings (locked while a run goes), and the live parameters grouped into "Faults: x",
+// "Subscription: s", "Stream: l" and "Policy: y" boxes, each with its one-line help visible. Also the fault box that opens in place when a service
 // on the diagram is clicked: its inputs stand in for the side panel's, so both stay in step.
 import { $, h } from "./util.js";
 
@@ -19,6 +19,9 @@ export function createControls(exp, { onToggle, onPresetChange, onFormChange }) 
     else if (p.type === "choice") {
       input = h("select", {}, ...p.choices.map((c) => h("option", { value: c, text: c })));
       input.value = value;
+    } else if (p.type === "text") {
+      input = h("input", { type: "text", spellcheck: false, autocomplete: "off", maxlength: 200 });
+      input.value = value;
     } else {
       input = h("input", { type: "number", min: p.minimum, max: p.maximum, step: p.type === "int" ? 1 : "any", inputmode: "decimal" });
       input.value = value;
@@ -34,6 +37,7 @@ export function createControls(exp, { onToggle, onPresetChange, onFormChange }) 
   function readInput(p, input) {
     if (p.type === "bool") return input.checked;
     if (p.type === "choice") return input.value;
+    if (p.type === "text") return input.value.trim(); // its syntax is checked by the server, which names the rule
     const v = Number(input.value);
     if (input.value === "" || Number.isNaN(v) || v < p.minimum || v > p.maximum || (p.type === "int" && !Number.isInteger(v))) {
       throw new Error(`${p.label}: must be ${p.type === "int" ? "a whole number" : "a number"} from ${p.minimum} to ${p.maximum}${p.unit ? ` ${p.unit}` : ""}`);
@@ -95,7 +99,8 @@ export function createControls(exp, { onToggle, onPresetChange, onFormChange }) 
     }
     for (const [group, list] of groups) {
       const [kind, name] = (group || "policy:other").split(":");
-      const details = h("details", { "data-group": group }, h("summary", { text: kind === "faults" ? `Faults: ${name}` : `Policy: ${name}` }));
+      const title = { faults: "Faults", subscription: "Subscription", stream: "Stream" }[kind] || "Policy";
+      const details = h("details", { "data-group": group }, h("summary", { text: `${title}: ${name}` }));
       const touches = (k) => k.startsWith(`${name}.`);
       if (preset && (preset.script.some((st) => Object.keys(st.values).some(touches)) || Object.keys(preset.config).some(touches))) details.open = true;
       for (const p of list) details.append(row(p, inputFor(p, values[p.name], true)));

@@ -7,7 +7,7 @@ import { toggleLabel } from "./util.js";
 const ROW_PX = 20;
 const OVERSCAN = 80;
 // Shown even when the log is thinned because the page is struggling to keep up.
-const NOTABLE = new Set(["run.started", "run.finished", "toggle", "breaker.state", "dlq.added", "request.finished", "call.finished", "message.processed", "message.dropped", "retry.scheduled", "handler.error", "request.lost", "message.redelivered", "driver.takeover"]);
+const NOTABLE = new Set(["run.started", "run.finished", "toggle", "breaker.state", "dlq.added", "request.finished", "call.finished", "message.processed", "message.dropped", "message.missed", "retry.scheduled", "handler.error", "request.lost", "message.redelivered", "driver.takeover"]);
 
 export function describe(e) {
   const t = `${(e.t || 0).toFixed(2)}s`;
@@ -21,6 +21,7 @@ export function describe(e) {
     case "message.consumed": return `${t} ${e.to} took ${e.message_id}${e.queue ? ` from ${e.queue}` : ""} (attempt ${e.attempt})`;
     case "message.processed": return `${t} ${e.to} ${e.outcome} ${e.message_id}${e.duplicate ? " (duplicate!)" : ""}`;
     case "message.dropped": return `${t} message to ${e.to} dropped in transit`;
+    case "message.missed": return `${t} ${e.subscription} missed ${e.correlation_id}: ${e.reason}`;
     case "retry.scheduled": return `${t} retry of ${e.correlation_id} in ${e.delay_ms} ms (next attempt ${e.next_attempt})`;
     case "dlq.added": return `${t} ${e.message_id} → dead-letter queue: ${e.reason}`;
     case "request.finished": return `${t} ${e.correlation_id} ${e.outcome === "ok" ? "succeeded" : "FAILED"} after ${e.latency_ms} ms${e.reason ? ` — ${e.reason}` : ""}`;
@@ -40,7 +41,7 @@ export function describe(e) {
 function rowClass(e) {
   if (e.type === "toggle") return "toggle";
   if (e.type === "breaker.state") return "breaker";
-  if ((e.outcome && e.outcome !== "ok" && e.outcome !== "duplicate_skipped") || ["dlq.added", "message.dropped", "handler.error", "request.lost"].includes(e.type)) return "failed";
+  if ((e.outcome && e.outcome !== "ok" && e.outcome !== "duplicate_skipped") || ["dlq.added", "message.dropped", "message.missed", "handler.error", "request.lost"].includes(e.type)) return "failed";
   return "";
 }
 

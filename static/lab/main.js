@@ -15,6 +15,7 @@ import { renderSummary } from "./summary.js";
 import { renderJourney } from "./journey.js";
 import { createPanels } from "./pending.js";
 import { createSagaPanel } from "./sagas.js";
+import { createSubscriptions } from "./subscriptions.js";
 
 const exp = JSON.parse($("experiment-data").textContent);
 let runInfo = JSON.parse($("run-data").textContent);
@@ -55,6 +56,7 @@ const charts = createCharts($("charts"), exp, {
 const panels = createPanels($("panels"), exp);
 const log = createLog($("event-log"), { onSelect: showJourney, invalidate: () => invalidate() });
 const sagas = view.sagas?.length ? createSagaPanel($("sagas"), view.sagas, { onOpen: (id) => showJourney({ correlation_id: id }) }) : null;
+const subscriptions = createSubscriptions($("subscriptions"), exp);
 const connection = createConnection({
   store,
   onEvents: receive,
@@ -102,6 +104,7 @@ store.onEvent((e) => {
   panels.add(e);
   log.add(e);
   sagas?.add(e);
+  subscriptions.add(e);
   if (!store.finished && !viewState.paused && e.t >= frameMaxT - 1) animate(e);
   if (e.type === "run.started") {
     topology.setActiveClasses(e.config || {});
@@ -127,6 +130,7 @@ function invalidate() {
 }
 function render(now) {
   const level = frameStats().level;
+  subscriptions.render();
   if (!viewState.paused) {
     panels.render();
     if (level === 0 || now - lastLog > 250) {
@@ -308,6 +312,7 @@ function resetRun() {
   panels.reset();
   log.reset();
   sagas?.reset();
+  subscriptions.reset();
   particles.clear();
   firstDeadLetter = true;
   markerCount = -1;

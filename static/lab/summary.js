@@ -18,6 +18,7 @@ const ROWS = [
   ["breaker_opened", "Breaker opened", (s) => fmt(s.breaker_opened, " times"), "How often the circuit breaker tripped open.", "breaker"],
   ["calls_while_open", "Calls reaching the guarded service while open", (s) => fmt(s.calls_while_open), "Should be 0: an open breaker refuses calls without trying.", "breaker"],
   ["duplicates_processed", "Duplicates processed", (s) => fmt(s.duplicates_processed), "Messages handled twice (idempotent consumers skip them).", "queues"],
+  ["missed_messages", "Copies missed while away", (s) => fmt(s.missed_messages), "Matching messages a non-durable subscription never got because its subscriber was away.", "topics"],
 ];
 
 export function renderSummary(el, summary, exp, config) {
@@ -27,6 +28,7 @@ export function renderSummary(el, summary, exp, config) {
   const applies = {
     queues: nodes.some((n) => ["queue", "dlq", "topic", "stream", "reply"].includes(n.kind)),
     breaker: nodes.some((n) => n.breaker_param),
+    topics: nodes.some((n) => n.kind === "topic"),
     lost: !!summary.lost,
   };
   const sideBySide = view.class_param && view.all_classes_value !== null && config[view.class_param] === view.all_classes_value;
