@@ -22,7 +22,7 @@ from lab.engine.clock import Clock, RealClock
 from lab.engine.loop import ENGINE_ID
 from lab.engine.sink import EventSink
 from lab.engine.state import EngineState
-from lab.engine.subscriptions import receiving
+from lab.engine.subscriptions import poll_wait_s, receiving
 from lab.model.failures import CONNECT_REFUSED_MS, CallFault, FailureSpec, decide
 from lab.model.policies import BreakerConfig, RetryPolicy
 from lab.model.topology import Link, RequestClass, Service, Step, Topology, parse_topology
@@ -520,12 +520,25 @@ class Engine:
                 ctx.clock.spawn(self._enqueue_later(ctx, queue, env, fault.reorder_delay_ms / 1000))
             else:
                 await ctx.state.enqueue(queue, env)
-        await self.dispatch(ctx, queue)
+        await self.hand_over(ctx, queue)
 
     async def _enqueue_later(self, ctx: RunContext, queue: str, env: dict[str, Any], delay_s: float) -> None:
         await ctx.clock.sleep(delay_s)
         await ctx.state.enqueue(queue, env)
-        await self.dispatch(ctx, queue)
+        await self.hand_over(ctx, queue)
+
+    async def hand_over(self, ctx: RunContext, queue: str) -> None:
+        """A message is waiting: handed out now, or, on a pull subscription, at its consumers' next poll."""
+        wait = poll_wait_s(ctx, queue)
+        if not wait:
+            await self.dispatch(ctx, queue)
+            return
+
+        async def at_next_poll() -> None:
+            await ctx.sleep(wait)
+            await self.dispatch(ctx, queue)
+
+        ctx.clock.spawn(at_next_poll())
 
     def consumer_of(self, ctx: RunContext, queue: str) -> tuple[Link, Service]:
         for link in ctx.topology.links.values():

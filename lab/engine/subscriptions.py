@@ -6,6 +6,10 @@ or when a learner subscribes a late subscriber), so a late subscriber never sees
 joined. While its subscriber is away, a `durable` subscription keeps collecting its copies (delivery waits, as for
 a consumer that is down) and it catches up when the subscriber is back; a non-durable one gets no copy meanwhile,
 and each copy it missed is logged as `message.missed`.
+
+A subscription's delivery is push (the broker hands a copy out as soon as it arrives) or pull (an idle consumer
+takes what is waiting when it polls, every `poll_ms` from the run's start; one that has just finished a message
+asks again at once): `poll_wait_s` says how long a new copy waits for the next poll.
 """
 
 from __future__ import annotations
@@ -53,3 +57,11 @@ async def receiving(
                 **{"from": link.source, "to": sub.to},
             )
     return chosen
+
+
+def poll_wait_s(ctx: RunContext, queue: str) -> float | None:
+    """Seconds until the consumers of a pull subscription next poll; None for push delivery and plain queues."""
+    if ctx.params.get(f"{queue}.delivery") != "pull":
+        return None
+    every = float(ctx.params[f"{queue}.poll_ms"]) / 1000
+    return round(every - ctx.now() % every, 3) % every

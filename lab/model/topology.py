@@ -79,6 +79,8 @@ class Subscription:
     filter: str
     durable: bool  # kept while its subscriber is away, so it catches up; otherwise what is published meanwhile is lost
     subscribed: bool = True  # at the start; False is a late subscriber that joins when a learner subscribes it
+    delivery: str = "push"  # push: handed out as it arrives; pull: taken when the consumer polls, every poll_ms
+    poll_ms: int = 1000
 
 
 @dataclass(frozen=True)
@@ -401,7 +403,8 @@ POLICY_DEFAULTS: dict[str, dict[str, Any]] = {
     "idempotency": {"idempotent": True},
 }
 POOL_FIELDS = {"size", "param", "when_full"}
-SUBSCRIPTION_FIELDS = {"id", "to", "binding", "filter", "durable", "subscribed"}
+SUBSCRIPTION_FIELDS = {"id", "to", "binding", "filter", "durable", "subscribed", "delivery", "poll_ms"}
+DELIVERIES = ("push", "pull")
 GROUP_FIELDS = {"id", "to"}
 WORKLOAD_FIELDS = {"entry", "duration", "rate", "arrival", "group_by", "classes", "select", "retry"}
 CLASS_FIELDS = {"steps", "bulkhead"}
@@ -696,6 +699,10 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
                     filter=text_filter,
                     durable=check.flag(sub_spec, "durable", sub_path, default=True),
                     subscribed=check.flag(sub_spec, "subscribed", sub_path, default=True),
+                    delivery=check.choice(sub_spec, "delivery", sub_path, DELIVERIES, "push"),
+                    poll_ms=int(
+                        check.number(sub_spec, "poll_ms", sub_path, default=1000, low=100, high=10_000, whole=True)
+                    ),
                 )
             )
         if kind == "topic" and not subscriptions:
@@ -1195,8 +1202,9 @@ def _projects(service: Service, link: str) -> bool:
 
 
 def subscription_params(links: dict[str, Link]) -> list[Param]:
-    """Per topic subscription: its binding and content filter, editable mid-run, and whether its subscriber is
-    subscribed (switch it off and on to take the subscriber away and bring it back, or on for a late one)."""
+    """Per topic subscription: whether its subscriber is subscribed (switch it off and on to take the subscriber away
+    and bring it back, or on for a late one), push or pull delivery and the poll interval, and its binding and
+    content filter, all editable mid-run."""
     params = []
     for link in links.values():
         for sub in link.subscriptions if link.kind == "topic" else ():
@@ -1212,6 +1220,29 @@ def subscription_params(links: dict[str, Link]) -> list[Param]:
                     help="Off: the subscriber is away. A durable subscription keeps its copies until it is back; a"
                     " non-durable one gets none meanwhile. A late subscriber sees only what is published after it"
                     " joins.",
+                ),
+                Param(
+                    f"{sub.id}.delivery",
+                    "choice",
+                    sub.delivery,
+                    f"{sub.id}: delivery",
+                    choices=DELIVERIES,
+                    live=True,
+                    group=where,
+                    help="push: the broker hands each copy out as it arrives. pull: the consumer takes what is waiting"
+                    " when it polls, and asks again as soon as it finishes one.",
+                ),
+                Param(
+                    f"{sub.id}.poll_ms",
+                    "int",
+                    sub.poll_ms,
+                    f"{sub.id}: poll every",
+                    100,
+                    10_000,
+                    unit="ms",
+                    live=True,
+                    group=where,
+                    help="How often an idle pull consumer asks for messages.",
                 ),
                 Param(
                     f"{sub.id}.binding",

@@ -180,6 +180,8 @@ _LINK = _closed(
                         "description": "keeps its copies while its subscriber is away (knob <id>.subscribed)",
                     },
                     "subscribed": {"type": "boolean", "description": "false: a late subscriber, joining mid-run"},
+                    "delivery": {"enum": ["push", "pull"], "description": "pull: taken when the consumer polls"},
+                    "poll_ms": _number(100, 10_000, whole=True),
                 },
                 required=["id", "to"],
             ),

@@ -3,6 +3,7 @@ in numbers over three seeds on the engine's virtual clock."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -91,6 +92,28 @@ async def test_with_a_subscriber_down_publishing_succeeds_while_calling_it_direc
     assert all(3.0 <= created[e["correlation_id"]] < 9.0 for e in failed)
     assert summary["max_queue_depth_by_queue"]["sub.analytics"] >= 11
     assert summary["final_queue_depth"] == 0 and holds(summary, "exactly_once")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_a_pull_subscriber_waits_for_its_poll_while_pushed_copies_are_taken_at_once(seed: int) -> None:
+    _, events = await run_preset("pubsub", "push-or-pull", seed=seed)
+    published = {e["message_id"]: e["t"] for e in of_type(events, "message.published")}
+
+    def waits(sub: str) -> list[float]:
+        return [e["t"] - published[e["message_id"]] for e in of_type(events, "message.consumed", queue=sub)]
+
+    assert max(waits("sub.inventory")) < 0.05 and max(waits("sub.email")) < 0.05
+    pulled = of_type(events, "message.consumed", queue="sub.analytics")
+    assert len(pulled) == len(of_type(events, "request.created"))
+    # polls come every whole second: a copy published at 3.5 s is taken at 4 s, one published at 4 s at once
+    assert all(e["t"] == pytest.approx(math.ceil(published[e["message_id"]] - 1e-9), abs=0.01) for e in pulled)
+    assert sum(1 for e in pulled if e["t"] - published[e["message_id"]] >= 0.4) >= len(pulled) // 2 - 1
+
+    _, faster = await run_preset("pubsub", "push-or-pull", seed=seed, **{"sub.analytics.poll_ms": 250})
+    sent = {e["message_id"]: e["t"] for e in of_type(faster, "message.published")}
+    assert (
+        max(e["t"] - sent[e["message_id"]] for e in of_type(faster, "message.consumed", queue="sub.analytics")) < 0.25
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)

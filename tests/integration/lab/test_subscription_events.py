@@ -130,3 +130,17 @@ async def test_a_step_whose_when_knob_is_off_is_skipped() -> None:
         ("call.started", 2000, "r00002-direct"),
         ("request.finished", 2010, "r00002-direct"),
     ]
+
+
+async def test_a_pull_subscriber_takes_a_copy_at_its_next_poll_while_a_push_one_gets_it_at_once() -> None:
+    lab = VirtualLab(news(), **{"sub.mail.delivery": "pull", "sub.mail.poll_ms": 1000})
+    await lab.later(0.3, lambda: lab.request("order", 1))
+    await lab.later(2.0, lambda: lab.request("order", 2))  # exactly on a poll: taken at once
+    events = await lab.finish()
+    consumed = [e for e in events if e["type"] == "message.consumed"]
+    assert trace(consumed, "queue", "correlation_id") == [
+        ("message.consumed", 300, "sub.audit", "r00001-order"),
+        ("message.consumed", 1000, "sub.mail", "r00001-order"),
+        ("message.consumed", 2000, "sub.audit", "r00002-order"),
+        ("message.consumed", 2000, "sub.mail", "r00002-order"),
+    ]

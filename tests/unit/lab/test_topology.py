@@ -195,7 +195,7 @@ def nested(path: list[Any], value: Any) -> dict[str, Any]:
         (
             ["links", 2, "subscriptions", 0, "filtre"],
             "links.news.subscriptions[0].filtre",
-            "binding, durable, filter, id, subscribed, to",
+            "binding, delivery, durable, filter, id, poll_ms, subscribed, to",
         ),
         (["links", 3, "groups", 0, "offset"], "links.log.groups[0].offset", "id, to"),
         (
@@ -520,6 +520,8 @@ def test_each_subscription_gets_live_knobs_for_its_binding_filter_and_whether_it
     knobs = {p.name: (p.kind, p.default, p.live, p.group) for p in schema.params if p.name.startswith("news.mail.")}
     assert knobs == {
         "news.mail.subscribed": ("bool", False, True, "subscription:news.mail"),
+        "news.mail.delivery": ("choice", "push", True, "subscription:news.mail"),
+        "news.mail.poll_ms": ("int", 1000, True, "subscription:news.mail"),
         "news.mail.binding": ("text", "orders.*", True, "subscription:news.mail"),
         "news.mail.filter": ("text", "", True, "subscription:news.mail"),
     }
