@@ -81,6 +81,7 @@ class Subscription:
     subscribed: bool = True  # at the start; False is a late subscriber that joins when a learner subscribes it
     delivery: str = "push"  # push: handed out as it arrives; pull: taken when the consumer polls, every poll_ms
     poll_ms: int = 1000
+    at: tuple[float, float] | None = None  # its box on the diagram; beside its topic when left out
 
 
 @dataclass(frozen=True)
@@ -403,7 +404,7 @@ POLICY_DEFAULTS: dict[str, dict[str, Any]] = {
     "idempotency": {"idempotent": True},
 }
 POOL_FIELDS = {"size", "param", "when_full"}
-SUBSCRIPTION_FIELDS = {"id", "to", "binding", "filter", "durable", "subscribed", "delivery", "poll_ms"}
+SUBSCRIPTION_FIELDS = {"id", "to", "binding", "filter", "durable", "subscribed", "delivery", "poll_ms", "at"}
 DELIVERIES = ("push", "pull")
 GROUP_FIELDS = {"id", "to"}
 WORKLOAD_FIELDS = {"entry", "duration", "rate", "arrival", "group_by", "classes", "select", "retry"}
@@ -703,6 +704,7 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
                     poll_ms=int(
                         check.number(sub_spec, "poll_ms", sub_path, default=1000, low=100, high=10_000, whole=True)
                     ),
+                    at=check.point(sub_spec, sub_path),
                 )
             )
         if kind == "topic" and not subscriptions:
@@ -1510,7 +1512,7 @@ def diagram(topology: Topology) -> dict[str, Any]:
         edges.append({"from": link.source, "to": link.id, "kind": "async", "classes": classes})
         if link.kind == "topic":
             for index, sub in enumerate(link.subscriptions):
-                sub_at = (
+                sub_at = sub.at or (
                     at[0] + 0.12,
                     max(0.05, min(0.95, at[1] + (index - (len(link.subscriptions) - 1) / 2) * 0.14)),
                 )

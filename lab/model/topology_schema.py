@@ -182,6 +182,7 @@ _LINK = _closed(
                     "subscribed": {"type": "boolean", "description": "false: a late subscriber, joining mid-run"},
                     "delivery": {"enum": ["push", "pull"], "description": "pull: taken when the consumer polls"},
                     "poll_ms": _number(100, 10_000, whole=True),
+                    "at": _POINT,
                 },
                 required=["id", "to"],
             ),

@@ -195,7 +195,7 @@ def nested(path: list[Any], value: Any) -> dict[str, Any]:
         (
             ["links", 2, "subscriptions", 0, "filtre"],
             "links.news.subscriptions[0].filtre",
-            "binding, delivery, durable, filter, id, poll_ms, subscribed, to",
+            "at, binding, delivery, durable, filter, id, poll_ms, subscribed, to",
         ),
         (["links", 3, "groups", 0, "offset"], "links.log.groups[0].offset", "id, to"),
         (
@@ -525,6 +525,14 @@ def test_each_subscription_gets_live_knobs_for_its_binding_filter_and_whether_it
         "news.mail.binding": ("text", "orders.*", True, "subscription:news.mail"),
         "news.mail.filter": ("text", "", True, "subscription:news.mail"),
     }
+
+
+def test_a_subscription_is_drawn_where_its_at_says_or_beside_its_topic() -> None:
+    document = with_links(topic({"id": "news.mail", "to": "mail", "at": [0.5, 0.9]}, {"id": "news.log", "to": "mail"}))
+    document["links"][2]["at"] = [0.3, 0.5]
+    nodes = {n["id"]: (n["x"], n["y"]) for n in diagram(parse_topology(document))["nodes"]}
+    assert nodes["news.mail"] == (0.5, 0.9)
+    assert nodes["news.log"] == (pytest.approx(0.42), pytest.approx(0.57))
 
 
 def test_a_step_switched_by_when_must_name_a_bool_knob() -> None:
