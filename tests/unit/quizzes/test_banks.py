@@ -47,7 +47,12 @@ def test_the_shipped_banks_load_with_ten_or_more_questions_per_lesson() -> None:
     assert set(banks.banks) == set(lesson_orders())  # one bank per lesson, however many lessons ship
     assert all(len(bank.questions) >= 10 for bank in banks.banks.values())
     assert {q.type for q in banks.questions.values()} >= {"single", "multiple", "true_false", "ordering", "numeric"}
-    assert {q.experiment for q in banks.questions.values() if q.type == "lab"} >= {"checkout", "cascade", "sagas", "pubsub"}
+    assert {q.experiment for q in banks.questions.values() if q.type == "lab"} >= {
+        "checkout",
+        "cascade",
+        "sagas",
+        "pubsub",
+    }
 
 
 def test_load_content_runs_the_bank_loader_and_reports_what_it_loaded() -> None:
