@@ -360,7 +360,7 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
     group_by = topology.workload.group_by
     events = log.after(0)
     summary = summarize(events, duration_s=load_seconds, group_by=group_by)
-    summary["invariants"] = check_invariants([i["kind"] for i in topology.invariants], events, summary)
+    summary["invariants"] = check_invariants(topology.invariants, events, summary, group_by=group_by)
     summary["fidelity"] = RunState(run_id).fidelity()
     summary["findings"] = findings(summary, group_by=group_by, events=events)
     # What was done to the run, kept beside its numbers so grading can tell a full preset run from a cut or

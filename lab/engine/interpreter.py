@@ -18,6 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from lab.engine import delivery
 from lab.engine.clock import Clock, RealClock
 from lab.engine.loop import ENGINE_ID
 from lab.engine.sink import EventSink
@@ -600,15 +601,25 @@ class Engine:
             return False
         _, fault = await ctx.fault_for(consumer.id, env["message_id"], env["attempt"])
         ctx.emit("message.consumed", kind="async", **env)
+        acks = delivery.ack_mode(ctx, link)  # None: no ack mode declared, the crash fault's classic meaning
+        if acks == "before_work" and fault.crash != "none":  # at-most-once: acknowledged on receipt
+            return await self._crashed(ctx, queue, env, 0.0, redelivered=fault.crash == "before_ack")
         started = ctx.clock.time()
         await ctx.sleep((ctx.work_ms(consumer) + fault.extra_latency_ms + self._jitter(ctx, consumer, env)) / 1000)
         duration = round((ctx.clock.time() - started) * 1000, 1)
-        if fault.crash == "before_ack":
-            ctx.emit("message.processed", outcome="crashed", duration_ms=duration, redelivered=True, **env)
-            await ctx.state.enqueue(queue, env, front=True)
-            return False
+        if fault.crash == "before_ack" and acks is None:
+            return await self._crashed(ctx, queue, env, duration, redelivered=True)
+        key = delivery.idempotency_key(ctx, link, env)
+        if key is not None and not await delivery.claim(ctx, link, consumer.id, key):
+            ctx.emit("message.processed", outcome="duplicate_skipped", duration_ms=duration, **env)
+            return True
         over_limit = env.get("hops", 0) > MAX_HOPS
         failed = fault.error or over_limit or await self._handler_fails(ctx, consumer, env)
+        if failed and key is not None:
+            await delivery.release(ctx, consumer.id, key)
+        if failed and acks == "before_work":  # acknowledged already: nobody will deliver it again
+            ctx.emit("message.processed", outcome="error", duration_ms=duration, **env)
+            return True
         if failed:
             policy = ctx.retry_policy(link.retry)
             allowed = link.max_deliveries or policy.max_attempts
@@ -626,12 +637,22 @@ class Engine:
             ctx.emit("dlq.added", reason=reason, **env)
             return True
         first_time = await ctx.state.mark_processed(consumer.id, env["message_id"])
-        if not first_time and ctx.enabled(link.idempotency, "idempotent"):
-            ctx.emit("message.processed", outcome="duplicate_skipped", duration_ms=duration, **env)
-        else:
-            outcome = "lost" if fault.crash == "after_ack" else "ok"
-            ctx.emit("message.processed", outcome=outcome, duration_ms=duration, duplicate=not first_time, **env)
+        if fault.crash == "before_ack":  # at-least-once: the work is done, the ack never sent
+            return await self._crashed(ctx, queue, env, duration, redelivered=True)
+        outcome = "lost" if fault.crash == "after_ack" and acks is None else "ok"
+        ctx.emit("message.processed", outcome=outcome, duration_ms=duration, duplicate=not first_time, **env)
         return True
+
+    @staticmethod
+    async def _crashed(ctx: RunContext, queue: str, env: dict[str, Any], duration: float, *, redelivered: bool) -> bool:
+        """The consumer died holding the message: unacknowledged, it goes back to the queue; acknowledged, it is
+        lost. True when the message is finished with."""
+        if not redelivered:
+            ctx.emit("message.processed", outcome="lost", duration_ms=duration, **env)
+            return True
+        ctx.emit("message.processed", outcome="crashed", duration_ms=duration, redelivered=True, **env)
+        await ctx.state.enqueue(queue, env, front=True)
+        return False
 
     async def _handler_fails(self, ctx: RunContext, consumer: Service, env: dict[str, Any]) -> bool:
         """Run what the consumer does with the message (its steps, or those for the message's event)."""

@@ -73,6 +73,7 @@ EVENTS: dict[str, EventSpec] = {
     "record.published": _spec("A saved record's message was published.", "record", "mode"),
     "writer.crashed": _spec("A writer crashed around its save.", "record", "point"),
     "outbox.depth": _spec("Sample: entries waiting in each outbox.", "depths"),
+    "relay.crashed": _spec("The outbox relay crashed after a publish, before marking it sent.", "link", "record"),
     # streams and projections (lab/engine/constructs/streams.py)
     "stream.appended": _spec("An event was appended to a stream partition.", "link", "partition", "offset"),
     "stream.consumed": _spec("A group's consumer took an entry.", "link", "group", "partition", "offset"),

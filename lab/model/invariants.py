@@ -25,17 +25,33 @@ EXPLANATIONS = {
     "no_reply_mismatched": "Every reply completed its own request (same request id and correlation id), at most"
     " once; a reply after its deadline was dropped, never matched to another request.",
     "no_lost_writes": "Every committed write produced exactly one message: none saved without its message, none"
-    " published twice.",
+    " published twice, none published without its record.",
+    "effect_once": "Every accepted order (its request succeeded, or its record was saved) had the effect exactly"
+    " once: none lost, none repeated, none for an order that does not exist.",
 }
 
 
 def check_invariants(
-    kinds: Iterable[str], events: list[dict[str, Any]], summary: dict[str, Any]
+    invariants: Iterable[str | dict[str, Any]],
+    events: list[dict[str, Any]],
+    summary: dict[str, Any],
+    *,
+    group_by: str | None = None,
 ) -> list[dict[str, Any]]:
-    """`{name, holds, violations, explanation}` for each invariant the experiment declares."""
+    """`{name, holds, violations, explanation}` for each invariant the experiment declares (a kind, or its spec).
+
+    An `effect_once` invariant also leaves its counts in `summary["effects"][<event>]` (split by `group_by` when
+    given), the live counters' final values that findings and lab-graded questions read."""
     results = []
-    for kind in kinds:
-        violations, detail = _violations(kind, events, summary)
+    for item in invariants:
+        spec = {"kind": item} if isinstance(item, str) else item
+        kind = spec["kind"]
+        if kind == "effect_once":
+            counts = effect_counts(events, spec["event"], group_by=group_by)
+            summary.setdefault("effects", {})[spec["event"]] = counts
+            violations, detail = _effect_violations(spec["event"], counts)
+        else:
+            violations, detail = _violations(kind, events, summary)
         results.append(
             {
                 "name": kind,
@@ -106,8 +122,50 @@ def _lost_writes(events: list[dict[str, Any]]) -> tuple[int, str]:
     published = Counter(e["record"] for e in events if e["type"] == "record.published")
     lost = len(committed - set(published))
     twice = sum(n - 1 for n in published.values() if n > 1)
-    detail = f"{lost} of {len(committed)} committed writes never published, {twice} published more than once."
-    return lost + twice, detail if lost + twice else ""
+    orphans = len(set(published) - committed)
+    detail = (
+        f"{lost} of {len(committed)} committed writes never published, {twice} published more than once,"
+        f" {orphans} published without being saved."
+    )
+    return lost + twice + orphans, detail if lost + twice + orphans else ""
+
+
+def effect_counts(events: list[dict[str, Any]], effect: str, *, group_by: str | None = None) -> dict[str, Any]:
+    """Per order (correlation id), how often the named effect happened, against the orders that were accepted:
+    `expected`, `once`, `repeated` (orders with it twice or more), `extra` (the repeats), `lost` (accepted, never
+    had it) and `orphaned` (had it, never accepted); with `group_by`, the same per request class (`by_<field>`)."""
+    expected = {e["correlation_id"] for e in events if e["type"] == "request.finished" and e.get("outcome") == "ok"}
+    expected |= {e["correlation_id"] for e in events if e["type"] == "db.committed"}
+    done = Counter(e["correlation_id"] for e in events if e["type"] == "service.event" and e.get("name") == effect)
+    counts = _effect_tally(expected, done)
+    if group_by:
+        classes = {e["correlation_id"]: e.get(group_by) for e in events if e["type"] == "request.created"}
+        split: dict[str, Any] = {}
+        for name in dict.fromkeys(c for c in classes.values() if c is not None):
+            mine = {c for c, owner in classes.items() if owner == name}
+            split[str(name)] = _effect_tally(expected & mine, Counter({c: n for c, n in done.items() if c in mine}))
+        counts[f"by_{group_by}"] = split
+    return counts
+
+
+def _effect_tally(expected: set[str], done: Counter[str]) -> dict[str, Any]:
+    return {
+        "expected": len(expected),
+        "once": sum(1 for c in expected if done[c] == 1),
+        "repeated": sum(1 for c in expected if done[c] > 1),
+        "extra": sum(done[c] - 1 for c in expected if done[c] > 1),
+        "lost": sum(1 for c in expected if not done[c]),
+        "orphaned": sum(1 for c in done if c not in expected),
+    }
+
+
+def _effect_violations(effect: str, c: dict[str, Any]) -> tuple[int, str]:
+    bad = c["lost"] + c["repeated"] + c["orphaned"]
+    detail = (
+        f"'{effect}' exactly once for {c['once']} of {c['expected']} accepted orders; {c['lost']} never,"
+        f" {c['repeated']} more than once ({c['extra']} extra), {c['orphaned']} for orders never accepted."
+    )
+    return bad, detail if bad else ""
 
 
 def _out_of_key_order(events: list[dict[str, Any]]) -> tuple[int, str]:
@@ -163,6 +221,11 @@ def findings(summary: dict[str, Any], *, group_by: str | None, events: list[dict
             f"The circuit breaker opened {summary['breaker_opened']} times; {summary['calls_while_open']} calls got"
             " through while it was open."
         )
+    for effect, counts in (summary.get("effects") or {}).items():
+        split = counts.get(f"by_{group_by}") if group_by else None
+        for name, figures in (split or {"all": counts}).items():
+            if figures["expected"] or figures["orphaned"]:
+                lines.append(_effect_sentence(effect, figures, "" if name == "all" else f" ({name})"))
     if summary.get("duplicates_processed"):
         lines.append(f"{summary['duplicates_processed']} duplicate messages were processed a second time.")
     if summary.get("missed_messages"):
@@ -173,6 +236,17 @@ def findings(summary: dict[str, Any], *, group_by: str | None, events: list[dict
     if events:
         lines += outcomes.sentences(outcomes.figures(events))
     return lines
+
+
+def _effect_sentence(effect: str, c: dict[str, Any], label: str) -> str:
+    line = f"'{effect}' happened exactly once for {c['once']} of {c['expected']} accepted orders{label}"
+    if c["lost"]:
+        line += f"; {c['lost']} never had it"
+    if c["repeated"]:
+        line += f"; {c['repeated']} had it more than once"
+    if c["orphaned"]:
+        line += f"; {c['orphaned']} for orders never accepted"
+    return line + "."
 
 
 def _ms(value: float | None) -> str:

@@ -76,18 +76,22 @@ def _outbox(events: list[dict[str, Any]]) -> dict[str, Any]:
     if not committed and not crashed_before:
         return {}
     published = Counter(e["record"] for e in events if e["type"] == "record.published")
+    orphans = Counter(
+        e.get("mode", "outbox") for e in events if e["type"] == "record.published" and e["record"] not in committed
+    )
     waits: dict[str, list[float]] = defaultdict(list)
     for e in events:
         if e["type"] == "record.published" and e.get("waited_ms") is not None:
             waits[e.get("mode", "outbox")].append(float(e["waited_ms"]))
     by_mode = {}
-    for mode in sorted(set(committed.values()) | set(crashed_before)):
+    for mode in sorted(set(committed.values()) | set(crashed_before) | set(orphans)):
         records = [r for r, m in committed.items() if m == mode]
         by_mode[mode] = {
             "writes": len(records),
             "lost": sum(1 for r in records if not published[r]),
             "twice": sum(published[r] - 1 for r in records if published[r] > 1),
             "crashed_before_save": crashed_before[mode],
+            "orphaned": orphans[mode],
             "mean_wait_ms": round(sum(waits[mode]) / len(waits[mode]), 1) if waits[mode] else None,
         }
     return by_mode
@@ -222,7 +226,7 @@ def _reply_sentence(r: dict[str, Any]) -> str:
 
 
 def _outbox_sentences(mode: str, c: dict[str, Any]) -> list[str]:
-    label = "dual write" if mode == "dual_write" else mode
+    label = {"dual_write": "dual write", "publish_then_save": "publish, then save"}.get(mode, mode)
     lines = []
     if c["writes"]:
         if c["lost"]:
@@ -232,6 +236,8 @@ def _outbox_sentences(mode: str, c: dict[str, Any]) -> list[str]:
             lines.append(f"All {c['writes']} writes were published ({label}){wait}.")
         if c["twice"]:
             lines.append(f"{c['twice']} records were published more than once ({label}).")
+    if c["orphaned"]:
+        lines.append(f"{c['orphaned']} messages announced records that were never saved ({label}).")
     if c["crashed_before_save"]:
         lines.append(f"{c['crashed_before_save']} writes crashed before saving: nothing saved, nothing sent ({label}).")
     return lines

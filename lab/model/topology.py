@@ -28,6 +28,10 @@ LinkKind = Literal["call", "queue", "topic", "stream", "reply"]
 LINK_KINDS: tuple[str, ...] = ("call", "queue", "topic", "stream", "reply")
 POLICY_KINDS = ("timeout", "retry", "breaker", "bulkhead", "idempotency")
 STEP_KINDS = ("call", "send", "request", "reply", "work", "fail", "emit", "saga", "aggregate", "outbox", "project")
+# When a consumer acknowledges a message: after its work (at-least-once) or before it (at-most-once).
+ACK_MODES = ("after_work", "before_work")
+# What an idempotent consumer remembers a message by: the broker's message id, or the order it is about.
+IDEMPOTENCY_KEYS = ("message_id", "correlation_id")
 
 
 def _ref(value: Any) -> Any:
@@ -105,6 +109,7 @@ class Link:
     idempotency: str | None = None
     max_deliveries: int = 0  # 0: retry policy decides; otherwise dead-letter after this many deliveries
     prefetch: int = 1
+    ack: str | None = None  # an ack mode makes the acknowledgement's place a knob, `<link>.ack`
     subscriptions: tuple[Subscription, ...] = ()
     partitions: int = 1
     key: str = ""
@@ -347,6 +352,7 @@ LINK_FIELDS = {
     "idempotency",
     "max_deliveries",
     "prefetch",
+    "ack",
     "subscriptions",
     "partitions",
     "key",
@@ -401,7 +407,7 @@ POLICY_DEFAULTS: dict[str, dict[str, Any]] = {
         "consecutive_failures": 5,
     },
     "bulkhead": {"enabled": False, "max_concurrent": 8},
-    "idempotency": {"idempotent": True},
+    "idempotency": {"idempotent": True, "key": "message_id", "ttl_ms": 0.0},
 }
 POOL_FIELDS = {"size", "param", "when_full"}
 SUBSCRIPTION_FIELDS = {"id", "to", "binding", "filter", "durable", "subscribed", "delivery", "poll_ms", "at"}
@@ -431,6 +437,8 @@ INVARIANT_KINDS += ("per_key_order", "projection_converges", "no_stale_reads")
 INVARIANT_KINDS += ("saga_consistent",)
 # What durable subscriptions promise (lab/engine/subscriptions.py emits the events it reads).
 INVARIANT_KINDS += ("no_missed_messages",)
+# What a consumer's business effect promises (an `emit` step's event, counted per order): `{kind, event}`.
+INVARIANT_KINDS += ("effect_once",)
 
 
 def parse_topology(document: Any, *, source: str = "document") -> Topology:
@@ -456,6 +464,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
             _params(workload, services, policies, extra_params)
             + stream_params(links, services)
             + subscription_params(links)
+            + delivery_params(links, services, workload)
         )
     )
     _unique_params(check, schema, doc)
@@ -736,6 +745,7 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
             idempotency=spec.get("idempotency"),
             max_deliveries=int(check.number(spec, "max_deliveries", path, default=0, low=0, high=20, whole=True)),
             prefetch=int(check.number(spec, "prefetch", path, default=1, low=1, high=100, whole=True)),
+            ack=_ack(check, spec, path, kind),
             subscriptions=tuple(subscriptions),
             partitions=int(check.number(spec, "partitions", path, default=1, low=1, high=MAX_PARTITIONS, whole=True)),
             key=str(spec.get("key", "")),
@@ -751,6 +761,16 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
                 check.fail(f"{path}.{field_name}", "says how replies find their request: only for a reply link")
         links.setdefault(lid, link)  # a repeated id keeps the first link, so steps are checked against it
     return links
+
+
+def _ack(check: _Checker, spec: dict[str, Any], path: str, kind: str) -> str | None:
+    """A queue's or topic's ack mode; only their consumers acknowledge messages one by one."""
+    if "ack" not in spec:
+        return None
+    if kind not in ("queue", "topic"):
+        check.fail(f"{path}.ack", "only a queue's or a topic's consumers acknowledge messages")
+        return None
+    return check.choice(spec, "ack", path, ACK_MODES, "after_work")
 
 
 def _steps(check: _Checker, raw: Any, path: str, *, depth: int, single: bool = False) -> list[Step]:
@@ -852,7 +872,7 @@ def _check_steps(check: _Checker, path: str, owner: str, steps: tuple[Step, ...]
             check.fail(where, f"link {link.id!r} leaves {link.source}, not {owner}")
 
 
-OUTBOX_MODES = ("outbox", "dual_write")
+OUTBOX_MODES = ("outbox", "dual_write", "publish_then_save")
 MAX_WAIT_MS = 60_000  # aggregate timeout_ms and a read's read_wait_ms and read_after_ms
 
 
@@ -1267,6 +1287,49 @@ def subscription_params(links: dict[str, Link]) -> list[Param]:
                     help="One comparison on the message body (total > 1000, region == 'eu'); empty passes all.",
                 ),
             ]
+def delivery_params(links: dict[str, Link], services: dict[str, Service], workload: Workload) -> list[Param]:
+    """Per link with an ack mode, where its consumers acknowledge; per link an `outbox` step writes to, how often
+    its relay crashes between publishing an entry and marking it sent."""
+    params = []
+    for link in links.values():
+        if link.ack:
+            params.append(
+                Param(
+                    f"{link.id}.ack",
+                    "choice",
+                    link.ack,
+                    f"{link.label}: acknowledge",
+                    choices=ACK_MODES,
+                    live=True,
+                    group=f"delivery:{link.id}",
+                    help="after_work: at-least-once (a crash before the ack redelivers work already done);"
+                    " before_work: at-most-once (a crash after the ack loses the message).",
+                )
+            )
+    handlers = [s.steps for s in services.values()] + [steps for s in services.values() for steps in s.on.values()]
+    written = {
+        step.target
+        for steps in handlers + [c.steps for c in workload.classes]
+        for step in _walk(steps)
+        if step.kind == "outbox"
+    }
+    for link in links.values():
+        if link.id in written:
+            params.append(
+                Param(
+                    f"{link.id}.relay_crash_rate",
+                    "float",
+                    0.0,
+                    f"{link.label}: relay crash rate",
+                    0,
+                    1,
+                    unit="fraction",
+                    live=True,
+                    group=f"delivery:{link.id}",
+                    help="Share of outbox entries after whose publish the relay crashes before marking them sent:"
+                    " it restarts and publishes them again.",
+                )
+            )
     return params
 
 
@@ -1359,8 +1422,25 @@ def policy_params(policy: Policy) -> list[Param]:
             "idempotent",
             "bool",
             "Idempotent consumers",
-            help="Consumers remember processed message ids and skip duplicates.",
-        )
+            help="Consumers remember the key of each message they processed and skip one whose key they have seen.",
+        ),
+        live(
+            "key",
+            "choice",
+            "Idempotency key",
+            choices=IDEMPOTENCY_KEYS,
+            help="message_id: the broker's id of the message (a republished copy has a new one); correlation_id:"
+            " the order it is about.",
+        ),
+        live(
+            "ttl_ms",
+            "float",
+            "Remember keys for",
+            0,
+            600_000,
+            unit="ms",
+            help="How long the dedup store keeps a key; 0 keeps it for the whole run.",
+        ),
     ]
 
 
@@ -1408,6 +1488,11 @@ def _invariants(check: _Checker, raw: Any) -> list[dict[str, Any]]:
     for index, body in enumerate(check.seq(raw, "invariants")):
         spec = check.mapping(body, f"invariants[{index}]")
         kind = check.choice(spec, "kind", f"invariants[{index}]", INVARIANT_KINDS, None)  # type: ignore[arg-type]
+        if kind == "effect_once":
+            check.unknown(spec, {"kind", "event"}, f"invariants[{index}]")
+            event = spec.get("event")
+            if not isinstance(event, str) or not event:
+                check.fail(f"invariants[{index}].event", "is required: the name an emit step logs for the effect")
         found.append({**spec, "kind": kind})
     return found
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from lab.model.schema import Param
 from lab.model.topology import (
+    ACK_MODES,
     CHART_KINDS,
     CLASS_FIELDS,
     DEAD_LETTER_FIELDS,
@@ -166,6 +167,10 @@ _LINK = _closed(
         **{slot: _NAME for slot in ("timeout", "retry", "breaker", "bulkhead", "idempotency")},
         "max_deliveries": _number(0, 20, whole=True),
         "prefetch": _number(1, 100, whole=True),
+        "ack": {
+            "enum": list(ACK_MODES),
+            "description": "queue and topic: where consumers acknowledge; makes <link>.ack a live knob",
+        },
         "subscriptions": {
             "type": "array",
             "items": _closed(
@@ -332,7 +337,10 @@ TOPOLOGY_JSON_SCHEMA: dict[str, Any] = {
                 "items": {
                     "type": "object",
                     "required": ["kind"],
-                    "properties": {"kind": {"enum": list(INVARIANT_KINDS)}},
+                    "properties": {
+                        "kind": {"enum": list(INVARIANT_KINDS)},
+                        "event": {**_TEXT, "description": "effect_once: the emit step's event counted per order"},
+                    },
                 },
             },
             "view": {

@@ -149,6 +149,6 @@ async def run_preset(
     events = await lab.finish()
     topology = chosen.topology
     summary = summarize(events, duration_s=duration, group_by=topology.workload.group_by)
-    summary["invariants"] = check_invariants([i["kind"] for i in topology.invariants], events, summary)
+    summary["invariants"] = check_invariants(topology.invariants, events, summary, group_by=topology.workload.group_by)
     summary["findings"] = findings(summary, group_by=topology.workload.group_by, events=events)
     return summary, events

@@ -8,12 +8,19 @@ it live):
   in order and marks each sent by removing it, so a crash after the commit loses nothing.
 - `dual_write`: the record is committed, then the message is published as a separate action; a crash between the
   two leaves a saved record whose message never goes out.
+- `publish_then_save`: the dual write the other way round; a crash between the two leaves a message announcing a
+  record that was never saved (an orphan).
+
+The relay's own crash fault, `<link>.relay_crash_rate`, strikes between publishing an entry and marking it sent:
+the relay restarts at its next pass and publishes that entry again (at-least-once), so consumers see it twice.
 
 The crash point is the writing service's own `crash` fault (its `faults: true` knobs, with their schedule), applied
 around the commit: `before_ack` crashes before the commit (nothing saved, nothing sent), `after_ack` crashes right
-after it (the record is saved; what happens to its message is what the two modes differ in). Either fails the step.
+after it (the record is saved; what happens to its message is what the modes differ in), or, publishing first,
+right after the publish. Either fails the step.
 
-Events: `db.committed`, `writer.crashed`, `record.published`, `outbox.depth`; invariant `no_lost_writes`.
+Events: `db.committed`, `writer.crashed`, `record.published`, `relay.crashed`, `outbox.depth`; invariant
+`no_lost_writes`.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from lab.engine.interpreter import SAMPLERS, Engine, RunContext, new_message_id,
 from lab.engine.state import WORKING_TTL_S
 from lab.model.topology import Link, Service, Step, Topology
 
-MODES = ("outbox", "dual_write")
+MODES = ("outbox", "dual_write", "publish_then_save")
 # How many outbox entries one relay pass publishes per link, so a backlog drains without starving sampling.
 RELAY_BATCH = 200
 
@@ -73,6 +80,11 @@ async def save_and_publish(
         "tag": {ctx.group_by: env[ctx.group_by]} if ctx.group_by and ctx.group_by in env else {},
         "written_at": ctx.clock.time(),
     }
+    if mode == "publish_then_save":
+        await publish_record(engine, ctx, link, entry)
+        if fault.crash == "after_ack":  # the message is out; the order it announces is never saved
+            ctx.emit("writer.crashed", point="after_publish", **where)
+            return f"{service.id} crashed after publishing"
     row = json.dumps({"table": table, "correlation_id": env["correlation_id"], "at": ctx.now()})
     db = ctx.state.key("db", service.id)
     pipe = ctx.state.redis.pipeline(transaction=True)  # MULTI/EXEC: the row and its message, or neither
@@ -84,7 +96,7 @@ async def save_and_publish(
         pipe.incrby(ctx.state.key("outstanding"), 1)  # the entry is work the run waits for until relayed
     await pipe.execute()
     ctx.emit("db.committed", **where)
-    if fault.crash == "after_ack":
+    if fault.crash == "after_ack" and mode != "publish_then_save":
         ctx.emit("writer.crashed", point="after_commit", **where)
         return f"{service.id} crashed after saving"
     if mode == "dual_write":
@@ -144,6 +156,7 @@ async def relay(engine: Engine, ctx: RunContext) -> None:
     links = outbox_links(ctx.topology)
     if not links:
         return
+    await ctx.refresh()
     depths = {}
     for link_id in links:
         key = _outbox_key(ctx, link_id)
@@ -151,11 +164,21 @@ async def relay(engine: Engine, ctx: RunContext) -> None:
             raw = await ctx.state.redis.lindex(key, 0)
             if raw is None:
                 break
-            await publish_record(engine, ctx, ctx.topology.links[link_id], json.loads(raw))
+            entry = json.loads(raw)
+            await publish_record(engine, ctx, ctx.topology.links[link_id], entry)
+            if _relay_crashes(ctx, link_id, entry):  # published, never marked sent: the next pass sends it again
+                ctx.emit("relay.crashed", link=link_id, record=entry["record"], correlation_id=entry["correlation_id"])
+                break
             await ctx.state.redis.lpop(key)  # marked sent
             await ctx.settle(-1)
         depths[link_id] = int(await ctx.state.redis.llen(key))
     ctx.emit("outbox.depth", depths=depths)
+
+
+def _relay_crashes(ctx: RunContext, link_id: str, entry: dict[str, Any]) -> bool:
+    """The relay's crash fault (`<link>.relay_crash_rate`): dice per entry and pass, so a seed replays it."""
+    rate = float(ctx.params.get(f"{link_id}.relay_crash_rate", 0.0) or 0.0)
+    return rate > 0 and ctx.rng_for(entry["record"], "relay", ctx.now()).random() < rate
 
 
 SAMPLERS.append(relay)

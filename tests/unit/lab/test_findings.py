@@ -64,7 +64,14 @@ def writes(mode: str, saved: int, published: list[int], crashed_before: int = 0)
 def test_a_dual_write_loses_the_writes_that_crashed_between_the_save_and_the_publish() -> None:
     events = writes("dual_write", 20, [i for i in range(20) if i not in (3, 7, 11)])
     assert figures(events)["outbox"] == {
-        "dual_write": {"writes": 20, "lost": 3, "twice": 0, "crashed_before_save": 0, "mean_wait_ms": 109.9}
+        "dual_write": {
+            "writes": 20,
+            "lost": 3,
+            "twice": 0,
+            "crashed_before_save": 0,
+            "orphaned": 0,
+            "mean_wait_ms": 109.9,
+        }
     }
     assert sentences(figures(events)) == ["3 of 20 writes were lost between the save and the publish (dual write)."]
 

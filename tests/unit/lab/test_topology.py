@@ -372,7 +372,7 @@ def test_an_unknown_link_field_is_named() -> None:
     document["links"][1]["colour"] = "red"
     path, message = error(document)
     assert path == "links.q.mail.colour"
-    assert message.startswith("unknown field; allowed: at, breaker, bulkhead, classes, deadline_ms, from, groups, id,")
+    assert message.startswith("unknown field; allowed: ack, at, breaker, bulkhead, classes, deadline_ms, from, groups,")
 
 
 @pytest.mark.parametrize("link_id", ["Q-Mail", "q mail", "1queue"])
@@ -1079,6 +1079,8 @@ CHECKOUT_PARAMS: list[tuple[Any, ...]] = [
     ("retry.jitter", "choice", "none", None, None),
     ("retry.max_delay_ms", "float", 5000.0, 0, 60000),
     ("consumer.idempotent", "bool", True, None, None),
+    ("consumer.key", "choice", "message_id", None, None),
+    ("consumer.ttl_ms", "float", 0.0, 0, 600000),
 ]
 
 
@@ -1306,11 +1308,11 @@ def test_project_check_version_is_true_or_false() -> None:
     assert error(document) == ("services.mail.steps[0].check_version", "must be true or false, got 'no'")
 
 
-def test_an_outbox_mode_is_outbox_or_dual_write() -> None:
+def test_an_outbox_mode_is_outbox_dual_write_or_publish_then_save() -> None:
     assert parse_topology(with_class_steps({"outbox": "q.mail", "mode": "dual_write", "table": "orders"}))
     assert error(with_class_steps({"outbox": "q.mail", "mode": "two_phase"})) == (
         "workload.classes.order.steps[0].mode",
-        "must be one of outbox, dual_write, got 'two_phase'",
+        "must be one of outbox, dual_write, publish_then_save, got 'two_phase'",
     )
 
 
@@ -1322,5 +1324,5 @@ def test_an_outbox_mode_param_names_a_choice_of_the_modes() -> None:
     document["parameters"] = [{**choice, "choices": ["outbox", "two_phase"]}]
     assert error(document) == (
         "workload.classes.order.steps[0].mode_param",
-        "names no choice parameter with choices among outbox, dual_write",
+        "names no choice parameter with choices among outbox, dual_write, publish_then_save",
     )

@@ -1,0 +1,62 @@
+"""Delivery guarantees at a queue's consumer: where it acknowledges a message, and how it knows one it handled.
+
+- The ack mode (a link's `ack`, live as the knob `<link>.ack`): `after_work` acknowledges once the work and the
+  steps are done (at-least-once: a crash before the ack redelivers a message whose effects already happened);
+  `before_work` acknowledges on receipt (at-most-once: a crash right after the ack loses the message, its work
+  never done). The consumer's `crash` fault strikes right before or right after the ack, wherever the mode puts it.
+- The idempotent consumer (the link's `idempotency` policy, while `idempotent` is on): before running its steps the
+  consumer claims the message's key (the policy's `key`: the broker's message id, or the correlation id of the order
+  it is about) in a dedup store, one Redis key per run, consumer and message key holding when it was claimed. A key
+  claimed less than `ttl_ms` ago on the run's clock (0: at any time in the run) is a duplicate: skipped, its steps
+  not run; an older one has expired and is claimed again. The claim commits with the work: a handler that fails
+  releases it, so a retry runs the work.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lab.engine.state import WORKING_TTL_S
+
+# Claim a key unless it was claimed less than ARGV[2] run seconds ago (0: ever); ARGV[1] is the run's time now.
+CLAIM = """
+local at = redis.call('GET', KEYS[1])
+if at and (tonumber(ARGV[2]) <= 0 or tonumber(ARGV[1]) - tonumber(at) < tonumber(ARGV[2])) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
+
+if TYPE_CHECKING:
+    from lab.engine.interpreter import RunContext
+    from lab.model.topology import Link
+
+
+def ack_mode(ctx: RunContext, link: Link) -> str | None:
+    """The link's live ack mode, or None when it declares none (the crash fault then keeps its classic meaning)."""
+    if not link.ack:
+        return None
+    return str(ctx.params.get(f"{link.id}.ack", link.ack))
+
+
+def idempotency_key(ctx: RunContext, link: Link, env: dict[str, Any]) -> str | None:
+    """The key an idempotent consumer dedups this message by, or None while the link's consumers are not idempotent."""
+    if not ctx.enabled(link.idempotency, "idempotent"):
+        return None
+    field = str(ctx.params.get(f"{link.idempotency}.key", "message_id"))
+    return str(env.get(field) or env["message_id"])
+
+
+def _store_key(ctx: RunContext, consumer: str, key: str) -> str:
+    return ctx.state.key("dedup", consumer, key)
+
+
+async def claim(ctx: RunContext, link: Link, consumer: str, key: str) -> bool:
+    """Record `key` in the consumer's dedup store; False when it is there and not expired (a duplicate)."""
+    ttl_s = float(ctx.params.get(f"{link.idempotency}.ttl_ms", 0.0) or 0.0) / 1000
+    script = ctx.state.redis.register_script(CLAIM)
+    return bool(await script(keys=[_store_key(ctx, consumer, key)], args=[ctx.now(), ttl_s, WORKING_TTL_S]))
+
+
+async def release(ctx: RunContext, consumer: str, key: str) -> None:
+    """Forget a claim whose work failed, so the message's retry is not mistaken for a duplicate."""
+    await ctx.state.redis.delete(_store_key(ctx, consumer, key))

@@ -1,0 +1,84 @@
+"""What each preset of the delivery experiment says a run shows, checked in numbers over three seeds.
+
+Every order goes to three payment consumers at once (side by side, same arrivals, same fault schedule): one that
+acknowledges before charging, one after, and one after with a dedup store of order keys. The charges are counted
+per order from the consumers' `charged` events (`summary.effects.charged`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.engine import run_preset
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
+SEEDS = (1, 2, 3)
+DURATION = 8  # 40 orders per consumer: every 5th delivery is struck 8 times or more
+
+
+def charges(summary: dict[str, Any], mode: str) -> dict[str, int]:
+    return summary["effects"]["charged"]["by_mode"][mode]
+
+
+def holds(summary: dict[str, Any]) -> dict[str, bool]:
+    return {i["name"]: i["holds"] for i in summary["invariants"]}
+
+
+def processed(events: list[dict[str, Any]], consumer: str, outcome: str) -> int:
+    return sum(
+        1 for e in events if e["type"] == "message.processed" and e["to"] == consumer and e["outcome"] == outcome
+    )
+
+
+def exactly_once(counts: dict[str, int]) -> bool:
+    return counts["expected"] == counts["once"] > 0 and counts["lost"] == counts["repeated"] == counts["orphaned"] == 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_without_faults_every_consumer_charges_every_order_exactly_once(seed: int) -> None:
+    summary, _ = await run_preset("delivery", "healthy", seed=seed, duration=DURATION)
+    for mode in ("at_most_once", "at_least_once", "idempotent"):
+        assert exactly_once(charges(summary, mode)) and charges(summary, mode)["expected"] == 40
+    assert holds(summary) == {"effect_once": True, "every_request_accounted": True}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_a_crash_right_after_the_ack_loses_the_charge_only_where_the_ack_came_before_the_work(seed: int) -> None:
+    summary, events = await run_preset("delivery", "crash-after-ack", seed=seed, duration=DURATION)
+    first = charges(summary, "at_most_once")
+    assert first["lost"] == processed(events, "pay-first", "lost") >= 8
+    assert first["once"] == first["expected"] - first["lost"] and first["repeated"] == 0
+    assert exactly_once(charges(summary, "at_least_once")) and exactly_once(charges(summary, "idempotent"))
+    assert holds(summary)["effect_once"] is False
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_a_crash_before_the_ack_double_charges_only_the_consumer_that_acks_after_without_dedup(seed: int) -> None:
+    summary, events = await run_preset("delivery", "crash-before-ack", seed=seed, duration=DURATION)
+    assert exactly_once(charges(summary, "at_most_once"))  # crashed before charging: charged once, on redelivery
+    after = charges(summary, "at_least_once")
+    assert after["repeated"] == after["extra"] == processed(events, "pay-after", "crashed") >= 8 and after["lost"] == 0
+    assert exactly_once(charges(summary, "idempotent"))
+    assert processed(events, "pay-dedup", "duplicate_skipped") == processed(events, "pay-dedup", "crashed") >= 8
+    assert holds(summary)["effect_once"] is False
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_duplicate_deliveries_double_charge_both_consumers_without_a_dedup_store(seed: int) -> None:
+    summary, events = await run_preset("delivery", "duplicates", seed=seed, duration=DURATION)
+    for mode, queue in (("at_most_once", "q.first"), ("at_least_once", "q.after")):
+        published = [e["message_id"] for e in events if e["type"] == "message.published" and e["queue"] == queue]
+        twice = len(published) - len(set(published))
+        assert charges(summary, mode)["repeated"] == twice >= 8 and charges(summary, mode)["lost"] == 0
+    assert exactly_once(charges(summary, "idempotent"))
+    assert processed(events, "pay-dedup", "duplicate_skipped") >= 8
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_the_idempotent_consumer_charges_each_order_once_while_crashing_and_duplicated(seed: int) -> None:
+    summary, events = await run_preset("delivery", "idempotent-under-fire", seed=seed, duration=DURATION)
+    assert exactly_once(charges(summary, "idempotent")) and charges(summary, "idempotent")["expected"] == 40
+    assert processed(events, "pay-dedup", "crashed") >= 1 and processed(events, "pay-dedup", "duplicate_skipped") >= 2
+    assert holds(summary) == {"effect_once": True, "every_request_accounted": True}
