@@ -178,11 +178,14 @@ class RunContext:
         assert service.pool is not None
         return int(self.params.get(service.pool.param, service.pool.size) if service.pool.param else service.pool.size)
 
-    async def fault_for(self, service: str, *parts: object, transit: bool = False) -> tuple[FailureSpec, CallFault]:
+    async def fault_for(
+        self, service: str, *parts: object, transit: bool = False, counter: str | None = None
+    ) -> tuple[FailureSpec, CallFault]:
+        """The fault striking this call; `counter` names a schedule count of its own (default: the service's)."""
         spec = FailureSpec.from_params(self.params, service)
         index = 0
         if spec.schedule in ("first_n", "every_kth"):  # messages in transit count apart from calls served
-            index = await self.state.next_call_index(f"{service}:transit" if transit else service)
+            index = await self.state.next_call_index(counter or (f"{service}:transit" if transit else service))
         return spec, decide(spec, call_index=index, now=self.now(), rng=self.rng_for(*parts))
 
 

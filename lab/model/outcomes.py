@@ -232,7 +232,8 @@ def _outbox_sentences(mode: str, c: dict[str, Any]) -> list[str]:
         if c["lost"]:
             lines.append(f"{c['lost']} of {c['writes']} writes were lost between the save and the publish ({label}).")
         else:
-            wait = f", {c['mean_wait_ms']:,.0f} ms after the save on average" if c["mean_wait_ms"] is not None else ""
+            waited = c["mean_wait_ms"] is not None and mode != "publish_then_save"  # that one publishes first
+            wait = f", {c['mean_wait_ms']:,.0f} ms after the save on average" if waited else ""
             lines.append(f"All {c['writes']} writes were published ({label}){wait}.")
         if c["twice"]:
             lines.append(f"{c['twice']} records were published more than once ({label}).")

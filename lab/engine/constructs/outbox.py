@@ -63,7 +63,9 @@ async def save_and_publish(
     table = str(step.options.get("table", service.id))
     where = {"service": service.id, "table": table, "record": record, "link": link.id, "mode": mode}
     where["correlation_id"] = env["correlation_id"]
-    _, fault = await ctx.fault_for(service.id, env["correlation_id"], "write", record)
+    # Side by side, each request class counts its own saves, so every mode meets the same crash schedule.
+    counter = f"{service.id}:write:{env[ctx.group_by]}" if ctx.group_by and ctx.group_by in env else None
+    _, fault = await ctx.fault_for(service.id, env["correlation_id"], "write", record, counter=counter)
     if fault.crash == "before_ack":
         ctx.emit("writer.crashed", point="before_commit", **where)
         return f"{service.id} crashed before saving"
