@@ -1645,6 +1645,8 @@ def view_spec(topology: Topology) -> dict[str, Any]:
             if link.kind == "topic"
             for sub in link.subscriptions
         ],
+        # live counters of each effect an `effect_once` invariant counts (static/lab/effects.js)
+        "effects": [{"event": i["event"]} for i in topology.invariants if i["kind"] == "effect_once"],
     }
 
 

@@ -99,7 +99,7 @@ export function createControls(exp, { onToggle, onPresetChange, onFormChange }) 
     }
     for (const [group, list] of groups) {
       const [kind, name] = (group || "policy:other").split(":");
-      const title = { faults: "Faults", subscription: "Subscription", stream: "Stream" }[kind] || "Policy";
+      const title = { faults: "Faults", subscription: "Subscription", stream: "Stream", delivery: "Delivery" }[kind] || "Policy";
       const details = h("details", { "data-group": group }, h("summary", { text: `${title}: ${name}` }));
       const touches = (k) => k.startsWith(`${name}.`);
       if (preset && (preset.script.some((st) => Object.keys(st.values).some(touches)) || Object.keys(preset.config).some(touches))) details.open = true;

@@ -16,6 +16,7 @@ import { renderJourney } from "./journey.js";
 import { createPanels } from "./pending.js";
 import { createSagaPanel } from "./sagas.js";
 import { createSubscriptions } from "./subscriptions.js";
+import { createEffects } from "./effects.js";
 
 const exp = JSON.parse($("experiment-data").textContent);
 let runInfo = JSON.parse($("run-data").textContent);
@@ -31,6 +32,7 @@ const calm = () => reducedMotion.matches || $("calm").checked;
 
 const store = createStore();
 const metrics = createMetrics(exp);
+const effects = createEffects($("effects"), exp);
 const controls = createControls(exp, {
   onToggle(name, value) {
     if (runInfo && runInfo.can_control && !store.finished) connection.send({ type: "toggle", values: { [name]: value } });
@@ -102,6 +104,7 @@ let firstDeadLetter = true;
 store.onEvent((e) => {
   metrics.add(e);
   panels.add(e);
+  effects.add(e);
   log.add(e);
   sagas?.add(e);
   subscriptions.add(e);
@@ -160,6 +163,7 @@ function render(now) {
   }
   if (!viewState.scrubbing) topology.update({ live: store.live, config: store.config, metrics, running: isLive() });
   if (!viewState.paused) sagas?.render();
+  effects.render(store.finished && !viewState.scrubbing);
   renderStatus();
 }
 
@@ -310,6 +314,7 @@ function resetRun() {
   store.reset();
   metrics.reset();
   panels.reset();
+  effects.reset();
   log.reset();
   sagas?.reset();
   subscriptions.reset();
@@ -349,10 +354,12 @@ function setScrubLabel(t) {
 function scrubTo(t) {
   viewState.scrubbing = false;
   metrics.reset();
+  effects.reset();
   const live = { ...store.config };
   for (const e of store.events) {
     if ((e.t || 0) > t) continue;
     metrics.add(e);
+    effects.add(e);
     if (e.type === "toggle") Object.assign(live, e.values);
   }
   setScrubLabel(t >= Number($("scrub").max) ? null : t);

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lab.model.invariants import check_invariants, findings
-from lab.model.topology import parse_topology
+from lab.model.topology import parse_topology, view_spec
 from tests.unit.lab.test_topology import doc, error, with_class_steps
 
 
@@ -71,6 +71,12 @@ def test_an_effect_once_invariant_names_its_event() -> None:
     )
     path, message = error(doc(invariants=[{"kind": "effect_once", "event": "charged", "per": "sku"}]))
     assert (path, message.split(";")[0]) == ("invariants[0].per", "unknown field")
+
+
+def test_the_view_lists_the_effects_its_invariants_count_for_the_live_counters() -> None:
+    document = doc(invariants=[{"kind": "every_request_accounted"}, {"kind": "effect_once", "event": "charged"}])
+    assert view_spec(parse_topology(document))["effects"] == [{"event": "charged"}]
+    assert view_spec(parse_topology(doc()))["effects"] == []
 
 
 def ev(kind: str, correlation_id: str, **fields: Any) -> dict[str, Any]:
