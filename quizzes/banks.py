@@ -71,7 +71,8 @@ RUN_METRICS = frozenset(
 def experiment_metrics(topology: Topology) -> frozenset[str]:
     """What a run of this experiment's summary holds besides RUN_METRICS: each request class's figures under
     `by_<group_by>.<class>`, the reply counts (`replies.*`) when it has a reply link, the saga counts (`sagas.*`)
-    when it runs sagas."""
+    when it runs sagas, and the counters of its `effect_once` invariants (`effects.<event>.*`)."""
+    from lab.model.invariants import effect_metrics
     from lab.model.outcomes import REPLY_FIGURES, SAGA_FIGURES
     from lab.model.topology import has_sagas
 
@@ -83,6 +84,8 @@ def experiment_metrics(topology: Topology) -> frozenset[str]:
         found |= {f"replies.{figure}" for figure in REPLY_FIGURES}
     if has_sagas(topology):
         found |= {f"sagas.{figure}" for figure in SAGA_FIGURES}
+    classes = [c.name for c in topology.workload.classes]
+    found |= set(effect_metrics(topology.invariants, group_by=topology.workload.group_by, classes=classes))
     return frozenset(found)
 
 

@@ -148,6 +148,18 @@ def effect_counts(events: list[dict[str, Any]], effect: str, *, group_by: str | 
     return counts
 
 
+EFFECT_COUNTS = ("expected", "once", "repeated", "extra", "lost", "orphaned")
+
+
+def effect_metrics(invariants: Iterable[dict[str, Any]], *, group_by: str | None, classes: Iterable[str]) -> list[str]:
+    """The summary paths an experiment's `effect_once` invariants fill in: `effects.<event>.<count>`, and
+    `effects.<event>.by_<group_by>.<class>.<count>` per request class."""
+    names = [f"{count}" for count in EFFECT_COUNTS]
+    if group_by:
+        names += [f"by_{group_by}.{cls}.{count}" for cls in classes for count in EFFECT_COUNTS]
+    return [f"effects.{i['event']}.{name}" for i in invariants if i["kind"] == "effect_once" for name in names]
+
+
 def _effect_tally(expected: set[str], done: Counter[str]) -> dict[str, Any]:
     return {
         "expected": len(expected),

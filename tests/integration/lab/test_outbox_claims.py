@@ -1,4 +1,5 @@
-"""What each preset of the outbox experiment says a run shows, checked in numbers over three seeds.
+"""What each preset of the outbox experiment says a run shows (its notices, and lessons 11 and 20), checked in numbers
+over three seeds.
 
 The order service saves each order and asks payment to charge it: saving then publishing (dual write), publishing
 then saving, or through a transactional outbox and its relay. Charges are counted per order from the payment
@@ -39,7 +40,7 @@ def published_twice(events: list[dict[str, Any]]) -> int:
 async def test_a_publisher_crash_loses_dual_writes_orphans_publish_first_and_leaves_the_outbox_whole(seed: int) -> None:
     summary, events = await run_preset("outbox", "publisher-crash", seed=seed, duration=DURATION)
     dual, first = charges(summary, "dual_write"), charges(summary, "publish_first")
-    assert dual["lost"] == crashed(events, "dual_write") >= 6 and dual["orphaned"] == dual["repeated"] == 0
+    assert dual["lost"] == crashed(events, "dual_write") == 32 // 5 and dual["orphaned"] == dual["repeated"] == 0
     assert first["orphaned"] == crashed(events, "publish_then_save") >= 6 and first["lost"] == first["repeated"] == 0
     outbox = charges(summary, "outbox")
     assert crashed(events, "outbox") >= 6
