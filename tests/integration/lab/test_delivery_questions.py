@@ -1,5 +1,7 @@
 """The lab-graded questions on the delivery and outbox experiments read metrics their presets really produce, and
-what each question's explanation says about the number holds for a run of the preset in full, on three seeds."""
+what each question's explanation says about the number holds for a run of the preset in full. One seed: arrivals
+are evenly spaced and the faults strike every fifth delivery, so the counts do not depend on it (the claims behind
+them run on three seeds in test_delivery_claims.py and test_outbox_claims.py)."""
 
 from __future__ import annotations
 
@@ -25,12 +27,11 @@ def effects(summary: dict[str, Any], mode: str) -> dict[str, int]:
     return summary["effects"]["charged"]["by_mode"][mode]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_each_question_reads_a_number_its_preset_records_and_its_explanation_holds(seed: int) -> None:
+async def test_each_question_reads_a_number_its_preset_records_and_its_explanation_holds() -> None:
     observed = {}
     for question_id in QUESTIONS:
         question = catalogue().questions[question_id]
-        summary, events = await run_preset(question.experiment, question.preset, seed=seed)
+        summary, events = await run_preset(question.experiment, question.preset, seed=7)
         observed[question_id] = metric_value(summary, question.metric)
         assert observed[question_id] is not None, question.metric
         if question_id == "idem-lab-duplicate-charges":  # 100 orders, every fifth message twice: 20 double charges
