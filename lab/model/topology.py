@@ -1287,6 +1287,9 @@ def subscription_params(links: dict[str, Link]) -> list[Param]:
                     help="One comparison on the message body (total > 1000, region == 'eu'); empty passes all.",
                 ),
             ]
+    return params
+
+
 def delivery_params(links: dict[str, Link], services: dict[str, Service], workload: Workload) -> list[Param]:
     """Per link with an ack mode, where its consumers acknowledge; per link an `outbox` step writes to, how often
     its relay crashes between publishing an entry and marking it sent."""
