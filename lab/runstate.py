@@ -92,6 +92,12 @@ class RunState:
 
         return lag_figures(cast(dict[str, str], self.redis.hgetall(self.key("fidelity"))))
 
+    def stream_end(self, link: str) -> int:
+        """The offset after the newest entry of the stream's longest partition (lab/engine/constructs/streams.py
+        counts each partition's next offset in its `meta` hash, beside the round-robin and global counters)."""
+        ends = cast(dict[str, str], self.redis.hgetall(self.key("stream", link, "meta")))
+        return max((int(v) for k, v in ends.items() if k.isdigit()), default=0)
+
     def dead_letters(self) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.redis.lrange(self.key("dlq"), 0, -1)]
 

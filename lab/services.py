@@ -313,6 +313,7 @@ def apply_toggles(run: Run, values: dict[str, Any], *, by: str) -> list[dict[str
     if not clean:
         raise ConfigError({"values": "give at least one parameter to change"})
     state = RunState(str(run.id))
+    _check_rewind_offsets(experiment, state, clean)
     now = state.elapsed()
     touched = {s for s in (service_of(k, experiment) for k in clean) if s}
     stamped = dict(clean)
@@ -326,6 +327,21 @@ def apply_toggles(run: Run, values: dict[str, Any], *, by: str) -> list[dict[str
 
         dispatch.delay(str(run.id))  # a consumer or subscriber is back: its waiting messages go out again
     return logged
+
+
+def _check_rewind_offsets(experiment: Experiment, state: RunState, values: dict[str, Any]) -> None:
+    """A consumer group can only rewind to an offset its stream has: from 0 to the end of its longest partition."""
+    errors = {}
+    for link in experiment.topology.links.values():
+        for group in link.groups if link.kind == "stream" else ():
+            name = f"{link.id}.{group.id}.rewind_to"
+            if name in values and values[name] > (end := state.stream_end(link.id)):
+                errors[name] = (
+                    f"must be an offset in stream {link.id}, from 0 to {end} (the end of its longest partition now),"
+                    f" got {values[name]}"
+                )
+    if errors:
+        raise ConfigError(errors)
 
 
 def apply_toggles_by_id(run_id: str, values: dict[str, Any], *, by: str) -> None:

@@ -71,9 +71,10 @@ RUN_METRICS = frozenset(
 def experiment_metrics(topology: Topology) -> frozenset[str]:
     """What a run of this experiment's summary holds besides RUN_METRICS: each request class's figures under
     `by_<group_by>.<class>`, the reply counts (`replies.*`) when it has a reply link, the saga counts (`sagas.*`)
-    when it runs sagas, and the counters of its `effect_once` invariants (`effects.<event>.*`)."""
+    when it runs sagas, the stream counts (`streams.*`, per consumer group and, with classes, per class) when it has
+    a stream, and the counters of its `effect_once` invariants (`effects.<event>.*`)."""
     from lab.model.invariants import effect_metrics
-    from lab.model.outcomes import REPLY_FIGURES, SAGA_FIGURES
+    from lab.model.outcomes import ORDER_COUNTS, REPLY_FIGURES, SAGA_FIGURES, STREAM_FIGURES, STREAM_GROUP_FIGURES
     from lab.model.topology import has_sagas
 
     found: set[str] = set()
@@ -86,6 +87,13 @@ def experiment_metrics(topology: Topology) -> frozenset[str]:
         found |= {f"sagas.{figure}" for figure in SAGA_FIGURES}
     classes = [c.name for c in topology.workload.classes]
     found |= set(effect_metrics(topology.invariants, group_by=topology.workload.group_by, classes=classes))
+    for link in (link for link in topology.links.values() if link.kind == "stream"):
+        found |= {f"streams.{figure}" for figure in STREAM_FIGURES}
+        for group in link.groups:
+            found |= {f"streams.groups.{group.id}.{figure}" for figure in STREAM_GROUP_FIGURES}
+            for request_class in topology.workload.classes if topology.workload.group_by else ():
+                per_class = f"streams.groups.{group.id}.by_{topology.workload.group_by}.{request_class.name}"
+                found |= {f"{per_class}.{figure}" for figure in ORDER_COUNTS}
     return frozenset(found)
 
 

@@ -80,7 +80,7 @@ EVENTS: dict[str, EventSpec] = {
     "stream.processed": _spec("A group finished an entry.", "link", "group", "partition", "offset", "outcome"),
     "stream.skipped": _spec("Retention dropped entries a group had not read.", "link", "group", "count"),
     "stream.rewound": _spec("A group's offset moved back to replay.", "link", "group", "to_offset"),
-    "stream.lag": _spec("Sample: entries behind per group and partition.", "lags"),
+    "stream.lag": _spec("Sample: entries behind per group and partition, and each partition's end.", "lags", "ends"),
     "stream.rebalanced": _spec("Partitions were reassigned to a group's consumers.", "link", "group", "assignment"),
     "stream.redelivered": _spec("An entry a dead worker held was handed out again.", "link", "group", "offset"),
     "stream.parked": _spec("An entry that overtook its key's previous one waits.", "link", "group", "offset"),

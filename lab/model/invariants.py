@@ -246,7 +246,7 @@ def findings(summary: dict[str, Any], *, group_by: str | None, events: list[dict
             " subscription's subscriber was away."
         )
     if events:
-        lines += outcomes.sentences(outcomes.figures(events))
+        lines += outcomes.sentences(outcomes.figures(events, group_by=group_by))
     return lines
 
 

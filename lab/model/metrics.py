@@ -108,7 +108,7 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
         unfinished=max(0, created - len(finished)),
         lost=lost,
     )
-    summary.update(outcomes.figures(events))
+    summary.update(outcomes.figures(events, group_by=group_by))
     for key in (group_by,) if group_by else ("mode", "path"):
         label = f"by_{key}"
         groups = sorted({e[key] for e in finished if e.get(key)})

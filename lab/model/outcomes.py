@@ -29,13 +29,31 @@ SAGA_FIGURES = (
 REPLY_FIGURES = ("requests", "on_time", "mismatched", "error_replies", "timed_out", "late", "never", "duplicates")
 
 
-def figures(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counts per construct; a construct the run did not use is left out."""
+# The stream counts a run's summary holds under `streams`, and per consumer group under `streams.groups.<group>`
+# (lab questions may name them; `rows_differing` only for a group that projects).
+STREAM_FIGURES = ("appended", "redelivered", "reads", "stale_reads", "mean_read_wait_ms")
+STREAM_GROUP_FIGURES = (
+    "processed",
+    "out_of_order",
+    "out_of_order_after_retry",
+    "replayed",
+    "skipped",
+    "parked",
+    "max_lag",
+    "rows_differing",
+)
+# What a stream consumer group counts per request class, under `streams.groups.<group>.by_<group_by>.<class>`.
+ORDER_COUNTS = STREAM_GROUP_FIGURES[:3]
+
+
+def figures(events: list[dict[str, Any]], *, group_by: str | None = None) -> dict[str, Any]:
+    """Counts per construct; a construct the run did not use is left out. With `group_by` (the workload's class
+    field), stream groups also count per request class, found from each request's `request.created`."""
     found: dict[str, Any] = {}
     for name, fold in (
         ("replies", _replies),
         ("outbox", _outbox),
-        ("streams", _streams),
+        ("streams", lambda log: _streams(log, group_by)),
         ("sagas", _sagas),
         ("aggregates", _aggregates),
     ):
@@ -97,24 +115,37 @@ def _outbox(events: list[dict[str, Any]]) -> dict[str, Any]:
     return by_mode
 
 
-def _streams(events: list[dict[str, Any]]) -> dict[str, Any]:
+def _streams(events: list[dict[str, Any]], group_by: str | None = None) -> dict[str, Any]:
     processed = [e for e in events if e["type"] == "stream.processed"]
     reads = [e for e in events if e["type"] == "projection.read"]
     if not processed and not reads and not any(e["type"] == "stream.appended" for e in events):
         return {}
-    groups: dict[str, dict[str, int]] = {}
+    class_of = {e["correlation_id"]: e.get(group_by) for e in events if group_by and e["type"] == "request.created"}
+    groups: dict[str, dict[str, Any]] = {}
     for e in processed:
-        group = groups.setdefault(
-            e["group"], {"processed": 0, "out_of_order": 0, "replayed": 0, "skipped": 0, "parked": 0}
-        )
-        if e.get("outcome") in ("ok", "lost", "duplicate_skipped", "dead_lettered", "error"):
-            group["processed"] += 1
-        group["out_of_order"] += bool(e.get("out_of_order"))
+        group = groups.setdefault(e["group"], _group_counts())
+        late = bool(e.get("out_of_order"))
+        done = e.get("outcome") in ("ok", "lost", "duplicate_skipped", "dead_lettered", "error")
+        group["processed"] += done
+        group["out_of_order"] += late
+        group["out_of_order_after_retry"] += late and int(e.get("attempt") or 1) > 1
         group["replayed"] += bool(e.get("replay"))
+        if request_class := class_of.get(e.get("correlation_id")):
+            counts = group.setdefault(f"by_{group_by}", {}).setdefault(request_class, dict.fromkeys(ORDER_COUNTS, 0))
+            counts["processed"] += done
+            counts["out_of_order"] += late
+            counts["out_of_order_after_retry"] += late and int(e.get("attempt") or 1) > 1
     for e in events:
         if e["type"] in ("stream.skipped", "stream.parked") and e.get("group") in groups:
             field = "skipped" if e["type"] == "stream.skipped" else "parked"
             groups[e["group"]][field] += int(e.get("count", 1))
+        elif e["type"] == "stream.lag":
+            behind: Counter[str] = Counter()
+            for where, lag in e["lags"].items():
+                behind[where.split("/")[1]] += lag
+            for name, lag in behind.items():
+                if name in groups:
+                    groups[name]["max_lag"] = max(groups[name]["max_lag"], lag)
     for name, (wrong, _) in drifted_rows(events).items():
         if name in groups:
             groups[name]["rows_differing"] = wrong
@@ -127,6 +158,11 @@ def _streams(events: list[dict[str, Any]]) -> dict[str, Any]:
         "stale_reads": sum(1 for e in reads if e.get("stale")),
         "mean_read_wait_ms": round(sum(waited) / len(waited), 1) if waited else None,
     }
+
+
+def _group_counts() -> dict[str, Any]:
+    """A stream consumer group's counts: `max_lag` is the most entries it was behind, all partitions together."""
+    return dict.fromkeys(STREAM_GROUP_FIGURES[:-1], 0)
 
 
 def _sagas(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -247,10 +283,18 @@ def _outbox_sentences(mode: str, c: dict[str, Any]) -> list[str]:
 def _stream_sentences(s: dict[str, Any]) -> list[str]:
     lines = []
     for group, g in sorted(s["groups"].items()):
+        by_class: dict[str, dict[str, int]] = next((v for k, v in g.items() if k.startswith("by_")), {})
+        split = ", ".join(f"{name}: {c['out_of_order']} of {c['processed']}" for name, c in sorted(by_class.items()))
+        split = f" ({split})" if len(by_class) > 1 else ""
         if g["out_of_order"]:
-            lines.append(f"{group} processed {g['out_of_order']} events out of key order (of {g['processed']}).")
+            lines.append(f"{group} processed {g['out_of_order']} events out of key order (of {g['processed']}){split}.")
         elif g["processed"]:
-            lines.append(f"{group} processed all {g['processed']} events in key order.")
+            lines.append(f"{group} processed all {g['processed']} events in key order{split}.")
+        if g["out_of_order_after_retry"]:
+            lines.append(
+                f"{g['out_of_order_after_retry']} of {group}'s out-of-order events were retries: while one waited"
+                " to be tried again, a later event of its key was processed."
+            )
         if g["parked"]:
             lines.append(f"{group}'s resequencer held back {g['parked']} events until their key's previous one.")
         if g["replayed"]:

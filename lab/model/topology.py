@@ -17,6 +17,8 @@ from lab.model.schema import Param, ParamError, Schema
 MAX_SERVICES = 12
 MAX_LINKS = 24
 MAX_PARTITIONS = 8
+# How a send over a stream picks its partition: by a hash of its key, or round-robin (a record sent without a key).
+PARTITION_BY = ("key", "round_robin")
 MAX_STEPS = 40
 MAX_DEPTH = 6  # nesting of steps inside workflows and reactions
 MAX_WORK_KNOB_MS = 5000  # the range of a service-time knob (work_param)
@@ -964,7 +966,16 @@ def _send_options(check: _Checker, step: Step, link: Link | None, bools: list[st
     if link is None or link.kind != "stream":
         for name in reads:
             check.fail(f"{path}.{name}", "reads a stream's read model: only for a send over a stream link")
+        if "partition_by" in options:
+            check.fail(f"{path}.partition_by", "picks a stream partition: only for a send over a stream link")
         return
+    if "partition_by" in options:
+        allowed = PARTITION_BY if link.key else ("round_robin",)
+        if options["partition_by"] not in allowed:
+            reason = "" if link.key else f" (stream {link.id!r} has no key)"
+            check.fail(
+                f"{path}.partition_by", f"must be one of {', '.join(allowed)}{reason}, got {options['partition_by']!r}"
+            )
     if "read" in options:
         groups = [group.id for group in link.groups]
         if _ref(options["read"]) not in groups:
@@ -1161,11 +1172,24 @@ def _params(
 
 
 def stream_params(links: dict[str, Link], services: dict[str, Service]) -> list[Param]:
-    """Per consumer group of a stream: how many consumers it runs (partitions rebalance over them), a resequencer
-    switch, a live rewind switch (each switch-on moves the group's offsets back once) and the offset it rewinds
-    to; for a group whose consumer projects the stream, a rebuild switch too."""
+    """Per stream, its partition count (fixed when the run starts). Per consumer group of a stream: how many
+    consumers it runs (partitions rebalance over them), a resequencer switch, a live rewind switch (each switch-on
+    moves the group's offsets back once) and the offset it rewinds to; for a group whose consumer projects the
+    stream, a rebuild switch too."""
     params = []
     for link in links.values():
+        if link.kind == "stream":
+            params.append(
+                Param(
+                    f"{link.id}.partitions",
+                    "int",
+                    link.partitions,
+                    f"{link.label}: partitions",
+                    1,
+                    MAX_PARTITIONS,
+                    help="How many partitions the stream has; fixed when the run starts.",
+                )
+            )
         for group in link.groups if link.kind == "stream" else ():
             name, where = f"{link.id}.{group.id}", f"stream:{link.id}"
             consumer = services.get(group.to)  # None only in a document that fails validation anyway
@@ -1607,8 +1631,9 @@ def diagram(topology: Topology) -> dict[str, Any]:
                 nodes.append({"id": sub.id, "label": sub.id, "kind": "queue", "x": sub_at[0], "y": sub_at[1]})
                 edges.append({"from": link.id, "to": sub.id, "kind": "async", "classes": classes})
                 edges.append({"from": sub.id, "to": sub.to, "kind": "async", "classes": classes})
-        else:
-            edges.append({"from": link.id, "to": link.target, "kind": "async", "classes": classes})
+        else:  # a stream feeds every consumer group's service; the other kinds their one consumer
+            readers = dict.fromkeys([link.target, *(group.to for group in link.groups)])
+            edges += [{"from": link.id, "to": to, "kind": "async", "classes": classes} for to in readers]
     if topology.dead_letters:
         label, at = topology.dead_letters
         nodes.append({"id": "dlq", "label": label, "kind": "dlq", "x": at[0], "y": at[1]})
@@ -1650,6 +1675,16 @@ def view_spec(topology: Topology) -> dict[str, Any]:
         ],
         # live counters of each effect an `effect_once` invariant counts (static/lab/effects.js)
         "effects": [{"event": i["event"]} for i in topology.invariants if i["kind"] == "effect_once"],
+        "streams": [
+            {
+                "link": link.id,
+                "label": link.label,
+                "partitions_param": f"{link.id}.partitions",
+                "groups": [{"id": group.id, "to": group.to} for group in link.groups],
+            }
+            for link in topology.links.values()
+            if link.kind == "stream"
+        ],
     }
 
 

@@ -31,6 +31,7 @@ from lab.model.topology import (
     OUTBOX_MODES,
     PANEL_FIELDS,
     PANEL_KINDS,
+    PARTITION_BY,
     POLICY_DEFAULTS,
     POLICY_KINDS,
     POOL_FIELDS,
@@ -106,6 +107,10 @@ _STEP: dict[str, Any] = {
         "read_your_writes": {"oneOf": [{"type": "boolean"}, _NODE]},
         "read_wait_ms": _number(0, MAX_WAIT_MS),
         "read_after_ms": _number(0, MAX_WAIT_MS),
+        "partition_by": {
+            "enum": list(PARTITION_BY),
+            "description": "a stream send's partition: by its key's hash, or round-robin as a record without a key",
+        },
         "mode": {"enum": list(OUTBOX_MODES)},
         "mode_param": _NODE,
         "table": _TEXT,

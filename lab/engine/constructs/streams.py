@@ -232,20 +232,31 @@ def consumers(ctx: RunContext, link: Link, group: ConsumerGroup) -> int:
     return int(ctx.params.get(f"{link.id}.{group.id}.consumers", ctx.topology.services[group.to].instances))
 
 
-def owned_partitions(link: Link, members: int, instance: int) -> list[int]:
+def partition_count(ctx: RunContext, link: Link) -> int:
+    """The stream's partitions in this run: its `<link>.partitions` knob, fixed when the run starts."""
+    return int(ctx.params.get(f"{link.id}.partitions", link.partitions))
+
+
+def owned_partitions(partitions: int, members: int, instance: int) -> list[int]:
     """Partition p belongs to consumer p mod members; consumers beyond the partitions stay idle."""
-    return [p for p in range(link.partitions) if p % members == instance]
+    return [p for p in range(partitions) if p % members == instance]
 
 
-def assignment(link: Link, members: int) -> dict[str, list[int]]:
-    return {str(i): owned_partitions(link, members, i) for i in range(members)}
+def assignment(partitions: int, members: int) -> dict[str, list[int]]:
+    return {str(i): owned_partitions(partitions, members, i) for i in range(members)}
 
 
-def partition_for(link: Link, key: str, counter: int) -> int:
+def partition_for(partitions: int, key: str, counter: int | None) -> int:
     """Keyed: a stable hash of the key (crc32, the same in every process); round-robin: the link's counter."""
-    if link.key:
-        return zlib.crc32(key.encode()) % link.partitions
-    return counter % link.partitions
+    if counter is None:
+        return zlib.crc32(key.encode()) % partitions
+    return counter % partitions
+
+
+def keyed(link: Link, options: dict[str, Any]) -> bool:
+    """A send is partitioned by its key when its stream has one, unless it asks for round-robin (in Kafka terms, a
+    record sent without a key)."""
+    return bool(link.key) and options.get("partition_by", "key") == "key"
 
 
 class StreamKeys:
@@ -293,8 +304,8 @@ async def send(
         body[link.key] = caller_env["correlation_id"]
     key = str(body[link.key]) if link.key else str(caller_env["correlation_id"])
     keys = StreamKeys(ctx, link)
-    counter = 0 if link.key else int(await engine.redis.hincrby(keys.meta(), "rr", 1)) - 1
-    partition = partition_for(link, key, counter)
+    counter = None if keyed(link, options) else int(await engine.redis.hincrby(keys.meta(), "rr", 1)) - 1
+    partition = partition_for(partition_count(ctx, link), key, counter)
     tag = {ctx.group_by: caller_env[ctx.group_by]} if ctx.group_by and ctx.group_by in caller_env else {}
     env = envelope(
         correlation_id=caller_env["correlation_id"],
@@ -375,7 +386,7 @@ async def read_back(
 async def take(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup, instance: int) -> None:
     """If `instance` of the group is idle, hand it the next entry of its partitions as a real task message."""
     consumer = ctx.topology.services[group.to]
-    owned = owned_partitions(link, consumers(ctx, link, group), instance)
+    owned = owned_partitions(partition_count(ctx, link), consumers(ctx, link, group), instance)
     if not owned:
         return
     keys = StreamKeys(ctx, link)
@@ -412,7 +423,7 @@ async def take(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup
 
 
 async def take_all(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup) -> None:
-    for instance in range(min(consumers(ctx, link, group), link.partitions)):
+    for instance in range(min(consumers(ctx, link, group), partition_count(ctx, link))):
         await take(engine, ctx, link, group, instance)
 
 
@@ -584,7 +595,7 @@ def rewind_param(link: Link, group: ConsumerGroup) -> str:
 async def rewind(engine: Engine, ctx: RunContext, link: Link, group: ConsumerGroup, to_offset: int) -> int:
     """Move the group back to `to_offset` in every partition (not before the oldest retained entry)."""
     keys = StreamKeys(ctx, link)
-    partitions = list(range(link.partitions))
+    partitions = list(range(partition_count(ctx, link)))
     replay = int(
         await _script(engine, "rewind", REWIND)(
             keys=[
@@ -630,7 +641,7 @@ async def _follow_rebuilds(engine: Engine, ctx: RunContext, link: Link) -> None:
         if not ctx.params.get(name):
             continue
         keys = StreamKeys(ctx, link)
-        partitions = list(range(link.partitions))
+        partitions = list(range(partition_count(ctx, link)))
         replay = int(
             await _script(engine, "rebuild", REBUILD)(
                 keys=[
@@ -705,12 +716,13 @@ async def _announce_assignment(engine: Engine, ctx: RunContext, link: Link, grou
     marker = StreamKeys(ctx, link).group(group, "members")
     if await engine.redis.set(marker, members, get=True, ex=WORKING_TTL_S) != str(members):
         where = {"link": link.id, "group": group.id}
-        ctx.emit("stream.rebalanced", **where, consumers=members, assignment=assignment(link, members))
+        partitions = partition_count(ctx, link)
+        ctx.emit("stream.rebalanced", **where, consumers=members, assignment=assignment(partitions, members))
 
 
 async def sample(engine: Engine, ctx: RunContext) -> None:
-    """`stream.lag` per group and partition; rebalances and rewinds asked for; and a nudge to idle instances (a
-    consumer back up or added, a rewind, an entry whose kick was missed)."""
+    """`stream.lag` per group and partition (with each partition's end); rebalances and rewinds asked for; and a
+    nudge to idle instances (a consumer back up or added, a rewind, an entry whose kick was missed)."""
     links = stream_links(ctx)
     if not links:
         return
@@ -723,13 +735,16 @@ async def sample(engine: Engine, ctx: RunContext) -> None:
             pipe.hgetall(keys.group(group, "offsets"))
     replies = iter(await pipe.execute())
     lags: dict[str, int] = {}
+    ends: dict[str, int] = {}
     for link in links:
-        ends = next(replies)
+        meta = next(replies)
+        partitions = range(partition_count(ctx, link))
+        ends.update({f"{link.id}/{p}": int(meta.get(str(p), 0)) for p in partitions})
         for group in link.groups:
             committed = next(replies)
-            for p in range(link.partitions):
-                lags[f"{link.id}/{group.id}/{p}"] = max(0, int(ends.get(str(p), 0)) - int(committed.get(str(p), 0)))
-    ctx.emit("stream.lag", lags=lags)
+            for p in partitions:
+                lags[f"{link.id}/{group.id}/{p}"] = max(0, ends[f"{link.id}/{p}"] - int(committed.get(str(p), 0)))
+    ctx.emit("stream.lag", lags=lags, ends=ends)
     for link in links:
         await _follow_rewinds(engine, ctx, link)
         await _follow_rebuilds(engine, ctx, link)

@@ -207,3 +207,30 @@ async def test_a_duplicate_delivery_runs_the_handler_twice_unless_the_consumer_i
     events = await lab.finish()
     assert [e["skipped"] for e in events if e["type"] == "stream.duplicate"] == [idempotent]
     assert len([e for e in events if e["type"] == "service.event" and e["name"] == "handled"]) == handled
+
+
+async def test_a_send_asking_for_round_robin_ignores_the_streams_key_and_the_partitions_knob_sets_how_many() -> None:
+    document = orders_stream("order_id")
+    send = [{"send": "orders", "event": e, "partition_by": "round_robin"} for e in ("created", "paid", "shipped")]
+    document["workload"]["classes"]["order"]["steps"] = [send[0], {"work": 10}, send[1], {"work": 10}, send[2]]
+    document["services"]["reader"]["instances"] = 3
+    lab = VirtualLab(document, **{"orders.partitions": 3})
+    ctx = await lab.context()
+    await lab.request("order")
+    await lab.later(1.0, lambda: streams.sample(lab.engine, ctx))  # a lag sample once all is processed
+    events = await lab.finish()
+    appended = [e for e in events if e["type"] == "stream.appended"]
+    # Still the order's events (key and key_seq), but spread one per partition, as records without a key.
+    assert [(e["event"], e["key"], e["key_seq"], e["partition"]) for e in appended] == [
+        ("created", "r00001-order", 1, 0),
+        ("paid", "r00001-order", 2, 1),
+        ("shipped", "r00001-order", 3, 2),
+    ]
+    processed = [e for e in events if e["type"] == "stream.processed"]
+    assert [(t, event, late) for _, t, event, late in trace(processed, "event", "out_of_order")] == [
+        (30, "paid", False),
+        (40, "shipped", False),
+        (420, "created", True),
+    ]
+    ends = [e["ends"] for e in events if e["type"] == "stream.lag"][-1]
+    assert ends == {"orders/0": 1, "orders/1": 1, "orders/2": 1}

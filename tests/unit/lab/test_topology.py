@@ -1326,3 +1326,28 @@ def test_an_outbox_mode_param_names_a_choice_of_the_modes() -> None:
         "workload.classes.order.steps[0].mode_param",
         "names no choice parameter with choices among outbox, dual_write, publish_then_save",
     )
+
+
+def test_a_send_picks_round_robin_or_key_partitioning_only_over_a_stream_that_allows_it() -> None:
+    stream = {"id": "log", "kind": "stream", "from": "shop", "to": "stock", "groups": [{"id": "g", "to": "stock"}]}
+    document = with_links(stream)
+    document["workload"]["classes"]["order"]["steps"] = [
+        {"send": "log", "partition_by": "key"},
+        {"send": "q.mail", "partition_by": "round_robin"},
+    ]
+    assert errors(document) == {
+        "workload.classes.order.steps[0].partition_by": (
+            "must be one of round_robin (stream 'log' has no key), got 'key'"
+        ),
+        "workload.classes.order.steps[1].partition_by": "picks a stream partition: only for a send over a stream link",
+    }
+
+
+def test_every_stream_gets_a_partitions_knob_fixed_when_the_run_starts() -> None:
+    stream = {"id": "log", "kind": "stream", "from": "shop", "to": "stock", "partitions": 3}
+    topology = parse_topology(with_links({**stream, "groups": [{"id": "g", "to": "stock"}]}))
+    knob = topology.schema.by_name["log.partitions"]
+    assert (knob.default, knob.minimum, knob.maximum, knob.live) == (3, 1, 8, False)
+    assert view_spec(topology)["streams"] == [
+        {"link": "log", "label": "log", "partitions_param": "log.partitions", "groups": [{"id": "g", "to": "stock"}]}
+    ]
