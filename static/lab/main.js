@@ -17,6 +17,7 @@ import { createPanels } from "./pending.js";
 import { createSagaPanel } from "./sagas.js";
 import { createSubscriptions } from "./subscriptions.js";
 import { createEffects } from "./effects.js";
+import { createStreams } from "./streams.js";
 
 const exp = JSON.parse($("experiment-data").textContent);
 let runInfo = JSON.parse($("run-data").textContent);
@@ -50,6 +51,7 @@ const topology = createTopology($("topology"), exp, {
   },
 });
 renderLegend($("legend"), exp);
+const streams = createStreams($("streams"), exp, { send: (values) => connection.send({ type: "toggle", values }) });
 const particles = createParticles($("particles"), topology, { isCalm: calm, speed: () => viewState.speed });
 const charts = createCharts($("charts"), exp, {
   nodeLabel: (id) => diagramNodes.find((n) => n.id === id)?.label || id,
@@ -108,6 +110,7 @@ store.onEvent((e) => {
   log.add(e);
   sagas?.add(e);
   subscriptions.add(e);
+  streams.add(e);
   if (!store.finished && !viewState.paused && e.t >= frameMaxT - 1) animate(e);
   if (e.type === "run.started") {
     topology.setActiveClasses(e.config || {});
@@ -164,6 +167,7 @@ function render(now) {
   if (!viewState.scrubbing) topology.update({ live: store.live, config: store.config, metrics, running: isLive() });
   if (!viewState.paused) sagas?.render();
   effects.render(store.finished && !viewState.scrubbing);
+  streams.render({ live: store.live, canRewind: isLive() && !!runInfo?.can_control });
   renderStatus();
 }
 
@@ -258,7 +262,10 @@ $("journey-search").addEventListener("submit", (ev) => {
 // ---------- errors from the server ----------
 function showServerError(frame) {
   let shown = false;
-  for (const [field, text] of Object.entries(frame.fields || {})) shown = controls.setFieldError(field.replace(/^config\./, ""), text) || shown;
+  for (const [field, text] of Object.entries(frame.fields || {})) {
+    const name = field.replace(/^config\./, "");
+    shown = [streams.showError(name, text), controls.setFieldError(name, text)].some(Boolean) || shown;
+  }
   if (!shown) showFormError(frame.error);
 }
 function showFormError(text) {
@@ -318,6 +325,7 @@ function resetRun() {
   log.reset();
   sagas?.reset();
   subscriptions.reset();
+  streams.reset();
   particles.clear();
   firstDeadLetter = true;
   markerCount = -1;

@@ -1,0 +1,41 @@
+"""The streams experiment's page in Chromium against a live daphne and a real worker: its partitions panel, a
+fault's effect on the consumer lag it shows, a rewind the server refuses, and the summary's stream figures."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+
+def test_taking_fulfilment_down_shows_its_lag_and_a_rewind_beyond_the_stream_is_refused_beside_the_control(
+    page: Page,
+) -> None:
+    page.goto("/lab/streams/?preset=keyed")
+    panel = page.locator("#streams")
+    expect(panel.get_by_role("table").first).to_contain_text("order events: 3 partitions")
+    page.get_by_text("Run settings").click()
+    page.get_by_label("Duration (s)").fill("8")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    expect(panel.locator("li[data-group=fulfilment]")).to_contain_text("3 consumers", timeout=10_000)
+
+    page.get_by_text("Faults: fulfilment").click()
+    page.get_by_label("Fulfilment down").check()
+    expect(page.locator("#markers")).to_contain_text("fulfilment.down=true")
+    # Each partition row reads "<consumer> · <committed> · <lag>" per group: fulfilment's column falls behind.
+    fulfilment_cells = panel.locator(".stream-table tbody tr td:nth-child(3)")
+    expect(fulfilment_cells.filter(has_text=re.compile(r"· ([3-9]|\d\d+)$")).first).to_be_visible(timeout=15_000)
+
+    panel.get_by_label("analytics: replay from offset").fill("999999")
+    panel.get_by_role("button", name="Rewind analytics").click()
+    expect(panel.get_by_role("alert").filter(has_text="orders.analytics.rewind_to")).to_contain_text(
+        "must be an offset in stream orders, from 0 to"
+    )
+
+    page.get_by_label("Fulfilment down").uncheck()
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=90_000)
+    expect(fulfilment_cells.first).to_have_text(re.compile(r"· 0$"))
+    expect(panel).to_contain_text("streams.groups.fulfilment.out_of_order")
+    expect(panel.locator("li[data-group=fulfilment]")).to_contain_text("0 out of key order")
