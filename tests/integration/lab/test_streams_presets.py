@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from lab.model.experiments import EXPERIMENTS
+from quizzes.banks import catalogue
+from quizzes.grading import metric_value
 from tests.support.engine import run_preset
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
@@ -67,6 +70,7 @@ async def test_side_by_side_on_the_same_orders_only_round_robin_reorders(seed: i
     assert by_class["keyed"]["processed"] == by_class["round_robin"]["processed"] == 21
     assert by_class["keyed"]["out_of_order"] == 0
     assert by_class["round_robin"]["out_of_order"] >= 7  # at least every order's created event
+    assert group(summary, "analytics")["out_of_order"] == 0 and not holds(summary)["per_key_order"]
     assert summary["by_partitioning"]["keyed"]["requests"] == summary["by_partitioning"]["round_robin"]["requests"]
 
 
@@ -147,3 +151,15 @@ async def test_a_rewind_replays_exactly_the_events_from_the_chosen_offset_and_th
     billed = Counter(e["correlation_id"] for e in of_type(events, "message.processed", to="billing", outcome="ok"))
     assert len(billed) == 24 and set(billed.values()) == {1}
     assert summary["final_queue_depth"] == 0 and holds(summary)["exactly_once"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [q for q in catalogue().questions.values() if q.type == "lab" and q.experiment == "streams"],
+    ids=lambda q: q.id,
+)
+async def test_every_lab_question_on_streams_reads_a_number_its_presets_summary_has(question: Any) -> None:
+    preset = EXPERIMENTS["streams"].preset(question.preset)
+    shortest = {} if preset is None or preset.script else {"duration": 5}  # a scripted preset runs whole
+    summary, _ = await run_preset("streams", question.preset, seed=1, **shortest)
+    assert metric_value(summary, question.metric) is not None

@@ -52,6 +52,7 @@ def test_the_shipped_banks_load_with_ten_or_more_questions_per_lesson() -> None:
         "cascade",
         "sagas",
         "pubsub",
+        "streams",
     }
 
 
