@@ -20,6 +20,13 @@ BEYOND = re.compile(r"must be an offset in stream orders, from 0 to \d+ \(the en
 
 async def test_the_replay_preset_runs_end_to_end_and_refuses_a_rewind_beyond_the_stream() -> None:
     client = await sync_to_async(learner_client)()
+    too_many = {"experiment": "streams", "config": {"orders.partitions": 9, "orders.fulfilment.consumers": 0}}
+    refused_start = await sync_to_async(post)(client, "/lab/api/runs", too_many)
+    assert refused_start.status_code == 400
+    assert refused_start.json()["fields"] == {
+        "config.orders.partitions": "must be a whole number from 1 to 8, got 9",
+        "config.orders.fulfilment.consumers": "must be a whole number from 1 to 64, got 0",
+    }
     created = await sync_to_async(post)(client, "/lab/api/runs", {"experiment": "streams", "preset": "replay"})
     assert created.status_code == 201, created.content
     run = await Run.objects.aget(pk=created.json()["id"])

@@ -114,6 +114,26 @@ def test_parked_replayed_skipped_and_redelivered_stream_events_are_counted() -> 
     ]
 
 
+def test_out_of_order_events_are_split_by_request_class_with_the_retried_ones_and_the_largest_lag() -> None:
+    events = [ev("request.created", correlation_id=f"r{i}", partitioning=c) for i, c in enumerate(("keyed", "rr"))]
+    for i, request in enumerate(("r0", "r0", "r1", "r1", "r1")):
+        late, attempt = i >= 3, 2 if i == 4 else 1
+        events.append(ev("stream.processed", group="fulfilment", outcome="ok", out_of_order=late, attempt=attempt,
+                         correlation_id=request, replay=False))  # fmt: skip
+    events += [ev("stream.lag", lags={"orders/fulfilment/0": lag, "orders/fulfilment/1": 2}) for lag in (3, 9, 0)]
+    fulfilment = figures(events, group_by="partitioning")["streams"]["groups"]["fulfilment"]
+    assert (fulfilment["out_of_order"], fulfilment["out_of_order_after_retry"], fulfilment["max_lag"]) == (2, 1, 11)
+    assert fulfilment["by_partitioning"] == {
+        "keyed": {"processed": 2, "out_of_order": 0, "out_of_order_after_retry": 0},
+        "rr": {"processed": 3, "out_of_order": 2, "out_of_order_after_retry": 1},
+    }
+    assert sentences(figures(events, group_by="partitioning")) == [
+        "fulfilment processed 2 events out of key order (of 5) (keyed: 0 of 2, rr: 2 of 3).",
+        "1 of fulfilment's out-of-order events were retries: while one waited to be tried again, a later event of its"
+        " key was processed.",
+    ]
+
+
 def test_stale_reads_and_the_wait_read_your_writes_costs() -> None:
     stale = [ev("projection.read", stale=True, waited_ms=0.0) for _ in range(10)]
     assert sentences(figures(stale)) == [

@@ -1351,3 +1351,10 @@ def test_every_stream_gets_a_partitions_knob_fixed_when_the_run_starts() -> None
     assert view_spec(topology)["streams"] == [
         {"link": "log", "label": "log", "partitions_param": "log.partitions", "groups": [{"id": "g", "to": "stock"}]}
     ]
+
+
+def test_a_streams_box_feeds_the_service_of_every_consumer_group() -> None:
+    groups = [{"id": "g", "to": "stock"}, {"id": "h", "to": "mail"}]
+    stream = {"id": "log", "kind": "stream", "from": "shop", "to": "stock", "groups": groups}
+    edges = diagram(parse_topology(with_links(stream)))["edges"]
+    assert [e["to"] for e in edges if e["from"] == "log"] == ["stock", "mail"]

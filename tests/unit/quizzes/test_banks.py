@@ -165,6 +165,9 @@ def test_it_checks_lab_questions_against_the_experiments_and_metrics(tmp_path: P
     good = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="latency_ms.p99"))
     question = load(good).question("r-lab")
     assert question is not None and question.metric == "latency_ms.p99"
+    construct = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="streams.groups.g.max_lag"))
+    question = load(construct).question("r-lab")  # a construct's figure: its experiment's tests run the preset
+    assert question is not None and question.metric == "streams.groups.g.max_lag"
 
 
 def test_it_flags_misspelt_fields_and_ordering_items_without_explanations(tmp_path: Path) -> None:
