@@ -573,7 +573,7 @@ async def _process(engine: Engine, ctx: RunContext, link: Link, consumer: Servic
         if over_limit or attempt >= (link.max_deliveries or policy.max_attempts):
             reason = f"passed {MAX_HOPS} hops" if over_limit else f"{consumer.id} failed {attempt} times"
             await ctx.state.dead_letter(env, reason)
-            ctx.emit("dlq.added", reason=reason, **_where(env))
+            ctx.emit("dlq.added", reason=reason, **_where(env), **{k: env.get(k) for k in ("from", "to")})
             return "dead_lettered"
         delay = policy.delay_for(
             attempt, ctx.rng_for(env["message_id"], env["group"], "backoff", attempt), previous_delay

@@ -234,3 +234,17 @@ async def test_a_send_asking_for_round_robin_ignores_the_streams_key_and_the_par
     ]
     ends = [e["ends"] for e in events if e["type"] == "stream.lag"][-1]
     assert ends == {"orders/0": 1, "orders/1": 1, "orders/2": 1}
+
+
+async def test_an_entry_whose_attempts_run_out_is_dead_lettered_with_its_envelope_and_the_group_moves_on() -> None:
+    document = stream_document(retry="retry")
+    document["policies"] = {"retry": {"kind": "retry", "enabled": True, "max_attempts": 2, "delay_ms": 100}}
+    lab = VirtualLab(document, **{"reader.error_rate": 1.0})
+    await lab.request("order")
+    events = await lab.finish()  # every event keeps its contract: a dead letter names where it came from
+    dead = [e for e in events if e["type"] == "dlq.added"]
+    assert [(e["from"], e["to"], e["attempt"], e["reason"]) for e in dead] == [
+        ("order", "reader", 2, "reader failed 2 times")
+    ]
+    processed = [e for e in events if e["type"] == "stream.processed"]
+    assert [(e["outcome"], e["committed"]) for e in processed] == [("dead_lettered", True)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from comms_lab.content import LOADERS, ContentError
-from quizzes.banks import Catalogue, catalogue, lesson_orders, parse_banks
+from quizzes.banks import Catalogue, catalogue, experiment_metrics, lesson_orders, parse_banks
 
 LESSONS = {"retries": 1, "queues": 2}
 CONCEPTS = frozenset({"retry", "jitter", "message-queue"})
@@ -165,9 +165,21 @@ def test_it_checks_lab_questions_against_the_experiments_and_metrics(tmp_path: P
     good = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="latency_ms.p99"))
     question = load(good).question("r-lab")
     assert question is not None and question.metric == "latency_ms.p99"
-    construct = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="streams.groups.g.max_lag"))
-    question = load(construct).question("r-lab")  # a construct's figure: its experiment's tests run the preset
-    assert question is not None and question.metric == "streams.groups.g.max_lag"
+    no_stream = write(tmp_path, "retries", lab.format(preset="circuit-breaker", metric="streams.groups.g.max_lag"))
+    assert "metric: 'streams.groups.g.max_lag' is not a run summary metric of cascade" in problems(no_stream)
+
+
+def test_an_experiment_with_a_stream_offers_its_groups_figures_and_their_split_by_request_class() -> None:
+    from lab.model.experiments import EXPERIMENTS as BUILT
+
+    metrics = experiment_metrics(BUILT["streams"].topology)
+    assert {
+        "streams.appended",
+        "streams.groups.fulfilment.max_lag",
+        "streams.groups.analytics.replayed",
+        "streams.groups.fulfilment.by_partitioning.round_robin.out_of_order",
+    } <= metrics
+    assert "streams.groups.billing.max_lag" not in metrics  # billing reads a queue, not the stream
 
 
 def test_it_flags_misspelt_fields_and_ordering_items_without_explanations(tmp_path: Path) -> None:
