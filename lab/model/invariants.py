@@ -228,6 +228,18 @@ def findings(summary: dict[str, Any], *, group_by: str | None, events: list[dict
         lines.append(f"{summary['dlq_count']} messages were dead-lettered after their retries ran out.")
     if summary.get("retries_per_request"):
         lines.append(f"Retries added {summary['retries_per_request']:g} attempts per request on average.")
+    for name, figures in (groups or {"all": summary}).items():
+        if (figures.get("attempts_per_request") or 0) >= 1.1:
+            label = "Requests" if name == "all" else f"{name.capitalize()} requests"
+            lines.append(
+                f"{label} took {figures['attempts_per_request']:g} attempts each on average: retries multiplied"
+                f" their load by {figures['attempts_per_request']:g}."
+            )
+    if waves := summary.get("retry_waves"):
+        lines.append(
+            f"Client retries came in waves: up to {waves['peak']} in one {waves['bucket_ms']} ms slot,"
+            f" {waves['peak_to_mean']:g} times their average over the {waves['lasted_s']:g} s they lasted."
+        )
     if summary.get("breaker_opened"):
         lines.append(
             f"The circuit breaker opened {summary['breaker_opened']} times; {summary['calls_while_open']} calls got"

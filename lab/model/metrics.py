@@ -35,12 +35,39 @@ def _outcome_summary(finished: list[dict[str, Any]], attempts: int, duration_s: 
     total = len(finished)
     return {
         "requests": total,
+        "attempts_per_request": _round(attempts / total if total else None, 2),
         "succeeded": succeeded,
         "failed": total - succeeded,
         "success_rate_pct": _round(100.0 * succeeded / total if total else None),
         "latency_ms": latency_summary([e["latency_ms"] for e in finished]),
         "throughput_rps": _round(attempts / duration_s if duration_s else 0.0, 2),
         "goodput_rps": _round(succeeded / duration_s if duration_s else 0.0, 2),
+    }
+
+
+# Client retries are counted per bucket of this width: small enough that retries sent in step share a bucket.
+WAVE_BUCKET_MS = 50
+
+
+def retry_waves(events: Iterable[dict[str, Any]], *, bucket_ms: int = WAVE_BUCKET_MS) -> dict[str, Any] | None:
+    """How bunched the clients' retries were: the most retries in one bucket against their mean per bucket over the
+    time retries lasted (first to last). Retries sent in step (no jitter) give a high peak over a low mean."""
+    buckets: dict[int, int] = defaultdict(int)
+    for event in events:
+        if event.get("type") == "request.attempt" and int(event.get("attempt", 1)) > 1:
+            buckets[math.floor(float(event.get("t", 0.0)) * 1000 / bucket_ms)] += 1
+    if not buckets:
+        return None
+    retries = sum(buckets.values())
+    mean = retries / (max(buckets) - min(buckets) + 1)
+    peak = max(buckets.values())
+    return {
+        "bucket_ms": bucket_ms,
+        "retries": retries,
+        "peak": peak,
+        "mean": round(mean, 2),
+        "peak_to_mean": round(peak / mean, 1),
+        "lasted_s": round((max(buckets) - min(buckets) + 1) * bucket_ms / 1000, 2),
     }
 
 
@@ -108,6 +135,9 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
         unfinished=max(0, created - len(finished)),
         lost=lost,
     )
+    waves = retry_waves(events)
+    if waves:
+        summary["retry_waves"] = waves
     summary.update(outcomes.figures(events, group_by=group_by))
     for key in (group_by,) if group_by else ("mode", "path"):
         label = f"by_{key}"

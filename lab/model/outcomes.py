@@ -51,6 +51,7 @@ def figures(events: list[dict[str, Any]], *, group_by: str | None = None) -> dic
     field), stream groups also count per request class, found from each request's `request.created`."""
     found: dict[str, Any] = {}
     for name, fold in (
+        ("calls", _calls),
         ("replies", _replies),
         ("outbox", _outbox),
         ("streams", lambda log: _streams(log, group_by)),
@@ -60,6 +61,22 @@ def figures(events: list[dict[str, Any]], *, group_by: str | None = None) -> dic
         counted = fold(events)
         if counted:
             found[name] = counted
+    return found
+
+
+def _calls(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per called service: sync calls that timed out (and of those, the ones it went on working on after its caller
+    had left: abandoned work) and calls a circuit breaker answered without calling it."""
+    found: dict[str, dict[str, int]] = {}
+    for e in events:
+        if e["type"] != "call.finished" or e.get("outcome") not in ("timeout", "short_circuited"):
+            continue
+        counts = found.setdefault(e["to"], {"timed_out": 0, "abandoned": 0, "short_circuited": 0})
+        if e["outcome"] == "short_circuited":
+            counts["short_circuited"] += 1
+        else:
+            counts["timed_out"] += 1
+            counts["abandoned"] += not e.get("reason")  # a timeout with a reason never reached the callee's work
     return found
 
 
@@ -233,6 +250,8 @@ def _aggregates(events: list[dict[str, Any]]) -> dict[str, Any]:
 def sentences(found: dict[str, Any]) -> list[str]:
     """Each construct's figures as plain sentences with their numbers."""
     lines: list[str] = []
+    for target, counts in sorted((found.get("calls") or {}).items()):
+        lines += _call_sentences(target, counts)
     if replies := found.get("replies"):
         lines.append(_reply_sentence(replies))
     for mode, counts in (found.get("outbox") or {}).items():
@@ -243,6 +262,20 @@ def sentences(found: dict[str, Any]) -> list[str]:
         lines += _saga_sentences(sagas)
     if aggregates := found.get("aggregates"):
         lines.append(_aggregate_sentence(aggregates))
+    return lines
+
+
+def _call_sentences(target: str, c: dict[str, int]) -> list[str]:
+    lines = []
+    if c["timed_out"]:
+        line = f"{c['timed_out']} calls to {target} timed out: each caller gave up and failed fast instead of waiting"
+        if c["abandoned"]:
+            line += f", while {target} went on working on {c['abandoned']} of them for nobody"
+        lines.append(line + ".")
+    if c["short_circuited"]:
+        lines.append(
+            f"The circuit breaker failed {c['short_circuited']} calls to {target} at once, without calling it."
+        )
     return lines
 
 

@@ -432,7 +432,19 @@ INVARIANT_KINDS: tuple[str, ...] = (
 # Panels beside the charts: `pending_requests` is a live table of one reply link's requests still waiting.
 PANEL_KINDS = ("pending_requests",)
 PANEL_FIELDS = {"kind", "link"}
-CHART_KINDS = ("latency", "throughput", "queue_depth", "pool_usage", "arrivals", "histogram", "breaker_lane")
+CHART_KINDS = (
+    "latency",
+    "throughput",
+    "queue_depth",
+    "pool_usage",
+    "arrivals",
+    "histogram",
+    "breaker_lane",
+    "retry_waves",
+)
+# Charts that count events per bucket of `bucket_ms`, and the range a bucket may have.
+BUCKET_CHARTS = {"arrivals": 100, "retry_waves": 50}
+BUCKET_MS_RANGE = (10, 1000)
 # What event streams and projections promise (lab/engine/constructs/streams.py emits the events they read).
 INVARIANT_KINDS += ("per_key_order", "projection_converges", "no_stale_reads")
 # What sagas promise (lab/engine/constructs/sagas.py emits the events it reads).
@@ -1534,6 +1546,16 @@ def _view(
         target = _ref(chart.get("target"))
         if target is not None and target not in services:
             check.fail(f"view.charts[{index}].target", f"names no service; services are {', '.join(services)}")
+        if kind == "retry_waves" and target is None:
+            check.fail(
+                f"view.charts[{index}].target",
+                "is required: the service whose outage (its .down switched on) the retry waves are aligned to",
+            )
+        if kind in BUCKET_CHARTS:
+            low, high = BUCKET_MS_RANGE
+            chart["bucket_ms"] = check.number(
+                chart, "bucket_ms", f"view.charts[{index}]", default=BUCKET_CHARTS[kind], low=low, high=high, whole=True
+            )
         charts.append({**chart, "kind": kind})
     panels = []
     for index, body in enumerate(check.seq(spec.get("panels"), "view.panels")):

@@ -360,7 +360,7 @@ TOPOLOGY_JSON_SCHEMA: dict[str, Any] = {
                                 "kind": {"enum": list(CHART_KINDS)},
                                 "target": _NAME,
                                 "series": {"type": "array", "items": {"type": "string"}},
-                                "bucket_ms": {"type": "number"},
+                                "bucket_ms": {"type": "integer", "minimum": 10, "maximum": 1000},
                             },
                         },
                     },

@@ -3,6 +3,7 @@
 // its latest values (no hovering needed), toggle markers whose labels never clip or pile up, and colours from
 // CSS variables, rebuilt when the colour scheme changes. render() is cheap enough for a few times a second.
 import { h, percentile, byNumber } from "./util.js";
+import { RETRY_WAVES_CAPTION, retryWavesData, retryWavesSeries } from "./retrywaves.js";
 
 const HEIGHT = 220;
 const CAPTIONS = {
@@ -13,6 +14,7 @@ const CAPTIONS = {
   arrivals: "Calls reaching {target} per {bucket} ms",
   histogram: "Latency histogram with p50 / p95 / p99",
   breaker_lane: "Circuit breaker state on {target} over time",
+  retry_waves: RETRY_WAVES_CAPTION,
 };
 
 function cssColour(name, fallback) {
@@ -85,7 +87,7 @@ export function createCharts(container, exp, { nodeLabel, state }) {
 
   for (const [index, spec] of specs.entries()) {
     const caption = (spec.caption || CAPTIONS[spec.kind] || spec.kind)
-      .replace("{group}", view.group_by || "class").replace("{target}", spec.target || "").replace("{bucket}", spec.bucket_ms || 100);
+      .replace("{group}", view.group_by || "class").replace("{target}", spec.target || "").replace("{bucket}", spec.bucket_ms || (spec.kind === "retry_waves" ? 50 : 100));
     const id = `chart-${spec.kind.replace(/_/g, "-")}${specs.findIndex((s) => s.kind === spec.kind) === index ? "" : `-${index}`}`;
     const body = spec.kind === "breaker_lane"
       ? h("div", { id, class: "lane", role: "img", "aria-label": "Circuit breaker state over time: no changes yet" })
@@ -115,6 +117,8 @@ export function createCharts(container, exp, { nodeLabel, state }) {
         return (spec.series || []).map((id, i) => line(nodeLabel(id), i));
       case "arrivals":
         return [line("calls", 2, { fill: `${colours[2]}40` })];
+      case "retry_waves":
+        return retryWavesSeries(colours);
       case "histogram":
         return [{ label: "requests", stroke: colours[0], fill: `${colours[0]}59`, points: { show: false }, paths: window.uPlot?.paths?.bars ? window.uPlot.paths.bars({ size: [0.9] }) : undefined }];
       default:
@@ -136,10 +140,10 @@ export function createCharts(container, exp, { nodeLabel, state }) {
         width: chart.width, height: HEIGHT,
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
-        plugins: [markerPlugin(histogram ? () => histogramMarkers.list : () => (metrics ? metrics.markers : []))],
+        plugins: chart.spec.kind === "retry_waves" ? [] : [markerPlugin(histogram ? () => histogramMarkers.list : () => (metrics ? metrics.markers : []))],
         scales: { x: { time: false }, y: { range: yRange }, ...(chart.spec.kind === "throughput" ? { pct: { range: [0, 100] } } : {}) },
-        axes: [{ ...axis, label: histogram ? "latency ms" : "run second" },
-          { ...axis, label: { latency: "ms", throughput: "per second", queue_depth: "messages", pool_usage: "threads", arrivals: "calls", histogram: "requests" }[chart.spec.kind] },
+        axes: [{ ...axis, label: histogram ? "latency ms" : chart.spec.kind === "retry_waves" ? `seconds since ${chart.spec.target} went down` : "run second" },
+          { ...axis, label: { latency: "ms", throughput: "per second", queue_depth: "messages", pool_usage: "threads", arrivals: "calls", histogram: "requests", retry_waves: "retries" }[chart.spec.kind] },
           ...(chart.spec.kind === "throughput" ? [{ ...axis, scale: "pct", side: 1, grid: { show: false }, label: "%" }] : [])],
         series: [{ label: histogram ? "latency" : "second" }, ...series],
       };
@@ -227,6 +231,8 @@ export function createCharts(container, exp, { nodeLabel, state }) {
         histogramMarkers.list = sorted.length ? [50, 95, 99].map((q, i) => ({ t: percentile(sorted, q), label: `p${q} ${round(percentile(sorted, q))} ms`, number: `p${q}` })) : [];
         data = [xs, ys];
         if (sorted.length) text = `${sorted.length} requests: ${histogramMarkers.list.map((x) => x.label).join(", ")}`;
+      } else if (spec.kind === "retry_waves") {
+        ({ data, text } = retryWavesData(spec, m));
       } else if (spec.kind === "breaker_lane") {
         renderLane(chart, m);
         return;

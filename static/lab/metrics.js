@@ -37,6 +37,8 @@ export function createMetrics(exp) {
     m.breakerNow = {}; // target → state
     m.markers = []; // [{t, label}]
     m.arrivals = new Map(arrivalSpecs.map((c) => [c.target, new Map()]));
+    m.retryTimes = []; // when each client retry (an attempt after the first) began
+    m.downAt = {}; // service → when a toggle first switched it down
     m.version = 0;
   };
 
@@ -87,7 +89,10 @@ export function createMetrics(exp) {
       }
       case "request.attempt":
         bucket(t).attempts++;
-        if (e.attempt > 1) m.retries++;
+        if (e.attempt > 1) {
+          m.retries++;
+          m.retryTimes.push(t);
+        }
         break;
       case "call.started":
         arrive(e.to, t);
@@ -119,6 +124,9 @@ export function createMetrics(exp) {
       }
       case "toggle":
         m.markers.push({ t, label: toggleLabel(e.values, e.by) });
+        for (const [key, value] of Object.entries(e.values || {})) {
+          if (value === true && key.endsWith(".down")) m.downAt[key.slice(0, -5)] ??= t;
+        }
         break;
       case "dlq.added":
         m.dlqAdded++;

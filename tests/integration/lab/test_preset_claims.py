@@ -61,3 +61,72 @@ async def test_the_breaker_opens_blocks_every_call_while_open_then_closes_once_i
     assert 5.0 <= half_open - opened <= 5.2
     assert summary["calls_while_open"] == 0
     assert {i["name"]: i["holds"] for i in summary["invariants"]}["breaker_blocks_calls"]
+
+
+# The cascade's slowdown presets, each compared with the undefended run on the same seed. Inventory slows to 3 s at
+# second 5; 20 s of load keep the slowdown on to the end and the suite quick.
+SLOWDOWN_S = 20
+_runs: dict[tuple[str, int], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+
+
+async def cascade(preset: str, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A cascade preset's run, played once per seed for all the claims that read it."""
+    if (preset, seed) not in _runs:
+        short = {} if preset.startswith("retries-") else {"duration": SLOWDOWN_S}
+        _runs[preset, seed] = await run_preset("cascade", preset, seed=seed, **short)
+    return _runs[preset, seed]
+
+
+def failure_reasons(events: list[dict[str, Any]], path: str) -> set[str]:
+    return {e["reason"] for e in finished(events, path=path, outcome="failed")}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_slow_inventory_fails_browse_requests_that_never_touch_it(seed: int) -> None:
+    summary, events = await cascade("slow-inventory", seed)
+    assert summary["by_path"]["browse"]["success_rate_pct"] < 75.0
+    assert failure_reasons(events, "browse") == {"gateway pool exhausted"}
+    assert summary["by_path"]["checkout"]["latency_ms"]["p99"] >= 3000
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_a_timeout_saves_browse_but_fails_fast_the_checkouts_that_slowly_succeeded_before(seed: int) -> None:
+    undefended, _ = await cascade("slow-inventory", seed)
+    summary, events = await cascade("timeouts", seed)
+    assert summary["by_path"]["browse"]["success_rate_pct"] == 100.0
+    checkout, before = summary["by_path"]["checkout"], undefended["by_path"]["checkout"]
+    assert checkout["latency_ms"]["p99"] <= 520 < 3000 <= before["latency_ms"]["p99"]
+    assert checkout["success_rate_pct"] <= before["success_rate_pct"] - 10
+    # inventory's pool stays full of work whose callers have left
+    assert max(e["pools"]["inventory"] for e in events if e["type"] == "pool.usage" and e["t"] > 7) == 10
+    assert summary["calls"]["inventory"]["abandoned"] >= 50
+    assert any("went on working on" in line and "inventory" in line for line in summary["findings"])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_retries_without_jitter_land_in_a_comb_that_full_jitter_flattens(seed: int) -> None:
+    in_step, _ = await cascade("retries-no-jitter", seed)
+    jittered, _ = await cascade("retries-full-jitter", seed)
+    assert in_step["retry_waves"]["peak"] >= 15  # a tooth: retries in one 50 ms slot
+    assert jittered["retry_waves"]["peak"] * 2.5 <= in_step["retry_waves"]["peak"]
+    assert in_step["retry_waves"]["peak_to_mean"] >= 3 * jittered["retry_waves"]["peak_to_mean"]
+    # jitter buys a flat load, not successes: its shorter waits use up a few checkouts' attempts inside an outage
+    assert in_step["by_path"]["checkout"]["success_rate_pct"] == 100.0
+    assert 85.0 <= jittered["by_path"]["checkout"]["success_rate_pct"] <= 100.0
+    assert any(line.startswith("Client retries came in waves") for line in in_step["findings"])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_all_defences_protect_browse_and_goodput_while_checkouts_fail_faster_and_retry_three_times(
+    seed: int,
+) -> None:
+    undefended, _ = await cascade("slow-inventory", seed)
+    summary, _ = await cascade("all-defences", seed)
+    checkout, before = summary["by_path"]["checkout"], undefended["by_path"]["checkout"]
+    assert summary["by_path"]["browse"]["success_rate_pct"] == 100.0
+    assert summary["goodput_rps"] > undefended["goodput_rps"]
+    assert checkout["success_rate_pct"] < before["success_rate_pct"]
+    assert checkout["attempts_per_request"] >= 2.5
+    assert checkout["latency_ms"]["p99"] < before["latency_ms"]["p99"]
+    assert summary["calls_while_open"] == 0 and summary["calls"]["inventory"]["short_circuited"] > 0
+    assert any(line.startswith("Checkout requests took") for line in summary["findings"])

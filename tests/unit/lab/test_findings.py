@@ -261,4 +261,41 @@ def test_copies_missed_by_a_non_durable_subscription_break_no_missed_messages_an
     assert (
         "3 matching messages were never delivered: published while a non-durable subscription's subscriber was away."
         in findings(summary, group_by=None)
+
+
+def test_timed_out_calls_say_the_callee_went_on_working_and_breaker_rejections_are_counted() -> None:
+    events = [
+        ev("call.finished", to="stock", outcome="timeout"),
+        ev("call.finished", to="stock", outcome="timeout"),
+        ev("call.finished", to="stock", outcome="timeout", reason="no free stock thread"),
+        ev("call.finished", to="stock", outcome="short_circuited", reason="circuit breaker open"),
+        ev("call.finished", to="stock", outcome="ok"),
+    ]
+    assert figures(events)["calls"] == {"stock": {"timed_out": 3, "abandoned": 2, "short_circuited": 1}}
+    assert sentences(figures(events)) == [
+        "3 calls to stock timed out: each caller gave up and failed fast instead of waiting, while stock went on"
+        " working on 2 of them for nobody.",
+        "The circuit breaker failed 1 calls to stock at once, without calling it.",
+    ]
+
+
+def test_retries_say_how_they_multiplied_a_class_and_how_they_bunched() -> None:
+    summary = {
+        **SUMMARY,
+        "by_path": {
+            "checkout": {
+                **SUMMARY,
+                "requests": 2,
+                "succeeded": 1,
+                "success_rate_pct": 50.0,
+                "attempts_per_request": 3.0,
+            }
+        },
+        "retry_waves": {"bucket_ms": 50, "retries": 4, "peak": 3, "mean": 1.0, "peak_to_mean": 3.0, "lasted_s": 0.2},
+    }
+    lines = findings(summary, group_by="path")
+    assert "Checkout requests took 3 attempts each on average: retries multiplied their load by 3." in lines
+    assert (
+        "Client retries came in waves: up to 3 in one 50 ms slot, 3 times their average over the 0.2 s they lasted."
+        in lines
     )

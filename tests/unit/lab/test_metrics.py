@@ -1,6 +1,6 @@
 from typing import Any
 
-from lab.model.metrics import percentile, summarize
+from lab.model.metrics import percentile, retry_waves, summarize
 
 
 def finished(t: float, latency: float, outcome: str = "ok", **extra: Any) -> dict[str, Any]:
@@ -82,3 +82,20 @@ def test_dead_letters_and_processed_duplicates_are_counted() -> None:
 def test_copies_a_non_durable_subscription_missed_while_away_are_counted() -> None:
     events: list[dict[str, Any]] = [{"type": "message.missed", "subscription": "sub.mail"}] * 3
     assert summarize(events, duration_s=1)["missed_messages"] == 3
+
+
+def test_retry_waves_compare_the_busiest_50_ms_with_the_mean_while_retries_lasted() -> None:
+    in_step = [{"type": "request.attempt", "attempt": 2, "t": 1.51} for _ in range(6)]
+    in_step += [
+        {"type": "request.attempt", "attempt": 1, "t": 1.0},
+        {"type": "request.attempt", "attempt": 3, "t": 2.49},
+    ]
+    assert retry_waves(in_step) == {
+        "bucket_ms": 50,
+        "retries": 7,
+        "peak": 6,
+        "mean": 0.35,
+        "peak_to_mean": 17.1,
+        "lasted_s": 1.0,
+    }
+    assert retry_waves([{"type": "request.attempt", "attempt": 1, "t": 1.0}]) is None

@@ -998,6 +998,22 @@ def test_a_view_chart_target_naming_no_service_lists_the_services() -> None:
     )
 
 
+def test_a_retry_waves_chart_needs_the_service_whose_outage_it_is_aligned_to() -> None:
+    assert error(doc(view={"charts": [{"kind": "retry_waves"}]})) == (
+        "view.charts[0].target",
+        "is required: the service whose outage (its .down switched on) the retry waves are aligned to",
+    )
+
+
+def test_a_bucket_chart_refuses_a_bucket_outside_10_to_1000_ms_and_defaults_to_its_own() -> None:
+    assert error(doc(view={"charts": [{"kind": "retry_waves", "target": "stock", "bucket_ms": 5}]})) == (
+        "view.charts[0].bucket_ms",
+        "must be a whole number from 10 to 1000, got 5",
+    )
+    charts = parse_topology(doc(view={"charts": [{"kind": "retry_waves", "target": "stock"}]})).view["charts"]
+    assert charts == [{"kind": "retry_waves", "target": "stock", "bucket_ms": 50}]
+
+
 def test_an_unknown_chart_kind_lists_the_kinds() -> None:
     assert error(doc(view={"charts": [{"kind": "pie"}]})) == (
         "view.charts[0].kind",
