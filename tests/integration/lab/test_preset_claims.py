@@ -107,9 +107,9 @@ async def test_a_timeout_saves_browse_but_fails_fast_the_checkouts_that_slowly_s
 async def test_retries_without_jitter_land_in_a_comb_that_full_jitter_flattens(seed: int) -> None:
     in_step, _ = await cascade("retries-no-jitter", seed)
     jittered, _ = await cascade("retries-full-jitter", seed)
-    assert in_step["retry_waves"]["peak"] >= 15  # a tooth: retries in one 50 ms slot
-    assert jittered["retry_waves"]["peak"] * 2.5 <= in_step["retry_waves"]["peak"]
-    assert in_step["retry_waves"]["peak_to_mean"] >= 3 * jittered["retry_waves"]["peak_to_mean"]
+    assert in_step["retry_waves"]["peak"] >= 12  # a tooth: retries in one 50 ms slot
+    assert jittered["retry_waves"]["peak"] * 2 <= in_step["retry_waves"]["peak"]
+    assert in_step["retry_waves"]["peak_to_mean"] >= 2 * jittered["retry_waves"]["peak_to_mean"]
     # jitter buys a flat load, not successes: its shorter waits use up a few checkouts' attempts inside an outage
     assert in_step["by_path"]["checkout"]["success_rate_pct"] == 100.0
     assert 85.0 <= jittered["by_path"]["checkout"]["success_rate_pct"] <= 100.0
