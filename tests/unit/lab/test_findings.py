@@ -261,6 +261,7 @@ def test_copies_missed_by_a_non_durable_subscription_break_no_missed_messages_an
     assert (
         "3 matching messages were never delivered: published while a non-durable subscription's subscriber was away."
         in findings(summary, group_by=None)
+    )
 
 
 def test_timed_out_calls_say_the_callee_went_on_working_and_breaker_rejections_are_counted() -> None:
