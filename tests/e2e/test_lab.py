@@ -5,14 +5,14 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.lab_page import start_run
+
 pytestmark = pytest.mark.e2e
 
 
 def test_clicking_start_shows_events_arriving_and_the_run_finishing(page: Page) -> None:
     page.goto("/lab/checkout/?preset=quick-tour")
-    page.get_by_text("Run settings").click()
-    page.get_by_label("Duration (s)").fill("5")
-    page.get_by_role("button", name="Start run").click()
+    start_run(page, duration=5)
     expect(page.locator("#event-log li").first).to_be_visible()
     expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
     assert page.locator("#event-log li").count() > 50
@@ -22,11 +22,7 @@ def test_clicking_start_shows_events_arriving_and_the_run_finishing(page: Page) 
 
 def test_taking_email_down_grows_its_queue_and_marks_the_charts(page: Page) -> None:
     page.goto("/lab/checkout/?preset=hybrid-baseline")
-    page.get_by_text("Run settings").click()
-    page.get_by_label("Duration (s)").fill("10")
-    page.get_by_label("Request rate (requests/s)").fill("3")
-    page.get_by_role("button", name="Start run").click()
-    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    start_run(page, duration=10, rate=3)
     page.get_by_text("Faults: email").click()
     page.get_by_label("Email down").check()
     expect(page.locator("#markers")).to_contain_text("email.down=true")
@@ -41,10 +37,7 @@ def test_taking_email_down_grows_its_queue_and_marks_the_charts(page: Page) -> N
 
 def test_a_breaker_guarding_a_service_taken_down_on_the_diagram_opens_on_its_badge_and_lane(page: Page) -> None:
     page.goto("/lab/cascade/?preset=circuit-breaker")
-    page.get_by_text("Run settings").click()
-    page.get_by_label("Duration (s)").fill("8")
-    page.get_by_role("button", name="Start run").click()
-    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    start_run(page, duration=8)
     inventory = page.locator('#topology .node[data-node="inventory"]')
     expect(inventory.locator(".badge-sub")).to_have_text(re.compile(r"^pool \d+/10 · CLOSED$"), timeout=10_000)
     expect(page.locator('#topology .node[data-node="gateway"] .badge-sub')).to_have_text(re.compile(r"^pool \d+/20$"))

@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.lab_page import start_run
+
 pytestmark = pytest.mark.e2e
 CSP_LISTENER = """document.addEventListener("securitypolicyviolation", e => {
   (window.__csp = window.__csp || []).push(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"}`);
@@ -20,9 +22,7 @@ def test_the_lab_pages_and_a_whole_run_report_no_csp_violation(page: Page) -> No
         page.wait_for_load_state("networkidle")
         assert page.evaluate("window.__csp || []") == [], path
     page.goto("/lab/checkout/?preset=quick-tour")
-    page.get_by_text("Run settings").click()
-    page.get_by_label("Duration (s)").fill("5")
-    page.get_by_role("button", name="Start run").click()
+    start_run(page, duration=5)
     expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
     expect(page).to_have_url(re.compile(r"/lab/runs/[0-9a-f-]+/$"))
     assert page.evaluate("window.__csp || []") == []

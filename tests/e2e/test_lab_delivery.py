@@ -6,15 +6,14 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.lab_page import start_run
+
 pytestmark = pytest.mark.e2e
 
 
 def test_crashing_the_ack_after_consumer_before_its_acks_shows_double_charges_live(page: Page) -> None:
     page.goto("/lab/delivery/?preset=healthy")
-    page.get_by_text("Run settings").click()
-    page.get_by_label("Duration (s)").fill("8")
-    page.get_by_role("button", name="Start run").click()
-    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    start_run(page, duration=8)
     table = page.get_by_role("table", name=re.compile("'charged' per order"))
     expect(table).to_be_visible()
     faults = page.locator('#toggles details[data-group="faults:pay-after"]')

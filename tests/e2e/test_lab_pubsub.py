@@ -6,15 +6,14 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.lab_page import start_run
+
 pytestmark = pytest.mark.e2e
 
 
 def test_a_subscriber_away_misses_copies_a_consumer_down_backs_up_and_a_bad_filter_is_refused(page: Page) -> None:
     page.goto("/lab/pubsub/?preset=one-publish")
-    page.get_by_text("Run settings").click()
-    page.get_by_label("Duration (s)").fill("8")
-    page.get_by_role("button", name="Start run").click()
-    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    start_run(page, duration=8)
     table = page.get_by_role("table", name=re.compile("Subscriptions"))
     email = table.locator('tr[data-subscription="sub.email"]')
     expect(email).to_contain_text("in")

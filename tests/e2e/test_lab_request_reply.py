@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.lab_page import start_run
+
 pytestmark = pytest.mark.e2e
 
 
@@ -13,11 +15,7 @@ def test_inventory_down_fills_the_pending_request_table_and_recovery_empties_it(
     page.goto("/lab/request-reply/?preset=side-by-side")
     pending = page.get_by_role("region", name="Pending requests on stock requests")
     expect(pending.get_by_role("table")).to_contain_text("No request is waiting.")
-    page.get_by_text("Run settings").click()
-    page.get_by_label("Duration (s)").fill("8")
-    page.get_by_label("Request rate (requests/s)").fill("4")
-    page.get_by_role("button", name="Start run").click()
-    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    start_run(page, duration=8, rate=4)
     inventory = page.locator('#topology .node[data-node="inventory"]')
     inventory.click()
     page.locator("#node-faults").get_by_label("Down").check()

@@ -4,6 +4,8 @@ machine, the list of saga instances with their timelines, and one order's steps 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.lab_page import start_run
+
 pytestmark = pytest.mark.e2e
 
 
@@ -14,10 +16,7 @@ def test_taking_the_carrier_down_lists_orders_compensated_newest_step_first_and_
     machine = page.locator("#sagas .saga-machine")
     expect(machine).to_contain_text("orchestrated saga, run by orders")  # drawn from the document before any run
     expect(machine.locator(".saga-forward li")).to_have_count(5)  # charge, reserve, ship, notify, completed
-    page.get_by_text("Run settings").click()
-    page.get_by_label("Duration (s)").fill("6")
-    page.get_by_role("button", name="Start run").click()
-    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    start_run(page, duration=6)
     page.get_by_text("Faults: carrier").click()
     page.get_by_label("Carrier down").check()
     expect(page.locator("#markers")).to_contain_text("carrier.down=true")

@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.lab_page import start_run
+
 pytestmark = pytest.mark.e2e
 
 
@@ -15,10 +17,7 @@ def test_taking_fulfilment_down_shows_its_lag_and_a_rewind_beyond_the_stream_is_
     page.goto("/lab/streams/?preset=keyed")
     panel = page.locator("#streams")
     expect(panel.get_by_role("table").first).to_contain_text("order events: 3 partitions")
-    page.get_by_text("Run settings").click()
-    page.get_by_label("Duration (s)").fill("8")
-    page.get_by_role("button", name="Start run").click()
-    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+    start_run(page, duration=8)
     expect(panel.locator("li[data-group=fulfilment]")).to_contain_text("3 consumers", timeout=10_000)
 
     page.get_by_text("Faults: fulfilment").click()

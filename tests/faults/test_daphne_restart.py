@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, WebSocket, expect
 
 from comms_lab.stack import web_command
 from tests.faults.conftest import Stack, env_for, healthz, wait_for
+from tests.support.lab_page import start_run
 
 pytestmark = pytest.mark.e2e
 
@@ -36,10 +37,7 @@ def test_a_daphne_restart_mid_run_loses_and_repeats_no_event_on_the_open_page(
     page.on("websocket", watch)
     try:
         page.goto("/lab/checkout/?preset=quick-tour")
-        page.get_by_text("Run settings").click()
-        page.get_by_label("Duration (s)").fill("12")
-        page.get_by_role("button", name="Start run").click()
-        expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+        start_run(page, duration=12)
         expect(page.locator("#event-log li").nth(50)).to_be_attached()  # also lets Playwright deliver frames
 
         fault_stack.web.stop(signal.SIGKILL)
