@@ -71,11 +71,19 @@ RUN_METRICS = frozenset(
 def experiment_metrics(topology: Topology) -> frozenset[str]:
     """What a run of this experiment's summary holds besides RUN_METRICS: each request class's figures under
     `by_<group_by>.<class>`, the reply counts (`replies.*`) when it has a reply link, the saga counts (`sagas.*`)
-    when it runs sagas, the stream counts (`streams.*`, per consumer group and, with classes, per class) when it has
-    a stream, and the counters of its `effect_once` invariants (`effects.<event>.*`)."""
+    when it runs sagas, the stream counts (`streams.*`, per consumer group and, with classes, per class; for a group
+    that projects the stream, its read model's figures) when it has a stream, and the counters of its `effect_once`
+    invariants (`effects.<event>.*`)."""
     from lab.model.invariants import effect_metrics
-    from lab.model.outcomes import ORDER_COUNTS, REPLY_FIGURES, SAGA_FIGURES, STREAM_FIGURES, STREAM_GROUP_FIGURES
-    from lab.model.topology import has_sagas
+    from lab.model.outcomes import (
+        ORDER_COUNTS,
+        PROJECTION_FIGURES,
+        REPLY_FIGURES,
+        SAGA_FIGURES,
+        STREAM_FIGURES,
+        STREAM_GROUP_FIGURES,
+    )
+    from lab.model.topology import has_sagas, projected_groups
 
     found: set[str] = set()
     if topology.workload.group_by:
@@ -94,6 +102,8 @@ def experiment_metrics(topology: Topology) -> frozenset[str]:
             for request_class in topology.workload.classes if topology.workload.group_by else ():
                 per_class = f"streams.groups.{group.id}.by_{topology.workload.group_by}.{request_class.name}"
                 found |= {f"{per_class}.{figure}" for figure in ORDER_COUNTS}
+        for group in projected_groups(link, topology.services):
+            found |= {f"streams.groups.{group.id}.{figure}" for figure in PROJECTION_FIGURES}
     return frozenset(found)
 
 

@@ -30,7 +30,7 @@ REPLY_FIGURES = ("requests", "on_time", "mismatched", "error_replies", "timed_ou
 
 
 # The stream counts a run's summary holds under `streams`, and per consumer group under `streams.groups.<group>`
-# (lab questions may name them; `rows_differing` only for a group that projects).
+# (lab questions may name them).
 STREAM_FIGURES = ("appended", "redelivered", "reads", "stale_reads", "mean_read_wait_ms")
 STREAM_GROUP_FIGURES = (
     "processed",
@@ -40,10 +40,12 @@ STREAM_GROUP_FIGURES = (
     "skipped",
     "parked",
     "max_lag",
-    "rows_differing",
 )
 # What a stream consumer group counts per request class, under `streams.groups.<group>.by_<group_by>.<class>`.
 ORDER_COUNTS = STREAM_GROUP_FIGURES[:3]
+# What a group that projects its stream adds about its read model: rows in the log, rows that differ from what their
+# events add up to, rebuilds, its worst lag in ms, the page reads it served and how many were stale.
+PROJECTION_FIGURES = ("rows", "rows_differing", "rebuilds", "max_lag_ms", "reads", "stale_reads")
 
 
 def figures(events: list[dict[str, Any]], *, group_by: str | None = None) -> dict[str, Any]:
@@ -163,9 +165,9 @@ def _streams(events: list[dict[str, Any]], group_by: str | None = None) -> dict[
             for name, lag in behind.items():
                 if name in groups:
                     groups[name]["max_lag"] = max(groups[name]["max_lag"], lag)
-    for name, (wrong, _) in drifted_rows(events).items():
+    for name, (wrong, rows) in drifted_rows(events).items():
         if name in groups:
-            groups[name]["rows_differing"] = wrong
+            groups[name].update(_projection(events, name, rows=rows, rows_differing=wrong))
     waited = [float(e.get("waited_ms") or 0) for e in reads]
     return {
         "appended": sum(1 for e in events if e["type"] == "stream.appended"),
@@ -179,7 +181,21 @@ def _streams(events: list[dict[str, Any]], group_by: str | None = None) -> dict[
 
 def _group_counts() -> dict[str, Any]:
     """A stream consumer group's counts: `max_lag` is the most entries it was behind, all partitions together."""
-    return dict.fromkeys(STREAM_GROUP_FIGURES[:-1], 0)
+    return dict.fromkeys(STREAM_GROUP_FIGURES, 0)
+
+
+def _projection(events: list[dict[str, Any]], group: str, *, rows: int, rows_differing: int) -> dict[str, Any]:
+    """A projecting group's read model: rows against the log, rebuilds, its worst lag, and the reads it served."""
+    lags = [float(e["lag_ms"]) for e in events if e["type"] == "projection.updated" and e["group"] == group]
+    served = [e for e in events if e["type"] == "projection.read" and e["group"] == group]
+    return {
+        "rows": rows,
+        "rows_differing": rows_differing,
+        "rebuilds": sum(1 for e in events if e["type"] == "projection.rebuilt" and e["group"] == group),
+        "max_lag_ms": round(max(lags), 1) if lags else 0.0,
+        "reads": len(served),
+        "stale_reads": sum(1 for e in served if e.get("stale")),
+    }
 
 
 def _sagas(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -332,6 +348,8 @@ def _stream_sentences(s: dict[str, Any]) -> list[str]:
             lines.append(f"{group}'s resequencer held back {g['parked']} events until their key's previous one.")
         if g["replayed"]:
             lines.append(f"{group} replayed {g['replayed']} events after a rewind.")
+        if g.get("rebuilds"):
+            lines.append(f"{group}'s read model was rebuilt from the log {g['rebuilds']} times.")
         if g.get("rows_differing"):
             lines.append(f"{group}'s read model ended with {g['rows_differing']} rows that differ from the log.")
         if g["skipped"]:

@@ -429,8 +429,9 @@ INVARIANT_KINDS: tuple[str, ...] = (
     "no_reply_mismatched",
     "no_lost_writes",
 )
-# Panels beside the charts: `pending_requests` is a live table of one reply link's requests still waiting.
-PANEL_KINDS = ("pending_requests",)
+# Panels beside the charts: `pending_requests` is a live table of one reply link's requests still waiting;
+# `projection` shows a stream's event store and the read models its groups project, with their lag and stale reads.
+PANEL_KINDS = ("pending_requests", "projection")
 PANEL_FIELDS = {"kind", "link"}
 CHART_KINDS = (
     "latency",
@@ -1253,6 +1254,13 @@ def stream_params(links: dict[str, Link], services: dict[str, Service]) -> list[
     return params
 
 
+def projected_groups(link: Link, services: dict[str, Service]) -> list[ConsumerGroup]:
+    """The consumer groups of a stream whose consumer builds a read model of it (a `project` step)."""
+    if link.kind != "stream":
+        return []
+    return [g for g in link.groups if g.to in services and _projects(services[g.to], link.id)]
+
+
 def _projects(service: Service, link: str) -> bool:
     """Whether the service builds a read model of the stream: a `project` step of that link in any handler."""
     handlers = (service.steps, *service.on.values())
@@ -1564,7 +1572,12 @@ def _view(
         check.unknown(panel, PANEL_FIELDS, path)
         kind = check.choice(panel, "kind", path, PANEL_KINDS, None)  # type: ignore[arg-type]
         link = links.get(_ref(panel.get("link")))
-        if link is None or link.kind != "reply":
+        if kind == "projection":
+            streams = ", ".join(lid for lid, found in links.items() if projected_groups(found, services)) or "none"
+            if link is None or not projected_groups(link, services):
+                message = f"names no stream with a projecting consumer group; such streams are {streams}"
+                check.fail(f"{path}.link", message)
+        elif link is None or link.kind != "reply":
             replies = [lid for lid, found in links.items() if found.kind == "reply"]
             check.fail(f"{path}.link", f"names no reply link; reply links are {', '.join(replies) or 'none'}")
         panels.append({**panel, "kind": kind})
@@ -1687,7 +1700,7 @@ def view_spec(topology: Topology) -> dict[str, Any]:
         "class_param": workload.select_param,
         "all_classes_value": workload.together,
         "charts": charts,
-        "panels": [{**p, "label": topology.links[p["link"]].label} for p in topology.view.get("panels", ())],
+        "panels": [_panel_view(topology, panel) for panel in topology.view.get("panels", ())],
         "sagas": saga_specs(topology),
         "subscriptions": [
             {"id": sub.id, "topic": link.id, "to": sub.to, "durable": sub.durable}
@@ -1741,3 +1754,29 @@ def saga_specs(topology: Topology) -> list[dict[str, Any]]:
         for steps in service.on.values():
             walk(steps, service.id, True, None)
     return found
+
+
+def _panel_view(topology: Topology, panel: dict[str, Any]) -> dict[str, Any]:
+    """A panel as the page gets it: its link's label and, for a projection, the stream's partitions and its
+    projecting groups (consumer label, the rebuild switch, whether the projector checks versions)."""
+    link = topology.links[panel["link"]]
+    found = {**panel, "label": link.label}
+    if panel["kind"] == "projection":
+        found["partitions"] = link.partitions
+        found["groups"] = [
+            {
+                "id": group.id,
+                "label": topology.services[group.to].label,
+                "rebuild_param": f"{link.id}.{group.id}.rebuild",
+                "checks_version": _checks_version(topology.services[group.to], link.id),
+            }
+            for group in projected_groups(link, topology.services)
+        ]
+    return found
+
+
+def _checks_version(service: Service, link: str) -> bool:
+    """Whether every `project` step of the stream in the service's handlers skips versions its row already has."""
+    handlers = (service.steps, *service.on.values())
+    projects = [s for steps in handlers for s in _walk(steps) if s.kind == "project" and s.target == link]
+    return all(s.options.get("check_version", True) is not False for s in projects)

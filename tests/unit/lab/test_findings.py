@@ -300,3 +300,40 @@ def test_retries_say_how_they_multiplied_a_class_and_how_they_bunched() -> None:
         "Client retries came in waves: up to 3 in one 50 ms slot, 3 times their average over the 0.2 s they lasted."
         in lines
     )
+
+
+def projected(group: str, key: str, *, events: int, lag_ms: float) -> dict[str, Any]:
+    """The row a projector ended with for `key`, having counted `events` events."""
+    state = {"version": 2, "events": events, "event": "paid", "data": {"paid": True}}
+    return ev("projection.updated", link="log", group=group, key=key, state=state, lag_ms=lag_ms, generation=0)
+
+
+def test_a_projecting_group_counts_its_rows_against_the_log_its_rebuilds_worst_lag_and_the_reads_it_served() -> None:
+    appended = [
+        ev("stream.appended", link="log", key=key, key_seq=seq, event="paid", body={"paid": True})
+        for key in ("a", "b")
+        for seq in (1, 2)
+    ]
+    rows = [projected("view", "a", events=2, lag_ms=40.0), projected("view", "b", events=3, lag_ms=900.0)]
+    rebuilt = [ev("projection.rebuilt", link="log", group="view", replay=4)] * 2
+    reads = [ev("projection.read", group="view", stale=stale, waited_ms=0.0) for stale in (True, True, False)]
+    events = appended + processed("view", 4) + rows + rebuilt + reads
+    assert figures(events)["streams"]["groups"]["view"] == {
+        "processed": 4,
+        "out_of_order": 0,
+        "out_of_order_after_retry": 0,
+        "replayed": 0,
+        "skipped": 0,
+        "parked": 0,
+        "max_lag": 0,
+        "rows": 2,
+        "rows_differing": 1,  # b counted an event twice
+        "rebuilds": 2,
+        "max_lag_ms": 900.0,
+        "reads": 3,
+        "stale_reads": 2,
+    }
+    assert sentences(figures(events))[1:3] == [
+        "view's read model was rebuilt from the log 2 times.",
+        "view's read model ended with 1 rows that differ from the log.",
+    ]

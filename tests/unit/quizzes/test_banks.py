@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from comms_lab.content import LOADERS, ContentError
+from lab.model.topology import parse_topology
 from quizzes.banks import Catalogue, catalogue, experiment_metrics, lesson_orders, parse_banks
+from tests.unit.lab.test_topology import stream, with_links
 
 LESSONS = {"retries": 1, "queues": 2}
 CONCEPTS = frozenset({"retry", "jitter", "message-queue"})
@@ -180,6 +182,16 @@ def test_an_experiment_with_a_stream_offers_its_groups_figures_and_their_split_b
         "streams.groups.fulfilment.by_partitioning.round_robin.out_of_order",
     } <= metrics
     assert "streams.groups.billing.max_lag" not in metrics  # billing reads a queue, not the stream
+
+
+def test_an_experiment_with_a_stream_offers_its_counts_per_group_and_read_model_figures_for_projecting_groups() -> None:
+    document = with_links(stream(groups=[{"id": "view", "to": "mail"}, {"id": "audit", "to": "stock"}]))
+    document["services"]["mail"]["steps"] = [{"project": "log"}]
+    metrics = experiment_metrics(parse_topology(document))
+    assert {"streams.stale_reads", "streams.groups.audit.out_of_order", "streams.groups.view.processed"} <= metrics
+    assert {"streams.groups.view.rows_differing", "streams.groups.view.stale_reads"} <= metrics
+    assert "streams.groups.audit.rows_differing" not in metrics  # audit keeps no read model
+    assert not any(m.startswith("streams.") for m in experiment_metrics(parse_topology(with_links())))
 
 
 def test_it_flags_misspelt_fields_and_ordering_items_without_explanations(tmp_path: Path) -> None:
