@@ -57,7 +57,7 @@ const charts = createCharts($("charts"), exp, {
   nodeLabel: (id) => diagramNodes.find((n) => n.id === id)?.label || id,
   state: () => store,
 });
-const panels = createPanels($("panels"), exp);
+const panels = createPanels($("panels"), exp, { run: () => runInfo, live: () => isLive(), runsUrl: $("lab").dataset.runsUrl, csrfToken });
 const log = createLog($("event-log"), { onSelect: showJourney, invalidate: () => invalidate() });
 const sagas = view.sagas?.length ? createSagaPanel($("sagas"), view.sagas, { onOpen: (id) => showJourney({ correlation_id: id }) }) : null;
 const subscriptions = createSubscriptions($("subscriptions"), exp);

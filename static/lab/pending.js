@@ -3,6 +3,7 @@
 // reply completes it (`reply.received`, possibly another request's reply when matching goes by arrival order) or
 // its deadline passes (`reply.timeout`); late replies are counted under the table, as the requester drops them.
 import { h } from "./util.js";
+import { projectionPanel } from "./projection.js";
 
 const MAX_ROWS = 12; // the oldest waiting requests; the rest are counted
 
@@ -84,11 +85,13 @@ function pendingPanel(spec) {
   return { el, add, render, reset };
 }
 
-const KINDS = { pending_requests: pendingPanel };
+const KINDS = { pending_requests: pendingPanel, projection: projectionPanel };
 
-/** The experiment's panels in `container` (hidden when it has none): feed them events, render once per frame. */
-export function createPanels(container, exp) {
-  const panels = (exp.view?.panels || []).filter((p) => KINDS[p.kind]).map((p) => KINDS[p.kind](p));
+/** The experiment's panels in `container` (hidden when it has none): feed them events, render once per frame.
+ * `ctx` gives panels that act on the run its `run()` info, whether it is `live()`, `runsUrl` and `csrfToken()`. */
+export function createPanels(container, exp, ctx = {}) {
+  const context = { ...ctx, groupBy: exp.view?.group_by };
+  const panels = (exp.view?.panels || []).filter((p) => KINDS[p.kind]).map((p) => KINDS[p.kind](p, context));
   container.replaceChildren(...panels.map((p) => p.el));
   container.hidden = !panels.length;
   panels.forEach((p) => p.render());
