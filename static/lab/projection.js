@@ -10,7 +10,7 @@ const ROWS_SHOWN = 4; // the most recently updated rows shown per read model
 
 /** One read model's live state: rows by key (the newest generation only), reads, lag. */
 function readModel(group) {
-  return { ...group, rows: new Map(), versionSum: 0, generation: 0, rebuilds: 0, lagMs: null, reads: 0, stale: 0, staleByClass: new Map() };
+  return { ...group, rows: new Map(), versionSum: 0, doubled: 0, generation: 0, rebuilds: 0, lagMs: null, reads: 0, stale: 0, staleByClass: new Map() };
 }
 
 /** A call to the run's API under `ctx.runsUrl`: `{ok, data}` or `{ok: false, error, fields}` (a 400 names fields). */
@@ -210,6 +210,7 @@ export function projectionPanel(spec, ctx) {
       see(e.key, e.state.version);
       const old = model.rows.get(e.key);
       model.versionSum += e.state.version - (old ? old.version : 0);
+      model.doubled += doubled(e.state) - (old ? doubled(old) : 0);
       model.rows.delete(e.key); // re-inserted last: the Map keeps the most recently updated rows at its end
       model.rows.set(e.key, { ...e.state, t: e.t });
       model.lagMs = e.lag_ms;
@@ -234,9 +235,15 @@ export function projectionPanel(spec, ctx) {
     dirty = true;
   }
 
+  /** 1 for a row that counted more events than its versions: a copy applied a second time. */
+  function doubled(row) {
+    return row.events > row.version ? 1 : 0;
+  }
+
   function wipe(model, generation) {
     model.rows.clear();
     model.versionSum = 0;
+    model.doubled = 0;
     model.generation = generation;
   }
 
@@ -284,7 +291,8 @@ export function projectionPanel(spec, ctx) {
       ? ` · reads served: ${m.reads}, stale: ${m.stale}` + (m.staleByClass.size > 1 ? ` (${classes})` : "")
       : " · no page reads it";
     const rebuilt = m.generation ? ` · rebuilt ${m.generation} time${m.generation === 1 ? "" : "s"}` : "";
-    g.status.textContent = `${lag}${reads}${rebuilt}`;
+    const twice = m.doubled ? ` · ${m.doubled} row${m.doubled === 1 ? "" : "s"} counted an event twice` : "";
+    g.status.textContent = `${lag}${reads}${twice}${rebuilt}`;
     const rows = [];
     const newest = [...m.rows].slice(-ROWS_SHOWN).reverse();
     for (const [key, row] of newest) {
