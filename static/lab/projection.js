@@ -7,10 +7,11 @@ import { h } from "./util.js";
 
 const EVENTS_PER_PARTITION = 4; // the newest appended events shown per partition
 const ROWS_SHOWN = 4; // the most recently updated rows shown per read model
+const KEYS_OFFERED = 100; // the newest order keys offered in the state form
 
 /** One read model's live state: rows by key (the newest generation only), reads, lag. */
 function readModel(group) {
-  return { ...group, rows: new Map(), versionSum: 0, doubled: 0, generation: 0, rebuilds: 0, lagMs: null, reads: 0, stale: 0, staleByClass: new Map() };
+  return { ...group, rows: new Map(), newest: [], versionSum: 0, doubled: 0, generation: 0, rebuilds: 0, lagMs: null, reads: 0, stale: 0, staleByClass: new Map() };
 }
 
 /** A call to the run's API under `ctx.runsUrl`: `{ok, data}` or `{ok: false, error, fields}` (a 400 names fields). */
@@ -189,7 +190,10 @@ export function projectionPanel(spec, ctx) {
     if (version > before) {
       latest.set(key, version);
       latestSum += version - before;
-      if (!before) query.keys.append(h("option", { value: key }));
+      if (!before) {
+        query.keys.append(h("option", { value: key }));
+        if (query.keys.childElementCount > KEYS_OFFERED) query.keys.firstElementChild.remove();
+      }
     }
   }
 
@@ -211,8 +215,11 @@ export function projectionPanel(spec, ctx) {
       const old = model.rows.get(e.key);
       model.versionSum += e.state.version - (old ? old.version : 0);
       model.doubled += doubled(e.state) - (old ? doubled(old) : 0);
-      model.rows.delete(e.key); // re-inserted last: the Map keeps the most recently updated rows at its end
       model.rows.set(e.key, { ...e.state, t: e.t });
+      const at = model.newest.indexOf(e.key); // the few most recently updated keys, newest last
+      if (at >= 0) model.newest.splice(at, 1);
+      model.newest.push(e.key);
+      if (model.newest.length > ROWS_SHOWN) model.newest.shift();
       model.lagMs = e.lag_ms;
     } else if (e.type === "projection.rebuilt") {
       const model = models.get(e.group);
@@ -242,6 +249,7 @@ export function projectionPanel(spec, ctx) {
 
   function wipe(model, generation) {
     model.rows.clear();
+    model.newest = [];
     model.versionSum = 0;
     model.doubled = 0;
     model.generation = generation;
@@ -294,8 +302,8 @@ export function projectionPanel(spec, ctx) {
     const twice = m.doubled ? ` · ${m.doubled} row${m.doubled === 1 ? "" : "s"} counted an event twice` : "";
     g.status.textContent = `${lag}${reads}${twice}${rebuilt}`;
     const rows = [];
-    const newest = [...m.rows].slice(-ROWS_SHOWN).reverse();
-    for (const [key, row] of newest) {
+    for (const key of [...m.newest].reverse()) {
+      const row = m.rows.get(key);
       const twice = row.events - row.version; // the naive projector counts a redelivered event again
       rows.push(
         h(
