@@ -110,11 +110,10 @@ async def test_under_duplicate_delivery_only_the_projection_without_a_version_ch
     drift = drifted_rows(events)
     assert drift["read-model"] == (0, 20)
     assert 5 <= drift["naive-model"][0] <= 20
-    for group in ("read-model", "naive-model"):  # "about a third of the events twice", to each projector
-        twice = [e for e in events if e["type"] == "stream.duplicate" and e["group"] == group]
-        assert 0.2 * 60 <= len(twice) <= 0.45 * 60
+    twice = [e for e in events if e["type"] == "stream.duplicate"]
     skipped = [e for e in events if e["type"] == "projection.updated" and not e["applied"]]
-    assert {e["group"] for e in skipped} == {"read-model"} and len(skipped) >= 0.2 * 60
+    assert {e["group"] for e in skipped} == {"read-model"}  # only the versioned projector skips a copy
+    assert len(skipped) == sum(1 for e in twice if e["group"] == "read-model")
     appended = {e["key"]: e["key_seq"] for e in events if e["type"] == "stream.appended"}
     naive = {
         e["key"]: e["state"]["events"]
@@ -127,6 +126,14 @@ async def test_under_duplicate_delivery_only_the_projection_without_a_version_ch
     groups = summary["streams"]["groups"]  # what escq-lab-naive-double-count reads
     assert groups["read-model"]["rows_differing"] == 0
     assert groups["naive-model"]["rows_differing"] == drift["naive-model"][0]
+
+
+async def test_about_a_third_of_the_events_reach_each_projector_twice() -> None:
+    """Pooled over the three seeds (60 events each), so chance alone cannot push the share out of its bounds."""
+    runs = [(await played("duplicate-delivery", seed))[1] for seed in SEEDS]
+    for group in ("read-model", "naive-model"):
+        twice = sum(1 for events in runs for e in events if e["type"] == "stream.duplicate" and e["group"] == group)
+        assert 0.2 <= twice / (60 * len(SEEDS)) <= 0.42
 
 
 @pytest.mark.parametrize("seed", SEEDS)
