@@ -1757,12 +1757,11 @@ def saga_specs(topology: Topology) -> list[dict[str, Any]]:
 
 
 def _panel_view(topology: Topology, panel: dict[str, Any]) -> dict[str, Any]:
-    """A panel as the page gets it: its link's label and, for a projection, the stream's partitions and its
-    projecting groups (consumer label, the rebuild switch, whether the projector checks versions)."""
+    """A panel as the page gets it: its link's label and, for a projection, the stream's projecting groups (consumer
+    label, the rebuild switch, whether the projector checks versions)."""
     link = topology.links[panel["link"]]
     found = {**panel, "label": link.label}
     if panel["kind"] == "projection":
-        found["partitions"] = link.partitions
         found["groups"] = [
             {
                 "id": group.id,

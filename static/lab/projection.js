@@ -29,7 +29,7 @@ export function projectionPanel(spec, ctx) {
   const models = new Map(spec.groups.map((g) => [g.id, readModel(g)]));
   const latest = new Map(); // key -> highest version seen in the log
   let latestSum = 0; // Σ latest versions: every version appended so far
-  const recent = Array.from({ length: spec.partitions }, () => []); // per partition, newest last
+  const recent = new Map(); // partition -> its newest appended events, newest last (a run may set its partitions)
   let appended = 0;
   let dirty = true;
 
@@ -202,7 +202,8 @@ export function projectionPanel(spec, ctx) {
     if (e.type === "stream.appended") {
       appended++;
       see(e.key, e.key_seq);
-      const shelf = recent[e.partition] || recent[0];
+      if (!recent.has(e.partition)) recent.set(e.partition, []);
+      const shelf = recent.get(e.partition);
       shelf.push(e);
       if (shelf.length > EVENTS_PER_PARTITION) shelf.shift();
     } else if (e.type === "projection.updated") {
@@ -265,8 +266,8 @@ export function projectionPanel(spec, ctx) {
     if (!dirty) return;
     dirty = false;
     const storeRows = [];
-    recent.forEach((shelf, partition) => {
-      for (const e of [...shelf].reverse()) {
+    for (const partition of [...recent.keys()].sort((a, b) => a - b)) {
+      for (const e of [...recent.get(partition)].reverse()) {
         storeRows.push(
           h(
             "tr",
@@ -280,7 +281,7 @@ export function projectionPanel(spec, ctx) {
           ),
         );
       }
-    });
+    }
     if (!storeRows.length) storeRows.push(h("tr", {}, h("td", { colSpan: 6, class: "empty-item", text: "No event appended yet." })));
     storeBody.replaceChildren(...storeRows);
     storeTotal.textContent = `${appended} events appended for ${latest.size} keys.`;
@@ -328,7 +329,7 @@ export function projectionPanel(spec, ctx) {
     latest.clear();
     latestSum = 0;
     appended = 0;
-    recent.forEach((shelf) => shelf.splice(0));
+    recent.clear();
     query.keys.replaceChildren();
     query.reset();
     dirty = true;

@@ -19,14 +19,13 @@ def projected(**view: Any) -> dict[str, Any]:
     return document
 
 
-def test_a_projection_panel_gets_the_streams_partitions_and_only_its_projecting_groups() -> None:
+def test_a_projection_panel_gets_only_the_streams_projecting_groups() -> None:
     document = projected(panels=[{"kind": "projection", "link": "log"}])
     assert view_spec(parse_topology(document))["panels"] == [
         {
             "kind": "projection",
             "link": "log",
             "label": "order log",
-            "partitions": 3,
             "groups": [
                 {"id": "g", "label": "Mail projector", "rebuild_param": "log.g.rebuild", "checks_version": False}
             ],
