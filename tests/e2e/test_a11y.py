@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AXE_VERSION = "4.14.1"
 AXE_DIR = ROOT / ".npm-axe"
 AXE_JS = AXE_DIR / "package" / "axe.min.js"
-QUIZ = "sagas"
+QUIZ = "observability"  # no lab questions: the seeded attempts answer every question from the key
 
 # Serious and critical only; colour contrast is included (both schemes are checked).
 AXE_RUN = """async () => {
@@ -93,10 +93,7 @@ def seed(learner: Learner) -> dict[str, str]:
     )
     done = quiz_services.start_attempt(learner=learner, quiz=QUIZ)
     for qid in done.question_ids:
-        question = catalogue().questions[qid]
-        skip = {"question": [qid], "step": ["skip"]}
-        form = skip if question.type == "lab" else as_lists(right_form(question))
-        quiz_services.submit(learner=learner, attempt=done, form=form)
+        quiz_services.submit(learner=learner, attempt=done, form=as_lists(right_form(catalogue().questions[qid])))
         if qid != done.question_ids[-1]:
             done = quiz_services.advance(attempt=done, question_id=qid)
     quiz_services.finish(learner=learner, attempt=done)
