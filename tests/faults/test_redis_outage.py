@@ -1,5 +1,6 @@
 """Redis stops and comes back under a running stack: lab endpoints answer 503 naming Redis (never 500),
-the database-only pages keep working, /healthz recovers within 10 s, and the append-only file keeps data."""
+the database-only pages keep working (a quiz answered meanwhile is kept), /healthz recovers within 10 s, and the
+append-only file keeps data."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from quizzes.banks import catalogue
+from quizzes.models import Attempt, Response
 from tests.faults.conftest import Stack, healthz, wait_for
+from tests.integration.quizzes.conftest import right_form
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +33,18 @@ def assert_redis_503_json(response: httpx.Response) -> None:
     body = response.json()
     assert body["unavailable"] == "redis" and "Redis is unavailable" in body["error"]
     assert response.headers["Retry-After"] == "5"
+
+
+def answer_the_first_question(client: httpx.Client, quiz: str) -> Attempt:
+    """Start a quiz and answer its first question right, as a learner does through the pages."""
+    started = client.post(f"/quizzes/{quiz}/start")
+    assert started.status_code == 302, started.text[:300]
+    attempt_url = started.headers["location"]
+    attempt = Attempt.objects.get(pk=attempt_url.rstrip("/").rsplit("/", 1)[1])
+    question = catalogue().questions[attempt.question_ids[0]]
+    answered = client.post(f"{attempt_url}answer", data=right_form(question))
+    assert answered.status_code in (200, 302), answered.text[:300]  # a plain form post is redirected back
+    return attempt
 
 
 def read_until_closed(url: str, headers: dict[str, str]) -> tuple[list[dict], int | None]:
@@ -71,6 +87,7 @@ def test_a_redis_outage_answers_503_naming_redis_and_everything_recovers_by_itse
         assert "Redis is unavailable" in page.text and "<h1>" in page.text
     for path in ("/lessons/", "/quizzes/", "/progress/"):
         assert client.get(path).status_code == 200, path  # database-only pages carry on
+    attempt = answer_the_first_question(client, "observability")  # and a learner's answers are kept
 
     headers = {"Origin": fault_stack.url, "Cookie": f"sessionid={client.cookies['sessionid']}"}
     ws_url = fault_stack.url.replace("http", "ws") + run["ws_url"]
@@ -87,6 +104,7 @@ def test_a_redis_outage_answers_503_naming_redis_and_everything_recovers_by_itse
     wait_for(lambda: healthz(fault_stack.url)[0] == 200, timeout=10, what="healthz 200 within 10 s of Redis")
     print(f"healthz recovered {time.monotonic() - back:.1f} s after Redis came back")
     assert own.get("faults:durable") == "written before the crash"  # the append-only file survived a kill -9
+    assert Response.objects.filter(attempt=attempt, correct=True).count() == 1  # the answer given meanwhile
     assert client.get(f"/lab/api/runs/{run['id']}").status_code == 200
     assert client.get(run["url"]).status_code == 200
     with connect(ws_url, additional_headers=headers, open_timeout=10) as socket:
