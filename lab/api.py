@@ -16,7 +16,7 @@ from comms_lab.http import (
     sequence_number,
 )
 from comms_lab.learners import learner_for
-from lab import selectors, services
+from lab import predictions, selectors, services
 from lab.model.experiments import EXPERIMENTS
 from lab.model.schema import ConfigError
 from lab.model.topology_schema import TOPOLOGY_JSON_SCHEMA
@@ -151,3 +151,22 @@ def run_stop(request: HttpRequest, run_id: str) -> JsonResponse:
         return run
     services.request_stop(run)
     return JsonResponse({"status": "stopping"}, status=202)
+
+
+def prediction_list(request: HttpRequest) -> JsonResponse:
+    """POST a prediction for a preset before running it; GET your predictions of one preset, latest first."""
+    if request.method == "POST":
+        try:
+            made = predictions.record(learner=learner_for(request), data=read_json_object(request))
+        except BadRequest as exc:
+            return json_error(400, str(exc), fields=exc.fields)
+        return JsonResponse(predictions.as_json(made), status=201)
+    if request.method != "GET":
+        return json_error(405, "use POST to make a prediction or GET to list yours")
+    experiment, preset = request.GET.get("experiment", ""), request.GET.get("preset", "")
+    try:
+        predictions.checked_preset(experiment, preset)
+    except BadRequest as exc:
+        return json_error(400, str(exc), fields=exc.fields)
+    found = predictions.predictions_of(learner_for(request), experiment=experiment, preset=preset)
+    return JsonResponse({"predictions": [predictions.as_json(p) for p in found]})

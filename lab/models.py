@@ -62,3 +62,27 @@ class Run(models.Model):
         if not self.event_log:
             return []
         return json.loads(zlib.decompress(bytes(self.event_log)))
+
+
+class Prediction(models.Model):
+    """What a learner expected a preset to show, committed on the lab page before running it.
+
+    Kept server-side, with its time, so the debrief can set it beside the result and a quiz's lab question on the
+    same experiment and preset can credit it when it was made before the graded run started."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    anonymous_id = models.CharField(max_length=32, blank=True, db_index=True)
+    experiment = models.CharField(max_length=40)
+    preset = models.CharField(max_length=40)
+    # A choice id, or the number predicted in the preset's unit.
+    answer = models.JSONField()
+    # Known at once for a choice; a number is judged against the run it is compared with (None here).
+    correct = models.BooleanField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["experiment", "preset", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"prediction {self.answer!r} for {self.experiment}/{self.preset}"

@@ -23,7 +23,9 @@ def stop_heartbeat(sender: Any = None, **_: Any) -> None:
 
 @receiver(user_logged_in)
 def adopt_anonymous_runs(sender: Any, request: Any, user: Any, **_: Any) -> None:
-    """Runs made before signing in become the account's (the session's learner id survives log-in)."""
+    """Runs and lab predictions made before signing in become the account's (the session's learner id survives
+    log-in)."""
+    from lab import predictions
     from lab.models import Run
     from lab.services import adopt_admissions
 
@@ -31,3 +33,4 @@ def adopt_anonymous_runs(sender: Any, request: Any, user: Any, **_: Any) -> None
     if anonymous_id:
         Run.objects.filter(anonymous_id=anonymous_id, user__isnull=True).update(user=user)
         adopt_admissions(Learner(None, anonymous_id), Learner(user.pk, anonymous_id))
+        predictions.adopt(anonymous_id, user.pk)

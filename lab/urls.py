@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/experiments", api.experiments, name="api-experiments"),
     path("api/topology-schema", api.topology_schema, name="api-topology-schema"),
     path("api/runs", api.runs, name="api-runs"),
+    path("api/predictions", api.prediction_list, name="api-predictions"),
     path("api/runs/<str:run_id>", api.run_detail, name="api-run"),
     path("api/runs/<str:run_id>/events", api.run_events, name="api-run-events"),
     path("api/runs/<str:run_id>/state", api.run_state_at, name="api-run-state"),

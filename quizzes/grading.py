@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# One reader of dotted summary paths for the lab and the quizzes (re-exported: the quiz selectors use it).
+from lab.model.predictions import metric_value as metric_value
 from quizzes.banks import Question
 
 CONFIDENCE_LEVELS = ("low", "medium", "high")
@@ -213,18 +215,6 @@ def grade_lab(question: Question, entered: float, observed: float) -> Grade:
         answer=entered,
         details={"observed": observed, "tolerance": tolerance},
     )
-
-
-def metric_value(summary: Mapping[str, Any] | None, path: str) -> float | None:
-    """`by_mode.hybrid.success_rate_pct` → summary["by_mode"]["hybrid"]["success_rate_pct"], or None."""
-    value: Any = summary
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 def marks(*, correct: bool, confidence: str) -> int:

@@ -13,12 +13,13 @@ from django.urls import reverse
 
 from comms_lab.learners import Learner
 from lab.model.experiments import EXPERIMENTS
-from lab.models import Run
+from lab.models import Prediction, Run
+from lab.predictions import predict_of
 from quizzes.banks import Bank, Question, catalogue
 from quizzes.behaviours import BEHAVIOURS, Behaviour
 from quizzes.grading import CBM_MARKS, CBM_MAX, grade
 from quizzes.models import Attempt, Response
-from quizzes.selectors import lab_evidence
+from quizzes.selectors import lab_evidence, lab_page_prediction
 from quizzes.services import answer_points, current_question_id
 
 INSTRUCTIONS = {
@@ -78,6 +79,9 @@ class QuestionScreen:
     answer: Response | None = None
     skipped: bool = False
     lab: LabSetup | None = None
+    # A prediction made on the lab page for the same experiment and preset: it stands in for the prediction step.
+    lab_prediction: Prediction | None = None
+    lab_prediction_text: str = ""
 
     @property
     def instruction(self) -> str:
@@ -92,7 +96,7 @@ class QuestionScreen:
         """prediction → answer → done; only lab questions have the prediction stage."""
         if self.done:
             return "done"
-        if self.question.has_prediction and self.prediction is None:
+        if self.question.has_prediction and self.prediction is None and self.lab_prediction is None:
             return "prediction"
         return "answer"
 
@@ -120,6 +124,15 @@ def _choices(question: Question, order: list[str], chosen: Any) -> list[Choice]:
         if option is not None:
             result.append(Choice(option.id, option.text, option.correct, option.explanation, oid in picked))
     return result
+
+
+def _said(prediction: Prediction | None) -> str:
+    """A lab-page prediction in words: the chosen choice's text, or the number with its unit."""
+    predict = predict_of(prediction.experiment, prediction.preset) if prediction else None
+    if prediction is None or predict is None:
+        return ""
+    choice = predict.choice(str(prediction.answer))
+    return choice.text if choice else f"{prediction.answer:g} {predict.unit}"
 
 
 def _lab_setup(question: Question, learner: Learner) -> LabSetup:
@@ -167,6 +180,8 @@ def question_screen(attempt: Attempt, question_id: str, responses: list[Response
     elif question.type == "lab":
         screen.choices = _choices(question, order, screen.prediction.answer if screen.prediction else None)
         screen.lab = _lab_setup(question, learner)
+        screen.lab_prediction = lab_page_prediction(learner, question)
+        screen.lab_prediction_text = _said(screen.lab_prediction)
     elif question.options:
         screen.choices = _choices(question, order, screen.answer.answer if screen.answer else None)
     return screen

@@ -11,7 +11,8 @@ from django.db.models import Q, QuerySet
 
 from comms_lab.learners import Learner
 from lab.model.catalog import EXPERIMENTS
-from lab.models import Run
+from lab.models import Prediction, Run
+from lab.predictions import latest_before, predict_of
 from quizzes.banks import Question, catalogue
 from quizzes.grading import metric_value
 from quizzes.mastery import AnswerFact, Calibration, ConceptMastery, calibration, mastery
@@ -189,3 +190,11 @@ def lab_evidence(learner: Learner, question: Question) -> LabEvidence:
         if index == 0:
             latest_problems = tuple(problems)
     return LabEvidence(run=None, observed=None, problems=latest_problems, latest=recent[0] if recent else None)
+
+
+def lab_page_prediction(learner: Learner, question: Question, *, before: datetime | None = None) -> Prediction | None:
+    """The learner's prediction on the lab page for the question's experiment and preset (the latest, or the
+    latest made before `before`): it stands in for the question's own prediction step."""
+    if question.type != "lab" or predict_of(question.experiment, question.preset) is None:
+        return None
+    return latest_before(learner, experiment=question.experiment, preset=question.preset, before=before)

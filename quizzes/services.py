@@ -19,11 +19,14 @@ from django.utils import timezone
 from fsrs import Scheduler
 
 from comms_lab.learners import Learner
+from lab import predictions as lab_predictions
+from lab.model.predictions import judge
+from lab.models import Run
 from quizzes import grading, scheduling
 from quizzes.banks import Question, catalogue
 from quizzes.behaviours import BEHAVIOURS, IMMEDIATE
 from quizzes.models import Attempt, Response, ReviewCard
-from quizzes.selectors import due_cards, lab_evidence
+from quizzes.selectors import due_cards, lab_evidence, lab_page_prediction
 
 log = logging.getLogger(__name__)
 REVIEW_SIZE = 10
@@ -228,6 +231,7 @@ def _store_step(
     if _is_done(attempt, question.id):
         raise QuizError(409, "question", f"{question.id!r} was already answered or skipped in this attempt")
     predicted = attempt.responses.filter(question_id=question.id, step=Response.Step.PREDICTION).exists()
+    predicted = predicted or (question.type == "lab" and lab_page_prediction(learner, question) is not None)
     if question.has_prediction and step != Response.Step.PREDICTION and not predicted:
         raise QuizError(409, "step", "make your prediction first")
 
@@ -243,12 +247,7 @@ def _store_step(
             if evidence.run is None or evidence.observed is None:
                 return StepResult(attempt=attempt)  # nothing stored: the learner's number waits in the form
             graded = grading.grade_lab(question, answer, evidence.observed)
-            prediction = attempt.responses.filter(question_id=question.id, step=Response.Step.PREDICTION).first()
-            credit = grading.prediction_credit(
-                correct=prediction.correct if prediction else None,
-                made_at=prediction.created_at if prediction else None,
-                run_started_at=evidence.run.started_at or evidence.run.created_at,
-            )
+            credit = _prediction_credit(learner, attempt, question, evidence.run)
             response.observed = {"run": str(evidence.run.id), **graded.details, "prediction": credit}
         else:
             graded = grading.grade(question, answer)
@@ -265,6 +264,27 @@ def _store_step(
     attempt.updated_at = now
     attempt.save(update_fields=["position", "updated_at"])
     return StepResult(attempt=attempt, response=response)
+
+
+def _prediction_credit(learner: Learner, attempt: Attempt, question: Question, run: Run) -> dict[str, Any]:
+    """The prediction point of a lab answer: from the quiz's own prediction step or from the learner's prediction
+    on the lab page for the same experiment and preset (the latest made before the graded run started), whichever
+    earns it. A lab-page prediction of a number is judged against the graded run's figure."""
+    started = run.started_at or run.created_at
+    quiz = attempt.responses.filter(question_id=question.id, step=Response.Step.PREDICTION).first()
+    credit = grading.prediction_credit(
+        correct=quiz.correct if quiz else None, made_at=quiz.created_at if quiz else None, run_started_at=started
+    )
+    page = lab_page_prediction(learner, question, before=started) or lab_page_prediction(learner, question)
+    predict = lab_predictions.predict_of(question.experiment, question.preset)
+    if credit["credited"] or page is None or predict is None:
+        return credit
+    page_credit = grading.prediction_credit(
+        correct=judge(predict, page.answer, run.summary), made_at=page.created_at, run_started_at=started
+    )
+    if page_credit["credited"] or quiz is None:
+        return {**page_credit, "on_lab_page": True}
+    return credit
 
 
 def answer_points(response: Response) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lab.model.predictions import NextPreset, Predict, check_next, parse_next, parse_predict
 from lab.model.routing import check_binding, parse_filter
 from lab.model.schema import Param, ParamError, Schema
 
@@ -185,6 +186,8 @@ class Preset:
     notice: str  # the "what to notice" narration shown beside the run
     config: dict[str, Any] = field(default_factory=dict)
     script: tuple[ScriptStep, ...] = ()
+    predict: Predict | None = None  # asked before the run; the debrief sets the answer beside the result
+    next: NextPreset | None = None  # what to try after it
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -193,6 +196,8 @@ class Preset:
             "notice": self.notice,
             "config": self.config,
             "script": [{"at": s.at, "values": s.values} for s in self.script],
+            "predict": self.predict.as_json() if self.predict else None,
+            "next": self.next.as_json() if self.next else None,
         }
 
 
@@ -418,7 +423,7 @@ GROUP_FIELDS = {"id", "to"}
 WORKLOAD_FIELDS = {"entry", "duration", "rate", "arrival", "group_by", "classes", "select", "retry"}
 CLASS_FIELDS = {"steps", "bulkhead"}
 SELECT_FIELDS = {"param", "label", "default", "together", "help", "weights"}
-PRESET_FIELDS = {"slug", "title", "notice", "config", "script"}
+PRESET_FIELDS = {"slug", "title", "notice", "config", "script", "predict", "next"}
 SCRIPT_FIELDS = {"at", "set"}
 DEAD_LETTER_FIELDS = {"label", "at"}
 INVARIANT_KINDS: tuple[str, ...] = (
@@ -1525,8 +1530,13 @@ def _presets(check: _Checker, raw: Any, schema: Schema) -> list[Preset]:
                 notice=check.text(spec, "notice", path, default="", limit=1200),
                 config=config,
                 script=tuple(script),
+                predict=parse_predict(check, spec.get("predict"), f"{path}.predict"),
+                next=parse_next(check, spec.get("next"), f"{path}.next"),
             )
         )
+    slugs = [p.slug for p in presets]
+    for found in presets:
+        check_next(check, found.slug, found.next, f"presets.{found.slug}.next", slugs)
     return presets
 
 

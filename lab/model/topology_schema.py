@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.model.predictions import (
+    CHOICE_FIELDS,
+    CHOICE_ID,
+    MAX_CHOICES,
+    METRIC_PATH,
+    MIN_CHOICES,
+    NEXT_FIELDS,
+    PREDICT_FIELDS,
+)
 from lab.model.schema import Param
 from lab.model.topology import (
     ACK_MODES,
@@ -301,6 +310,40 @@ _PRESET = _closed(
                 required=["at", "set"],
             ),
         },
+        "predict": {
+            "description": "a question asked before the run: choices (exactly one correct) or a number (tolerance)",
+            **_closed(
+                PREDICT_FIELDS,
+                {
+                    "prompt": {"type": "string", "maxLength": 400},
+                    "metric": {"type": "string", "pattern": METRIC_PATH.pattern},
+                    "unit": {"type": "string", "maxLength": 20},
+                    "tolerance": {"type": "number", "minimum": 0},
+                    "choices": {
+                        "type": "array",
+                        "minItems": MIN_CHOICES,
+                        "maxItems": MAX_CHOICES,
+                        "items": _closed(
+                            CHOICE_FIELDS,
+                            {
+                                "id": {"type": "string", "pattern": CHOICE_ID.pattern},
+                                "text": {"type": "string", "maxLength": 300},
+                                "correct": {"type": "boolean"},
+                                "explanation": {"type": "string", "maxLength": 600},
+                            },
+                            required=["id", "text", "correct", "explanation"],
+                        ),
+                    },
+                },
+                required=["prompt", "metric"],
+                oneOf=[{"required": ["choices"]}, {"required": ["tolerance", "unit"]}],
+            ),
+        },
+        "next": _closed(
+            NEXT_FIELDS,
+            {"preset": {**_NAME, "description": "another preset of this document"}, "why": {"type": "string"}},
+            required=["preset", "why"],
+        ),
     },
     required=["slug", "title"],
 )

@@ -6,6 +6,7 @@ milliseconds and every time in its events is exact.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -106,12 +107,28 @@ def trace(events: list[dict[str, Any]], *fields: str) -> list[tuple[Any, ...]]:
     return [(e["type"], round(e["t"] * 1000), *(e.get(f) for f in fields)) for e in events]
 
 
+# Played presets by (experiment, preset, seed, overrides): a played run is deterministic, so every claim test of
+# the session that asks for the same one reads the same run instead of playing it again.
+_PLAYED: dict[tuple[str, str, int, str], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+
+
 async def run_preset(
     experiment: str, preset: str, *, seed: int, **overrides: Any
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A built-in experiment's preset played whole on the virtual clock, as the driver plays it: seeded arrivals,
     the scripted toggles on time, samples every 250 ms. Its summary (as the run would save it, with its invariants
-    and findings) and events."""
+    and findings) and events; the summary is the caller's own copy, the events are shared with other callers and
+    must not be changed."""
+    key = (experiment, preset, seed, repr(sorted(overrides.items())))
+    if key not in _PLAYED:
+        _PLAYED[key] = await _play_preset(experiment, preset, seed=seed, **overrides)
+    summary, events = _PLAYED[key]
+    return copy.deepcopy(summary), events
+
+
+async def _play_preset(
+    experiment: str, preset: str, *, seed: int, **overrides: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from lab.engine.driver import SAMPLE_EVERY_S, plan, sample
     from lab.model.catalog import EXPERIMENTS
     from lab.model.invariants import check_invariants, findings

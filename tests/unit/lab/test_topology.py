@@ -209,7 +209,7 @@ def nested(path: list[Any], value: Any) -> dict[str, Any]:
             "workload.select.choices",
             "default, help, label, param, together, weights",
         ),
-        (["presets", 0, "notes"], "presets.calm.notes", "config, notice, script, slug, title"),
+        (["presets", 0, "notes"], "presets.calm.notes", "config, next, notice, predict, script, slug, title"),
         (["presets", 0, "script", 0, "values"], "presets.calm.script[0].values", "at, set"),
         (["dead_letters", "x"], "dead_letters.x", "at, label"),
     ],

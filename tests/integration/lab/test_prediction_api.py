@@ -1,0 +1,86 @@
+"""POST and GET /lab/api/predictions: a learner's prediction for a preset, stored before the run, with a 400
+naming the field for anything the preset's question cannot take (lab/predictions.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.test import Client
+
+from lab.models import Prediction
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
+
+pytestmark = pytest.mark.django_db
+URL = "/lab/api/predictions"
+
+
+@pytest.fixture
+def learner() -> Client:
+    client = Client(enforce_csrf_checks=True)
+    client.get("/lab/")
+    return client
+
+
+def predict(client: Client, body: dict[str, Any]) -> TestResponse:
+    token = client.cookies["csrftoken"].value
+    return client.post(URL, json.dumps(body), content_type="application/json", HTTP_X_CSRFTOKEN=token)
+
+
+def test_a_choice_is_stored_judged_and_answered_with_every_choices_explanation(learner: Client) -> None:
+    made = predict(learner, {"experiment": "checkout", "preset": "email-down", "choice": "all"})
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert (body["answer"], body["correct"]) == ("all", False)
+    assert {c["id"]: c["correct"] for c in body["predict"]["choices"]} == {"half": True, "all": False, "none": False}
+    assert all(c["explanation"] for c in body["predict"]["choices"])
+    listed = learner.get(URL, {"experiment": "checkout", "preset": "email-down"}).json()["predictions"]
+    assert [p["id"] for p in listed] == [body["id"]]
+
+
+def test_a_number_is_stored_unjudged_until_a_run_is_there_to_judge_it(learner: Client) -> None:
+    made = predict(learner, {"experiment": "checkout", "preset": "sync-baseline", "value": 1800})
+    assert made.status_code == 201
+    assert (made.json()["answer"], made.json()["correct"], made.json()["predict"]["tolerance"]) == (1800.0, None, 150)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"experiment": "nope", "preset": "x", "choice": "a"}, "experiment", "must be one of"),
+        ({"experiment": "checkout", "preset": "quick-tour", "choice": "a"}, "preset", "that asks a prediction:"),
+        ({"experiment": "checkout", "preset": "email-down", "choice": "most"}, "choice", "one of half, all, none"),
+        ({"experiment": "checkout", "preset": "email-down", "value": 50}, "value", "send choice (one of half, all"),
+        ({"experiment": "checkout", "preset": "sync-baseline", "value": "fast"}, "value", "a finite number in ms"),
+        ({"experiment": "checkout", "preset": "sync-baseline", "value": 1e13}, "value", "from -1e12 to 1e12"),
+        ({"experiment": "checkout", "preset": "email-down", "choice": "half", "when": 1}, "when", "unknown field"),
+    ],
+)
+def test_a_bad_prediction_is_a_400_naming_the_field_and_stores_nothing(
+    learner: Client, body: dict[str, Any], field: str, words: str
+) -> None:
+    refused = predict(learner, body)
+    assert refused.status_code == 400
+    assert words in refused.json()["fields"][field]
+    assert not Prediction.objects.exists()
+
+
+def test_listing_needs_a_preset_that_asks_a_prediction(learner: Client) -> None:
+    refused = learner.get(URL, {"experiment": "checkout", "preset": "quick-tour"})
+    assert refused.status_code == 400 and "preset" in refused.json()["fields"]
+
+
+def test_a_prediction_without_the_csrf_token_is_refused(learner: Client) -> None:
+    body = json.dumps({"experiment": "checkout", "preset": "email-down", "choice": "half"})
+    assert learner.post(URL, body, content_type="application/json").status_code == 403
+    assert not Prediction.objects.exists()
+
+
+def test_another_learners_predictions_are_not_listed(learner: Client) -> None:
+    predict(learner, {"experiment": "checkout", "preset": "email-down", "choice": "half"})
+    other = Client()
+    other.get("/lab/")
+    assert other.get(URL, {"experiment": "checkout", "preset": "email-down"}).json() == {"predictions": []}
