@@ -18,6 +18,7 @@ import { createSagaPanel } from "./sagas.js";
 import { createSubscriptions } from "./subscriptions.js";
 import { createEffects } from "./effects.js";
 import { createStreams } from "./streams.js";
+import { createDebrief } from "./debrief.js";
 
 const exp = JSON.parse($("experiment-data").textContent);
 let runInfo = JSON.parse($("run-data").textContent);
@@ -38,7 +39,9 @@ const controls = createControls(exp, {
   onToggle(name, value) {
     if (runInfo && runInfo.can_control && !store.finished) connection.send({ type: "toggle", values: { [name]: value } });
   },
-  onPresetChange() {},
+  onPresetChange() {
+    debrief.setPreset(controls.presetSlug());
+  },
   onFormChange() {
     if (!isLive()) previewForm();
   },
@@ -58,6 +61,11 @@ const charts = createCharts($("charts"), exp, {
   state: () => store,
 });
 const panels = createPanels($("panels"), exp, { run: () => runInfo, live: () => isLive(), runsUrl: $("lab").dataset.runsUrl, csrfToken });
+const debrief = createDebrief(exp, {
+  predictionsUrl: $("lab").dataset.predictionsUrl,
+  csrfToken,
+  presetUrl: (slug) => `${$("lab").dataset.experimentUrl}?preset=${encodeURIComponent(slug)}`,
+});
 const log = createLog($("event-log"), { onSelect: showJourney, invalidate: () => invalidate() });
 const sagas = view.sagas?.length ? createSagaPanel($("sagas"), view.sagas, { onOpen: (id) => showJourney({ correlation_id: id }) }) : null;
 const subscriptions = createSubscriptions($("subscriptions"), exp);
@@ -293,6 +301,10 @@ async function startRun(ev) {
   const body = { experiment: exp.slug, config };
   if (controls.presetSlug()) body.preset = controls.presetSlug();
   $("start").disabled = true;
+  if (!(await debrief.beforeStart())) {
+    $("start").disabled = false;
+    return;
+  }
   setStatus("starting…");
   const response = await fetch($("lab").dataset.runsUrl, {
     method: "POST",
@@ -322,6 +334,7 @@ function resetRun() {
   metrics.reset();
   panels.reset();
   effects.reset();
+  debrief.reset();
   log.reset();
   sagas?.reset();
   subscriptions.reset();
@@ -341,6 +354,7 @@ function showShare() {
 function onFinished(e) {
   renderSummary($("summary"), e.summary, exp, store.config);
   sagas?.finish();
+  debrief.show(e.summary, runInfo?.preset, { createdAt: runInfo?.can_control ? runInfo.created_at : null });
   $("start").disabled = !(runInfo && runInfo.can_control);
   $("stop").disabled = true;
   if (runInfo && !runInfo.can_control) controls.setLocked(true, READ_ONLY);
@@ -456,7 +470,10 @@ if (runInfo) {
     controls.setLocked(true);
   }
   connection.connect(runInfo);
-} else previewForm();
+} else {
+  debrief.setPreset(controls.presetSlug());
+  previewForm();
+}
 invalidate();
 
 // For the browser tests and bench/browser.py: read-only views of the page's state, and a way to drop the socket.
