@@ -84,3 +84,17 @@ def test_another_learners_predictions_are_not_listed(learner: Client) -> None:
     other = Client()
     other.get("/lab/")
     assert other.get(URL, {"experiment": "checkout", "preset": "email-down"}).json() == {"predictions": []}
+
+
+def test_signing_up_keeps_the_predictions_made_before(learner: Client) -> None:
+    predict(learner, {"experiment": "checkout", "preset": "email-down", "choice": "half"})
+    password = "a-long-enough-passphrase-42"
+    token = learner.cookies["csrftoken"].value
+    signed_up = learner.post(
+        "/accounts/signup/",
+        {"username": "ada", "password1": password, "password2": password, "csrfmiddlewaretoken": token},
+    )
+    assert signed_up.status_code == 302
+    assert Prediction.objects.get().user is not None and Prediction.objects.get().user.username == "ada"
+    listed = learner.get(URL, {"experiment": "checkout", "preset": "email-down"}).json()["predictions"]
+    assert [p["answer"] for p in listed] == ["half"]

@@ -7,6 +7,7 @@ a run of the preset, played whole on the virtual clock, records in the `metric` 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -58,35 +59,39 @@ def test_every_prediction_is_checked_here() -> None:
     assert set(predicting_presets()) == checked
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+async def summaries(experiment: str, preset: str, **overrides: Any) -> list[dict[str, Any]]:
+    """The preset's summary on each seed, played side by side (each on its own virtual clock)."""
+    played = await asyncio.gather(*(run_preset(experiment, preset, seed=s, **overrides) for s in SEEDS))
+    return [summary for summary, _ in played]
+
+
 @pytest.mark.parametrize(("experiment", "preset"), sorted(CORRECT_CHOICE_HOLDS))
-async def test_the_correct_choice_is_what_the_run_records(experiment: str, preset: str, seed: int) -> None:
+async def test_the_correct_choice_is_what_the_run_records_on_every_seed(experiment: str, preset: str) -> None:
     predict = EXPERIMENTS[experiment].preset(preset).predict  # type: ignore[union-attr]
     assert predict is not None and predict.kind == "choice"
-    summary, _ = await run_preset(experiment, preset, seed=seed)
-    figure = metric_value(summary, predict.metric)
-    assert figure is not None, f"{preset} records no {predict.metric}"
-    assert CORRECT_CHOICE_HOLDS[(experiment, preset)](figure, summary), (preset, predict.metric, figure)
+    for seed, summary in zip(SEEDS, await summaries(experiment, preset), strict=True):
+        figure = metric_value(summary, predict.metric)
+        assert figure is not None, f"{preset} records no {predict.metric}"
+        assert CORRECT_CHOICE_HOLDS[(experiment, preset)](figure, summary), (preset, seed, predict.metric, figure)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-async def test_full_jitter_makes_about_as_many_retries_as_no_jitter_or_more(seed: int) -> None:
+async def test_full_jitter_makes_about_as_many_retries_as_no_jitter_or_more_on_every_seed() -> None:
     predict = EXPERIMENTS["cascade"].preset("retries-full-jitter").predict  # type: ignore[union-attr]
     assert predict is not None
-    jittered, _ = await run_preset("cascade", "retries-full-jitter", seed=seed)
-    fixed, _ = await run_preset("cascade", "retries-no-jitter", seed=seed)
-    figure = metric_value(jittered, predict.metric)
-    assert figure is not None and figure > 0.05  # the outages still make requests retry
-    assert figure >= 0.8 * fixed["retries_per_request"]
+    jittered = await summaries("cascade", "retries-full-jitter")
+    fixed = await summaries("cascade", "retries-no-jitter")
+    for seed, with_jitter, without in zip(SEEDS, jittered, fixed, strict=True):
+        figure = metric_value(with_jitter, predict.metric)
+        assert figure is not None and figure > 0.05, seed  # the outages still make requests retry
+        assert figure >= 0.8 * without["retries_per_request"], (seed, figure, without["retries_per_request"])
 
 
-@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(("experiment", "preset"), sorted(NUMBER_STATED))
-async def test_a_number_prediction_of_the_figure_the_notice_states_is_judged_right(
-    experiment: str, preset: str, seed: int
+async def test_a_number_prediction_of_the_figure_the_notice_states_is_judged_right_on_every_seed(
+    experiment: str, preset: str
 ) -> None:
     predict = EXPERIMENTS[experiment].preset(preset).predict  # type: ignore[union-attr]
     assert predict is not None and predict.kind == "number"
-    summary, _ = await run_preset(experiment, preset, seed=seed, duration=10)
-    assert judge(predict, NUMBER_STATED[(experiment, preset)], summary) is True
-    assert judge(predict, NUMBER_STATED[(experiment, preset)] / 2, summary) is False
+    for summary in await summaries(experiment, preset, duration=10):
+        assert judge(predict, NUMBER_STATED[(experiment, preset)], summary) is True
+        assert judge(predict, NUMBER_STATED[(experiment, preset)] / 2, summary) is False
