@@ -112,12 +112,12 @@ export function createDebrief(exp, { predictionsUrl, csrfToken, presetUrl }) {
     return true;
   }
 
-  function resultRow(q, summary, prediction) {
+  function resultRow(q, summary, prediction, own) {
     const figure = figureAt(summary, q.metric);
     const shown = figure === null ? "not recorded by this run" : `${fmt(figure)} ${q.unit}`.trim();
     const rows = [h("p", {}, "The run recorded ", h("code", { text: q.metric }), " = ", h("strong", { class: "debrief-figure", text: shown }), ".")];
     if (!prediction) {
-      rows.unshift(h("p", { class: "hint", text: `You did not predict this run. The question was: ${q.prompt}` }));
+      rows.unshift(h("p", { class: "hint", text: `${own ? "You did not predict this run. " : ""}The preset asks: ${q.prompt}` }));
       return rows;
     }
     const right = q.kind === "choice"
@@ -179,10 +179,11 @@ export function createDebrief(exp, { predictionsUrl, csrfToken, presetUrl }) {
     async show(summary, slug, { createdAt = null } = {}) {
       const ran = presets.get(slug);
       if (!summary || !ran) return;
+      const mayPredict = startedHere || !!createdAt; // the learner's own run, not a shared one
       const looked = !startedHere && createdAt && ran.predict;
       const prediction = looked ? await storedPrediction(ran.slug, createdAt) : runPrediction;
       const parts = [h("h2", { id: "debrief-h", text: `Debrief: ${ran.title}` })];
-      if (ran.predict) parts.push(h("section", { class: "debrief-prediction", "aria-label": "Your prediction and the result" }, ...resultRow(ran.predict, summary, prediction)));
+      if (ran.predict) parts.push(h("section", { class: "debrief-prediction", "aria-label": "Your prediction and the result" }, ...resultRow(ran.predict, summary, prediction, mayPredict)));
       const findings = (summary.findings || []).map((f) => h("li", { text: typeof f === "string" ? f : f.text || "" }));
       if (findings.length) parts.push(h("h3", { text: "What the run showed" }), h("ul", { class: "debrief-findings" }, ...findings));
       const invariants = summary.invariants || [];
@@ -195,7 +196,6 @@ export function createDebrief(exp, { predictionsUrl, csrfToken, presetUrl }) {
       panel.replaceChildren(...parts);
       panel.hidden = false;
       $("debrief-status").textContent = "Run finished: the debrief is below the diagram.";
-      const mayPredict = startedHere || !!createdAt; // the learner's own run, not a shared one
       runPrediction = null;
       startedHere = false;
       saved = null;
