@@ -95,6 +95,7 @@ def test_signing_up_keeps_the_predictions_made_before(learner: Client) -> None:
         {"username": "ada", "password1": password, "password2": password, "csrfmiddlewaretoken": token},
     )
     assert signed_up.status_code == 302
-    assert Prediction.objects.get().user is not None and Prediction.objects.get().user.username == "ada"
+    adopted = Prediction.objects.get().user
+    assert adopted is not None and adopted.username == "ada"
     listed = learner.get(URL, {"experiment": "checkout", "preset": "email-down"}).json()["predictions"]
     assert [p["answer"] for p in listed] == ["half"]
