@@ -65,6 +65,7 @@ class LabSetup:
     metric: str
     problems: tuple[str, ...] = ()  # why their latest run of it does not count, when none does
     latest: Run | None = None
+    asks_prediction: bool = False  # the preset asks a prediction on the lab page, which counts for the question
 
 
 @dataclass
@@ -153,6 +154,7 @@ def _lab_setup(question: Question, learner: Learner) -> LabSetup:
         metric=question.metric,
         problems=evidence.problems,
         latest=evidence.latest,
+        asks_prediction=preset.predict is not None,
     )
 
 

@@ -34,6 +34,8 @@ def test_a_right_lab_page_prediction_before_the_run_earns_the_prediction_point(
     client: Client, driver: QuizDriver
 ) -> None:
     attempt = reach_the_lab_question(driver)
+    before = client.get(f"/quizzes/attempts/{attempt.id}/").content.decode()
+    assert "answering it there counts as your prediction here" in before
     predict_on_the_lab_page(client, "below")
     page = client.get(f"/quizzes/attempts/{attempt.id}/").content.decode()
     assert "You predicted on the lab page" in page and "Far below it." in page
