@@ -37,6 +37,13 @@ CORRECT_CHOICE_HOLDS: dict[tuple[str, str], Callable[[float, dict[str, Any]], bo
     # "Several times": more than once.
     ("cascade", "circuit-breaker"): lambda figure, _: figure >= 2,
 }
+# The slowdown presets keep inventory slow from second 5 to the end when played for 20 s, as
+# tests/integration/lab/test_preset_claims.py plays them: the same runs serve both files (run_preset plays each
+# once), and the predictions are about the slowdown, which the 40 s presets' last 10 s only recover from.
+SHORTENED: dict[tuple[str, str], dict[str, Any]] = {
+    ("cascade", "slow-inventory"): {"duration": 20},
+    ("cascade", "timeouts"): {"duration": 20},
+}
 # A number prediction of the figure the preset's notice states is judged right on every seed.
 NUMBER_STATED: dict[tuple[str, str], float] = {("checkout", "sync-baseline"): 1850.0}
 
@@ -69,7 +76,8 @@ async def summaries(experiment: str, preset: str, **overrides: Any) -> list[dict
 async def test_the_correct_choice_is_what_the_run_records_on_every_seed(experiment: str, preset: str) -> None:
     predict = EXPERIMENTS[experiment].preset(preset).predict  # type: ignore[union-attr]
     assert predict is not None and predict.kind == "choice"
-    for seed, summary in zip(SEEDS, await summaries(experiment, preset), strict=True):
+    played = await summaries(experiment, preset, **SHORTENED.get((experiment, preset), {}))
+    for seed, summary in zip(SEEDS, played, strict=True):
         figure = metric_value(summary, predict.metric)
         assert figure is not None, f"{preset} records no {predict.metric}"
         assert CORRECT_CHOICE_HOLDS[(experiment, preset)](figure, summary), (preset, seed, predict.metric, figure)
