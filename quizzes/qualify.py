@@ -46,10 +46,21 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+# What only tells the story of an experiment: rewording a notice or adding a prediction must not void every run
+# learners already made of it. Everything else in the document changes what a run does.
+NARRATION = frozenset({"title", "summary", "order", "default_preset", "view"})
+PRESET_NARRATION = frozenset({"title", "notice", "predict", "next"})
+
+
+def _executable(document: Mapping[str, Any]) -> Any:
+    """The document as stored JSON (a YAML document equals its round trip through the database), narration out."""
+    normal = json.loads(json.dumps(document))
+    presets = [{k: v for k, v in p.items() if k not in PRESET_NARRATION} for p in normal.get("presets", [])]
+    return {**{k: v for k, v in normal.items() if k not in NARRATION}, "presets": presets}
+
+
 def _same_document(ran: Mapping[str, Any] | None, built_in: Mapping[str, Any]) -> bool:
-    """Compared as stored JSON, so a document read from YAML equals its round trip through the database."""
-    normal = json.loads(json.dumps(built_in))
-    return ran is not None and json.loads(json.dumps(ran)) == normal
+    return ran is not None and _executable(ran) == _executable(built_in)
 
 
 def _toggles(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:

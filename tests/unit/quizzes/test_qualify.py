@@ -118,8 +118,20 @@ def test_a_run_whose_timings_lagged_does_not() -> None:
 
 
 def test_a_design_of_the_learners_own_under_the_same_name_does_not() -> None:
-    altered = {**CHECKOUT.document, "title": "My checkout"}
+    altered = {**CHECKOUT.document, "services": {**CHECKOUT.document["services"], "email": {"work_ms": 10}}}
     assert "different version of checkout" in problems(full_run(document=altered))[0]
+
+
+def test_a_run_made_before_a_preset_was_reworded_or_given_a_prediction_still_counts() -> None:
+    before = {
+        **CHECKOUT.document,
+        "title": "Checkout, as first written",
+        "presets": [
+            {k: v for k, v in {**p, "notice": "Older words."}.items() if k not in ("predict", "next")}
+            for p in CHECKOUT.document["presets"]
+        ],
+    }
+    assert problems(full_run(document=before)) == []
 
 
 def test_a_run_saved_before_runs_recorded_their_length_is_asked_for_again() -> None:
