@@ -113,6 +113,21 @@ def check_toggle_shape(message: dict[str, Any]) -> None:
         raise BadRequest({"name": f"must be a parameter name (a string), got {_kind(message['name'])}"})
 
 
+def redrive_request(message: dict[str, Any]) -> list[str] | None:
+    """A re-drive is `{"queue"?: str, "message_ids"?: [str, ...]}`; the message ids it names, if any."""
+    unknown = sorted(set(message) - {"queue", "message_ids", "type"})
+    if unknown:
+        raise BadRequest({name: "unknown field; allowed: queue, message_ids" for name in unknown})
+    if "queue" in message and not isinstance(message["queue"], str):
+        raise BadRequest({"queue": f"must be a queue name (a string), got {_kind(message['queue'])}"})
+    ids = message.get("message_ids")
+    if ids is None:
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or not 1 <= len(ids) <= 1000:
+        raise BadRequest({"message_ids": "must be a list of 1 to 1,000 message ids (strings)"})
+    return ids
+
+
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"

@@ -13,6 +13,7 @@ from comms_lab.http import (
     optional_object,
     optional_str,
     read_json_object,
+    redrive_request,
     sequence_number,
 )
 from comms_lab.learners import learner_for
@@ -151,6 +152,29 @@ def run_stop(request: HttpRequest, run_id: str) -> JsonResponse:
         return run
     services.request_stop(run)
     return JsonResponse({"status": "stopping"}, status=202)
+
+
+def run_dead_letters(request: HttpRequest, run_id: str) -> JsonResponse:
+    """GET: the messages in the run's dead-letter queue. POST: re-drive them, `{"queue"?, "message_ids"?}`."""
+    if request.method == "GET":
+        access = _access(request, run_id)
+        if access is None:
+            return json_error(404, f"no run {run_id} that you can see")
+        return JsonResponse({"dead_letters": selectors.dead_letters(access[0])})
+    if request.method != "POST":
+        return json_error(405, "use GET to list the dead letters or POST to re-drive them")
+    run = _controlled_run(request, run_id, "re-drive")
+    if isinstance(run, JsonResponse):
+        return run
+    try:
+        data = read_json_object(request)
+        message_ids = redrive_request(data)
+        moved = services.redrive_dead_letters(run, queue=optional_str(data, "queue"), message_ids=message_ids)
+    except BadRequest as exc:
+        return json_error(400, str(exc), fields=exc.fields)
+    except ConfigError as exc:
+        return json_error(409 if "run" in exc.errors else 400, str(exc), fields=exc.errors)
+    return JsonResponse({"redriven": [e["message_id"] for e in moved]})
 
 
 def prediction_list(request: HttpRequest) -> JsonResponse:

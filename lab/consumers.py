@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from redis import RedisError
 
-from comms_lab.http import BadRequest, check_toggle_shape, parse_ws_frame, sequence_number
+from comms_lab.http import BadRequest, check_toggle_shape, parse_ws_frame, redrive_request, sequence_number
 from comms_lab.learners import learner_for_scope
 from comms_lab.metrics import OPEN_SOCKETS, SOCKETS_REFUSED
 from lab import selectors, services, sockets
@@ -151,6 +151,8 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.replay(sequence_number(after))
         elif kind == "toggle":
             await self.toggle(message)
+        elif kind == "redrive":
+            await self.redrive(message)
         elif kind == "stop":
             if not self.can_control:
                 await self.error("only the run's owner can stop it", code=403)
@@ -159,7 +161,9 @@ class RunConsumer(AsyncWebsocketConsumer):
         elif kind == "ping":
             await self.send_json({"type": "pong"})
         else:
-            await self.error(f"type: unknown frame type {kind!r}; use replay, toggle, stop or ping", field="type")
+            await self.error(
+                f"type: unknown frame type {kind!r}; use replay, toggle, redrive, stop or ping", field="type"
+            )
 
     async def replay(self, after: int) -> None:
         async with self.send_lock:
@@ -182,6 +186,22 @@ class RunConsumer(AsyncWebsocketConsumer):
             await database_sync_to_async(self._apply)(values)
         except ConfigError as exc:
             await self.send_json({"type": "error", "error": str(exc), "fields": exc.errors, "code": 400})
+
+    async def redrive(self, message: dict[str, Any]) -> None:
+        """`{"type": "redrive", "queue"?, "message_ids"?}`: dead letters back on their queues (the owner only)."""
+        if not self.can_control:
+            await self.error("only the run's owner can re-drive its dead letters", code=403)
+            return
+        message_ids = redrive_request(message)
+        queue = message.get("queue")
+        try:
+            await database_sync_to_async(self._redrive)(queue, message_ids)
+        except ConfigError as exc:
+            await self.send_json({"type": "error", "error": str(exc), "fields": exc.errors, "code": 400})
+
+    def _redrive(self, queue: str | None, message_ids: list[str] | None) -> None:
+        self.run.refresh_from_db(fields=["status"])
+        services.redrive_dead_letters(self.run, queue=queue, message_ids=message_ids)
 
     def _apply(self, values: dict[str, Any]) -> None:
         self.run.refresh_from_db(fields=["status"])

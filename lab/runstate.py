@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
@@ -104,6 +105,24 @@ class RunState:
     def forget_saved(self) -> None:
         """Drop what a saved run keeps in Redis (its log, for replays, until its TTL): no scan needed."""
         self.redis.delete(*(self.key(k) for k in KEPT_KEYS))
+
+    def redrive(self, chosen: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Put the chosen dead letters back at the end of their queues, each as a first delivery again. Each is
+        counted as outstanding work before it is queued, so the run waits for it; LREM decides, so two re-drives
+        at once move each message once."""
+        moved = []
+        for raw in cast(list[str], self.redis.lrange(self.key("dlq"), 0, -1)):
+            entry = json.loads(raw)
+            if not chosen(entry) or not self.redis.lrem(self.key("dlq"), 1, raw):
+                continue
+            message = {k: v for k, v in entry.items() if k not in ("reason", "last_error", "consumer", "last_delay_ms")}
+            message.update(attempt=1, redriven=True)
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.incrby(self.key("outstanding"), 1)
+            pipe.rpush(self.key("q", message["queue"]), json.dumps(message, separators=(",", ":")))
+            pipe.execute()
+            moved.append(message)
+        return moved
 
     def cleanup(self, *, everything: bool = False) -> None:
         """Drop the working keys once the run is saved; the event log keeps its own TTL for replays (unless

@@ -74,6 +74,28 @@ def state_at_version(run: Run, *, link: str, key: str, version: str) -> dict[str
     }
 
 
+def dead_letters(run: Run) -> list[dict[str, Any]]:
+    """The run's dead-letter queue as its log tells it (live or saved): each message still there, oldest first,
+    with its queue, deliveries made and last error."""
+    held: dict[str, dict[str, Any]] = {}
+    for event in events_after(run, 0):
+        if event["type"] == "dlq.added":
+            held[event["message_id"]] = {
+                "message_id": event["message_id"],
+                "queue": event.get("queue", ""),
+                "correlation_id": event.get("correlation_id"),
+                "attempts": event.get("attempt"),
+                "last_error": event.get("last_error") or event.get("reason"),
+                "reason": event.get("reason"),
+                "key": event.get("key", ""),
+                "body": event.get("body", {}),
+                "t": event["t"],
+            }
+        elif event["type"] == "dlq.redriven":
+            held.pop(event["message_id"], None)
+    return list(held.values())
+
+
 def ws_path(run_id: str) -> str:
     return f"/ws/lab/runs/{run_id}/"
 

@@ -325,7 +325,33 @@ def apply_toggles(run: Run, values: dict[str, Any], *, by: str) -> list[dict[str
     if resumes_delivery(clean):
         from lab.tasks import dispatch
 
-        dispatch.delay(str(run.id))  # a consumer or subscriber is back: its waiting messages go out again
+        dispatch.delay(str(run.id))  # a consumer or subscriber is back, or more consumers, or with room
+    return logged
+
+
+def redrive_dead_letters(run: Run, *, queue: str | None, message_ids: list[str] | None) -> list[dict[str, Any]]:
+    """Put dead letters back on their queues (all, one queue's, or the listed ones) while the run goes; each is
+    delivered afresh, so it is processed once its consumer can handle it. Logs `dlq.redriven` for each."""
+    if not run.is_active:
+        raise ConfigError({"run": f"the run is {run.status}; dead letters can be re-driven only while it runs"})
+    queues = experiment_for(run).topology.queues()
+    if queue is not None and queue not in queues:
+        raise ConfigError({"queue": f"names no queue of this experiment; one of {', '.join(queues)}"})
+    wanted = set(message_ids) if message_ids is not None else None
+    moved = RunState(str(run.id)).redrive(
+        lambda entry: (
+            entry.get("queue") in queues
+            and (queue is None or entry["queue"] == queue)
+            and (wanted is None or entry.get("message_id") in wanted)
+        )
+    )
+    if not moved:
+        return []
+    now = round(RunState(str(run.id)).elapsed(), 3)
+    logged = emit(str(run.id), [{"type": "dlq.redriven", "t": now, **message} for message in moved])
+    from lab.tasks import dispatch
+
+    dispatch.delay(str(run.id))
     return logged
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/runs/<str:run_id>/state", api.run_state_at, name="api-run-state"),
     path("api/runs/<str:run_id>/toggles", api.run_toggles, name="api-run-toggles"),
     path("api/runs/<str:run_id>/stop", api.run_stop, name="api-run-stop"),
+    path("api/runs/<str:run_id>/dead-letters", api.run_dead_letters, name="api-run-dead-letters"),
     path("runs/<str:run_id>/", views.run_page, name="run"),
     path("<slug:slug>/", views.experiment_page, name="experiment"),
 ]

@@ -554,23 +554,25 @@ class Engine:
         raise KeyError(f"no queue {queue!r} in run {ctx.run_id}")
 
     async def dispatch(self, ctx: RunContext, queue: str) -> None:
-        """Hand waiting messages to the consumer's free instances, as real task messages through Celery."""
+        """Hand waiting messages to the consumers with room, as real task messages through Celery."""
         link, consumer = self.consumer_of(ctx, queue)
+        knobs = link.consumer_knobs and link.id == queue
         taken = await ctx.state.take(
             queue,
-            capacity=consumer.instances * link.prefetch,
+            consumers=(f"{queue}.consumers" if knobs else "", consumer.instances),
+            prefetch=(f"{queue}.prefetch" if knobs else "", link.prefetch),
             down_param=f"{consumer.id}.down",
             subscribed_param=f"{queue}.subscribed" if link.kind == "topic" else "",
         )
         if taken and await ctx.state.spend(len(taken)) > ctx.task_budget:
-            for message in taken:  # a design that amplifies without end stops here, visibly, not on the machine
-                await ctx.state.done_with(queue)
+            for number, message in taken:  # a design that amplifies without end stops here, visibly
+                await ctx.state.done_with(queue, number)
                 await ctx.state.dead_letter(message, "the run's task budget is spent")
                 ctx.emit("dlq.added", reason="the run's task budget is spent", **message)
                 await ctx.settle(-1)
             return
-        for message in taken:
-            self.deliver(ctx.run_id, queue, message)
+        for number, message in taken:
+            self.deliver(ctx.run_id, queue, {**message, "consumer": number})
 
     async def dispatch_all(self, ctx: RunContext) -> None:
         for queue in ctx.topology.queues():
@@ -591,7 +593,7 @@ class Engine:
             ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
             finished = True
         await ctx.state.acknowledge(queue, env["message_id"])
-        await ctx.state.done_with(queue)
+        await ctx.state.done_with(queue, env.get("consumer", 1))
         if finished:
             await ctx.settle(-1)
         await self.dispatch(ctx, queue)
@@ -608,7 +610,9 @@ class Engine:
         if acks == "before_work" and fault.crash != "none":  # at-most-once: acknowledged on receipt
             return await self._crashed(ctx, queue, env, 0.0, redelivered=fault.crash == "before_ack")
         started = ctx.clock.time()
-        await ctx.sleep((ctx.work_ms(consumer) + fault.extra_latency_ms + self._jitter(ctx, consumer, env)) / 1000)
+        slower_ms = float(ctx.params.get(f"{queue}.slow_consumer_ms", 0.0)) if env.get("consumer") == 1 else 0.0
+        extra_ms = fault.extra_latency_ms + slower_ms + self._jitter(ctx, consumer, env)
+        await ctx.sleep((ctx.work_ms(consumer) + extra_ms) / 1000)
         duration = round((ctx.clock.time() - started) * 1000, 1)
         if fault.crash == "before_ack" and acks is None:
             return await self._crashed(ctx, queue, env, duration, redelivered=True)
@@ -617,27 +621,33 @@ class Engine:
             ctx.emit("message.processed", outcome="duplicate_skipped", duration_ms=duration, **env)
             return True
         over_limit = env.get("hops", 0) > MAX_HOPS
-        failed = fault.error or over_limit or await self._handler_fails(ctx, consumer, env)
-        if failed and key is not None:
+        error = (
+            f"passed {MAX_HOPS} hops"
+            if over_limit
+            else self._poison(ctx, queue, env)
+            or (f"{consumer.id} failed" if fault.error else None)
+            or await self._handler_error(ctx, consumer, env)
+        )
+        if error and key is not None:
             await delivery.release(ctx, consumer.id, key)
-        if failed and acks == "before_work":  # acknowledged already: nobody will deliver it again
-            ctx.emit("message.processed", outcome="error", duration_ms=duration, **env)
+        if error and acks == "before_work":  # acknowledged already: nobody will deliver it again
+            ctx.emit("message.processed", outcome="error", duration_ms=duration, error=error, **env)
             return True
-        if failed:
+        if error:
             policy = ctx.retry_policy(link.retry)
             allowed = link.max_deliveries or policy.max_attempts
             if not over_limit and env["attempt"] < allowed:
                 rng = ctx.rng_for(env["message_id"], "backoff", env["attempt"])
                 delay = policy.delay_for(env["attempt"], rng, env.get("last_delay_ms"))
-                ctx.emit("message.processed", outcome="error", duration_ms=duration, **env)
+                ctx.emit("message.processed", outcome="error", duration_ms=duration, error=error, **env)
                 ctx.emit("retry.scheduled", delay_ms=round(delay, 1), next_attempt=env["attempt"] + 1, **env)
                 again = {**env, "attempt": env["attempt"] + 1, "last_delay_ms": round(delay, 1)}
                 self.requeue(ctx.run_id, queue, again, delay / 1000)
                 return False
-            reason = f"passed {MAX_HOPS} hops" if over_limit else f"{consumer.id} failed {env['attempt']} times"
-            await ctx.state.dead_letter(env, reason)
-            ctx.emit("message.processed", outcome="error", duration_ms=duration, **env)
-            ctx.emit("dlq.added", reason=reason, **env)
+            reason = error if over_limit else f"{consumer.id} failed {env['attempt']} times"
+            await ctx.state.dead_letter(env, reason, error)
+            ctx.emit("message.processed", outcome="error", duration_ms=duration, error=error, **env)
+            ctx.emit("dlq.added", reason=reason, last_error=error, **env)
             return True
         first_time = await ctx.state.mark_processed(consumer.id, env["message_id"])
         if fault.crash == "before_ack":  # at-least-once: the work is done, the ack never sent
@@ -657,9 +667,17 @@ class Engine:
         await ctx.state.enqueue(queue, env, front=True)
         return False
 
-    async def _handler_fails(self, ctx: RunContext, consumer: Service, env: dict[str, Any]) -> bool:
+    @staticmethod
+    def _poison(ctx: RunContext, queue: str, env: dict[str, Any]) -> str | None:
+        """A message its consumer cannot handle fails every delivery: chosen by the message, never the attempt."""
+        share = float(ctx.params.get(f"{queue}.poison_share", 0.0))
+        if share and ctx.rng_for(env["correlation_id"], queue, "poison").random() < share:
+            return "cannot handle this message (poison)"
+        return None
+
+    async def _handler_error(self, ctx: RunContext, consumer: Service, env: dict[str, Any]) -> str | None:
         """Run what the consumer does with the message (its steps, or those for the message's event)."""
         steps = consumer.on.get(str(env.get("key", "")), consumer.steps)
         if not steps:
-            return False
-        return await self.run_steps(ctx, consumer, steps, env) is not None
+            return None
+        return await self.run_steps(ctx, consumer, steps, env)

@@ -23,18 +23,64 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0
 """
-# Hand waiting messages to free consumer instances, unless the consumer is down (ARGV[2] is true) or, for a topic
-# subscription, its subscriber is away (ARGV[4] is false): returns the messages taken.
+# Competing consumers, as a broker with per-consumer prefetch runs them. Each consumer i (1-based) has a prefetch
+# buffer (a list) and is busy with at most one message at a time. Unless the consumer service is down: consumers
+# removed since the last call hand their prefetched messages back to the front of the queue; waiting messages are
+# pushed one at a time into the next buffer with room (prefetch minus buffered minus busy), round-robin from the
+# consumer after the last one served; every idle consumer starts the head of its buffer. Nothing moves either
+# while, for a topic subscription, its subscriber is away (ARGV[8] is false).
+# Returns [consumer, message, consumer, message, ...] for the messages to start now.
 DISPATCH = """
-if redis.call('HGET', KEYS[3], ARGV[2]) == 'true' then return {} end
-if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], ARGV[4]) == 'false' then return {} end
-local free = tonumber(ARGV[1]) - tonumber(redis.call('GET', KEYS[2]) or '0')
-if free <= 0 then return {} end
-local taken = redis.call('LPOP', KEYS[1], free)
-if not taken then return {} end
-redis.call('INCRBY', KEYS[2], #taken)
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return taken
+if redis.call('HGET', KEYS[2], ARGV[5]) == 'true' then return {} end
+if ARGV[8] ~= '' and redis.call('HGET', KEYS[2], ARGV[8]) == 'false' then return {} end
+local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or ARGV[3])
+local p = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or ARGV[4])
+local prefix, ttl = ARGV[7], ARGV[6]
+local seen = tonumber(redis.call('GET', KEYS[4]) or '0')
+for i = seen, n + 1, -1 do
+  local m = redis.call('RPOP', prefix .. i)
+  while m do
+    redis.call('LPUSH', KEYS[1], m)
+    m = redis.call('RPOP', prefix .. i)
+  end
+end
+if n > seen then redis.call('SET', KEYS[4], n, 'EX', ttl) end
+local room = {}
+for i = 1, n do
+  room[i] = p - redis.call('LLEN', prefix .. i) - redis.call('HEXISTS', KEYS[3], i)
+end
+local turn = tonumber(redis.call('GET', KEYS[5]) or '0')
+local placing = n > 0
+while placing do
+  placing = false
+  for step = 1, n do
+    local i = (turn + step - 1) % n + 1
+    if room[i] > 0 then
+      local m = redis.call('LPOP', KEYS[1])
+      if not m then break end
+      redis.call('RPUSH', prefix .. i, m)
+      redis.call('EXPIRE', prefix .. i, ttl)
+      room[i] = room[i] - 1
+      turn = i
+      placing = true
+      break
+    end
+  end
+end
+redis.call('SET', KEYS[5], turn, 'EX', ttl)
+local out = {}
+for i = 1, n do
+  if redis.call('HEXISTS', KEYS[3], i) == 0 then
+    local m = redis.call('LPOP', prefix .. i)
+    if m then
+      redis.call('HSET', KEYS[3], i, 1)
+      table.insert(out, i)
+      table.insert(out, m)
+    end
+  end
+end
+redis.call('EXPIRE', KEYS[3], ttl)
+return out
 """
 LEASE_MAX_S = 120
 # Above this much lateness (simulated waits that ended late, as a share of all simulated waiting) a run's
@@ -118,13 +164,47 @@ class EngineState:
             await self.redis.rpush(self.key("q", queue), payload)
 
     async def take(
-        self, queue: str, *, capacity: int, down_param: str, subscribed_param: str = ""
-    ) -> list[dict[str, Any]]:
+        self,
+        queue: str,
+        *,
+        consumers: tuple[str, int],
+        prefetch: tuple[str, int],
+        down_param: str,
+        subscribed_param: str = "",
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Messages to start now, each with the consumer (1-based) that takes it. `consumers` and `prefetch` are
+        (live knob, value when the run has no such knob): read inside the script, so a toggle counts at once.
+        `subscribed_param` names a topic subscription's knob that holds its messages while its subscriber is away."""
         taken = await self.dispatch_script(
-            keys=[self.key("q", queue), self.key("inflight", queue), self.key("live")],
-            args=[capacity, down_param, WORKING_TTL_S, subscribed_param],
+            keys=[
+                self.key("q", queue),
+                self.key("live"),
+                self.key("busy", queue),
+                self.key("consumers-seen", queue),
+                self.key("turn", queue),
+            ],
+            args=[
+                consumers[0],
+                prefetch[0],
+                consumers[1],
+                prefetch[1],
+                down_param,
+                WORKING_TTL_S,
+                self.key("buf", queue, ""),
+                subscribed_param,
+            ],
         )
-        return [json.loads(m) for m in taken or []]
+        pairs = list(taken or [])
+        return [(int(pairs[i]), json.loads(pairs[i + 1])) for i in range(0, len(pairs), 2)]
+
+    async def consumer_load(self, queue: str, consumers: int) -> list[int]:
+        """Per consumer (1-based order): messages it holds, prefetched or in hand."""
+        pipe = self.redis.pipeline(transaction=False)
+        for i in range(1, consumers + 1):
+            pipe.llen(self.key("buf", queue, i))
+            pipe.hexists(self.key("busy", queue), str(i))
+        counts = await pipe.execute()
+        return [int(counts[i]) + int(counts[i + 1]) for i in range(0, len(counts), 2)]
 
     async def subscriptions_existing(self, subscribed_now: list[str]) -> set[str]:
         """Topic subscriptions created so far: those subscribed now join the set (a broker creates a subscription
@@ -148,8 +228,9 @@ class EngineState:
         """Count broker deliveries against the run's task budget; the total so far."""
         return int(await self.redis.incrby(self.key("tasks"), deliveries))
 
-    async def done_with(self, queue: str) -> None:
-        await self.redis.decr(self.key("inflight", queue))
+    async def done_with(self, queue: str, consumer: int) -> None:
+        """The consumer finished (or gave back) the message in its hand: it may start the next."""
+        await self.redis.hdel(self.key("busy", queue), str(consumer))
 
     async def queue_depths(self, queues: list[str]) -> dict[str, int]:
         pipe = self.redis.pipeline(transaction=False)
@@ -157,8 +238,9 @@ class EngineState:
             pipe.llen(self.key("q", queue))
         return dict(zip(queues, (int(n) for n in await pipe.execute()), strict=True))
 
-    async def dead_letter(self, envelope: dict[str, Any], reason: str) -> None:
-        await self.redis.rpush(self.key("dlq"), json.dumps({**envelope, "reason": reason}))
+    async def dead_letter(self, envelope: dict[str, Any], reason: str, last_error: str = "") -> None:
+        entry = {**envelope, "reason": reason, "last_error": last_error or reason}
+        await self.redis.rpush(self.key("dlq"), json.dumps(entry, separators=(",", ":")))
 
     async def dead_letter_count(self) -> int:
         return int(await self.redis.llen(self.key("dlq")))

@@ -60,5 +60,5 @@ async def redeliver_orphans(engine: Engine, run_id: str) -> None:
                 env = {**entry["env"], "redelivered": True}
                 ctx.emit("message.redelivered", reason="its consumer's worker died", **env)
                 await ctx.state.enqueue(queue, env, front=True)
-                await ctx.state.done_with(queue)
+                await ctx.state.done_with(queue, env.get("consumer", 1))
                 await engine.dispatch(ctx, queue)

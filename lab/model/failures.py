@@ -99,7 +99,11 @@ def healing(live: dict[str, Any]) -> dict[str, Any]:
 
 
 def resumes_delivery(values: dict[str, Any]) -> bool:
-    """Whether these toggles let held messages go out again (a consumer back up, a subscriber back)."""
+    """Whether these toggles let held messages go out again (a consumer back up, a subscriber back, more consumers
+    on a queue or more room in their prefetch buffers)."""
     return any(
-        (k.endswith(".down") and v is False) or (k.endswith(".subscribed") and v is True) for k, v in values.items()
+        (k.endswith(".down") and v is False)
+        or (k.endswith(".subscribed") and v is True)
+        or k.endswith((".consumers", ".prefetch"))
+        for k, v in values.items()
     )

@@ -17,7 +17,7 @@ EXPLANATIONS = {
     "projection_converges": "Once caught up, the read model holds for every key exactly what its events in the log"
     " add up to.",
     "no_stale_reads": "Every query right after a command saw that command's event in the read model.",
-    "no_dead_letters": "No message ended in the dead-letter queue.",
+    "no_dead_letters": "No message ended in the dead-letter queue (a re-driven one is back on its queue).",
     "no_missed_messages": "Every subscription got a copy of every message that matched it, also while its subscriber"
     " was away.",
     "breaker_blocks_calls": "No call reached a service while the circuit breaker guarding it was open.",
@@ -84,7 +84,8 @@ def _violations(kind: str, events: list[dict[str, Any]], summary: dict[str, Any]
         detail = f"{missing} never processed, {extra} processed more than once, {lost} lost after acknowledgement."
         return missing + extra, detail if missing + extra else ""
     if kind == "no_dead_letters":
-        return int(summary.get("dlq_count", 0)), ""
+        left = int(summary.get("dlq_count", 0)) - int(summary.get("dlq_redriven", 0))
+        return left, f"{left} left there at the end (re-driven ones do not count)." if left else ""
     if kind == "no_missed_messages":
         return _missed(events)
     if kind == "breaker_blocks_calls":

@@ -139,6 +139,10 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
     if waves:
         summary["retry_waves"] = waves
     summary.update(outcomes.figures(events, group_by=group_by))
+    messages = message_summary(events, duration_s=duration_s)
+    if messages:
+        summary["messages"] = messages
+        summary["dlq_redriven"] = sum(q["redriven"] for q in messages.values())
     for key in (group_by,) if group_by else ("mode", "path"):
         label = f"by_{key}"
         groups = sorted({e[key] for e in finished if e.get(key)})
@@ -152,3 +156,45 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
                 for g in groups
             }
     return summary
+
+
+def message_summary(events: Iterable[dict[str, Any]], *, duration_s: float) -> dict[str, dict[str, Any]]:
+    """Per queue: messages published and processed (each counted once), how many were processed per second
+    while the load lasted, how long each waited from publish to the start of its first delivery (prefetched
+    time included), which consumer processed each, and the dead letters and re-drives."""
+    published: dict[str, dict[str, float]] = defaultdict(dict)
+    started: dict[str, dict[str, float]] = defaultdict(dict)
+    done: dict[str, dict[str, tuple[float, Any]]] = defaultdict(dict)
+    dead: dict[str, set[str]] = defaultdict(set)
+    redriven: dict[str, int] = defaultdict(int)
+    for event in events:
+        kind, queue, message = event.get("type"), event.get("queue"), event.get("message_id")
+        if not queue or not message:
+            continue
+        if kind == "message.published":
+            published[queue].setdefault(message, event["t"])
+        elif kind == "message.consumed":
+            started[queue].setdefault(message, event["t"])
+        elif kind == "message.processed" and event.get("outcome") == "ok":
+            done[queue].setdefault(message, (event["t"], event.get("consumer")))
+        elif kind == "dlq.added":
+            dead[queue].add(message)
+        elif kind == "dlq.redriven":
+            redriven[queue] += 1
+    found = {}
+    for queue, sent in published.items():
+        waits = [1000 * (started[queue][m] - t) for m, t in sent.items() if m in started[queue]]
+        by_consumer: dict[str, int] = defaultdict(int)
+        for _, consumer in done[queue].values():
+            by_consumer[str(consumer or 1)] += 1
+        in_load = sum(1 for t, _ in done[queue].values() if t <= duration_s)
+        found[queue] = {
+            "published": len(sent),
+            "processed": len(done[queue]),
+            "processed_per_s": _round(in_load / duration_s if duration_s else 0.0, 2),
+            "wait_ms": {**latency_summary(waits), "max": _round(max(waits, default=0.0))},
+            "by_consumer": dict(sorted(by_consumer.items(), key=lambda item: int(item[0]))),
+            "dead_lettered": len(dead[queue]),
+            "redriven": redriven[queue],
+        }
+    return found

@@ -113,6 +113,7 @@ class Link:
     max_deliveries: int = 0  # 0: retry policy decides; otherwise dead-letter after this many deliveries
     prefetch: int = 1
     ack: str | None = None  # an ack mode makes the acknowledgement's place a knob, `<link>.ack`
+    consumer_knobs: bool = False  # a queue whose consumers a learner scales, slows and breaks live
     subscriptions: tuple[Subscription, ...] = ()
     partitions: int = 1
     key: str = ""
@@ -360,6 +361,7 @@ LINK_FIELDS = {
     "max_deliveries",
     "prefetch",
     "ack",
+    "consumer_knobs",
     "subscriptions",
     "partitions",
     "key",
@@ -482,6 +484,7 @@ def parse_topology(document: Any, *, source: str = "document") -> Topology:
     schema = Schema(
         tuple(
             _params(workload, services, policies, extra_params)
+            + queue_params(links, services)
             + stream_params(links, services)
             + subscription_params(links)
             + delivery_params(links, services, workload)
@@ -766,6 +769,7 @@ def _links(check: _Checker, raw: Any, services: dict[str, Service], policies: di
             max_deliveries=int(check.number(spec, "max_deliveries", path, default=0, low=0, high=20, whole=True)),
             prefetch=int(check.number(spec, "prefetch", path, default=1, low=1, high=100, whole=True)),
             ack=_ack(check, spec, path, kind),
+            consumer_knobs=_consumer_knobs(check, spec, kind, path),
             subscriptions=tuple(subscriptions),
             partitions=int(check.number(spec, "partitions", path, default=1, low=1, high=MAX_PARTITIONS, whole=True)),
             key=str(spec.get("key", "")),
@@ -791,6 +795,13 @@ def _ack(check: _Checker, spec: dict[str, Any], path: str, kind: str) -> str | N
         check.fail(f"{path}.ack", "only a queue's or a topic's consumers acknowledge messages")
         return None
     return check.choice(spec, "ack", path, ACK_MODES, "after_work")
+
+
+def _consumer_knobs(check: _Checker, spec: dict[str, Any], kind: str, path: str) -> bool:
+    wanted = check.flag(spec, "consumer_knobs", path, default=False)
+    if wanted and kind != "queue":
+        check.fail(f"{path}.consumer_knobs", f"only a queue link has consumer knobs; this link is a {kind}")
+    return wanted and kind == "queue"
 
 
 def _steps(check: _Checker, raw: Any, path: str, *, depth: int, single: bool = False) -> list[Step]:
@@ -1186,6 +1197,68 @@ def _params(
             params += failure_params(service.id, service.label)
     for policy in policies.values():
         params += policy_params(policy)
+    return params
+
+
+def queue_params(links: dict[str, Link], services: dict[str, Service]) -> list[Param]:
+    """Per queue with `consumer_knobs`: how many consumers compete for it, how many messages each may prefetch,
+    how much slower its first consumer is, and the share of messages its consumers cannot handle (poison)."""
+    params = []
+    for link in links.values():
+        if not link.consumer_knobs:
+            continue
+        name, where = link.id, f"queue:{link.id}"
+        consumer = services.get(link.target)
+        params += [
+            Param(
+                f"{name}.consumers",
+                "int",
+                consumer.instances if consumer else 1,
+                f"{link.label}: consumers",
+                0,
+                64,
+                live=True,
+                group=where,
+                help="Consumers taking messages off the queue; 0 leaves them waiting. A removed consumer hands back"
+                " what it had prefetched.",
+            ),
+            Param(
+                f"{name}.prefetch",
+                "int",
+                link.prefetch,
+                f"{link.label}: prefetch",
+                1,
+                100,
+                live=True,
+                group=where,
+                help="How many messages each consumer may hold at once; it works through them one at a time.",
+            ),
+            Param(
+                f"{name}.slow_consumer_ms",
+                "float",
+                0.0,
+                f"{link.label}: consumer 1 slower by",
+                0,
+                10_000,
+                unit="ms",
+                live=True,
+                group=where,
+                help="Extra time consumer 1 spends on every message (a noisy neighbour, a cold cache).",
+            ),
+            Param(
+                f"{name}.poison_share",
+                "float",
+                0.0,
+                f"{link.label}: share of poison messages",
+                0,
+                1,
+                unit="fraction",
+                live=True,
+                group=where,
+                help="Messages the consumer cannot handle fail every delivery until they are dead-lettered. Set it"
+                " to 0 to deploy the fix, then re-drive the dead letters.",
+            ),
+        ]
     return params
 
 

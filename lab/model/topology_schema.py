@@ -185,6 +185,10 @@ _LINK = _closed(
             "enum": list(ACK_MODES),
             "description": "queue and topic: where consumers acknowledge; makes <link>.ack a live knob",
         },
+        "consumer_knobs": {
+            "type": "boolean",
+            "description": "queues only: live knobs for its consumers (count, prefetch, one slow, poison share)",
+        },
         "subscriptions": {
             "type": "array",
             "items": _closed(

@@ -308,7 +308,7 @@ async def serve_request(engine: Engine, ctx: RunContext, queue: str, env: dict[s
         ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
         finished = True
     await ctx.state.acknowledge(queue, env["message_id"])
-    await ctx.state.done_with(queue)
+    await ctx.state.done_with(queue, env.get("consumer", 1))
     if finished:
         await ctx.settle(-1)
     await engine.dispatch(ctx, queue)

@@ -372,7 +372,29 @@ def test_an_unknown_link_field_is_named() -> None:
     document["links"][1]["colour"] = "red"
     path, message = error(document)
     assert path == "links.q.mail.colour"
-    assert message.startswith("unknown field; allowed: ack, at, breaker, bulkhead, classes, deadline_ms, from, groups,")
+    assert message.startswith("unknown field; allowed: ack, at, breaker, bulkhead, classes, consumer_knobs,")
+
+
+def test_consumer_knobs_belong_to_queues_only() -> None:
+    document = doc()
+    document["links"][0]["consumer_knobs"] = True
+    assert error(document) == (
+        "links.shop-stock.consumer_knobs",
+        "only a queue link has consumer knobs; this link is a call",
+    )
+
+
+def test_a_queue_with_consumer_knobs_gets_live_count_prefetch_slowness_and_poison_knobs() -> None:
+    document = doc()
+    document["links"][1].update(consumer_knobs=True, prefetch=10)
+    params = parse_topology(document).schema.by_name
+    knobs = {n: (p.default, p.minimum, p.maximum, p.live) for n, p in params.items() if n.startswith("q.mail.")}
+    assert knobs == {
+        "q.mail.consumers": (2, 0, 64, True),  # mail runs two instances
+        "q.mail.prefetch": (10, 1, 100, True),
+        "q.mail.slow_consumer_ms": (0.0, 0, 10_000, True),
+        "q.mail.poison_share": (0.0, 0, 1, True),
+    }
 
 
 @pytest.mark.parametrize("link_id", ["Q-Mail", "q mail", "1queue"])
