@@ -72,8 +72,8 @@ def experiment_metrics(topology: Topology) -> frozenset[str]:
     """What a run of this experiment's summary holds besides RUN_METRICS: each request class's figures under
     `by_<group_by>.<class>`, the reply counts (`replies.*`) when it has a reply link, the saga counts (`sagas.*`)
     when it runs sagas, the stream counts (`streams.*`, per consumer group and, with classes, per class; for a group
-    that projects the stream, its read model's figures) when it has a stream, and the counters of its `effect_once`
-    invariants (`effects.<event>.*`)."""
+    that projects the stream, its read model's figures) when it has a stream, the counters of its `effect_once`
+    invariants (`effects.<event>.*`) and each queue's and subscription's message figures (`messages.<queue>.*`)."""
     from lab.model.invariants import effect_metrics
     from lab.model.outcomes import (
         ORDER_COUNTS,
@@ -104,7 +104,24 @@ def experiment_metrics(topology: Topology) -> frozenset[str]:
                 found |= {f"{per_class}.{figure}" for figure in ORDER_COUNTS}
         for group in projected_groups(link, topology.services):
             found |= {f"streams.groups.{group.id}.{figure}" for figure in PROJECTION_FIGURES}
-    return frozenset(found)
+    return frozenset(found | _queue_metrics(topology))
+
+
+def _queue_metrics(topology: Topology) -> set[str]:
+    """`messages.<queue>.<figure>` (summary.messages) per queue and subscription; `by_consumer.<n>` for each consumer
+    it may have: up to its live consumer count's maximum, or its consumer service's instances."""
+    from lab.model.metrics import MESSAGE_FIGURES
+
+    consumer_of = {link.id: link.target for link in topology.links.values()}
+    consumer_of |= {sub.id: sub.to for link in topology.links.values() for sub in link.subscriptions}
+    found: set[str] = set()
+    for queue in topology.queues():
+        knob = topology.schema.by_name.get(f"{queue}.consumers")
+        service = topology.services.get(consumer_of[queue])
+        most = int(knob.maximum or 1) if knob else service.instances if service else 1
+        found |= {f"messages.{queue}.{figure}" for figure in MESSAGE_FIGURES}
+        found |= {f"messages.{queue}.by_consumer.{n}" for n in range(1, most + 1)}
+    return found
 
 
 @dataclass(frozen=True)

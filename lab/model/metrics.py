@@ -158,6 +158,21 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
     return summary
 
 
+# The figures message_summary gives each queue, as a lab question names them (`messages.<queue>.<figure>`), besides
+# `by_consumer.<n>`.
+MESSAGE_FIGURES = (
+    "published",
+    "processed",
+    "processed_per_s",
+    "dead_lettered",
+    "redriven",
+    "wait_ms.p50",
+    "wait_ms.p95",
+    "wait_ms.p99",
+    "wait_ms.max",
+)
+
+
 def message_summary(events: Iterable[dict[str, Any]], *, duration_s: float) -> dict[str, dict[str, Any]]:
     """Per queue: messages published and processed (each counted once), how many were processed per second
     while the load lasted, how long each waited from publish to the start of its first delivery (prefetched
