@@ -197,14 +197,16 @@ class EngineState:
         pairs = list(taken or [])
         return [(int(pairs[i]), json.loads(pairs[i + 1])) for i in range(0, len(pairs), 2)]
 
-    async def consumer_load(self, queue: str, consumers: int) -> list[int]:
-        """Per consumer (1-based order): messages it holds, prefetched or in hand."""
+    async def consumer_load(self, queue: str, consumers: int) -> tuple[list[int], list[int]]:
+        """Per consumer (1-based order): messages it holds (prefetched or in hand), and whether it has one in hand
+        (0 or 1), from one round trip so the two agree."""
         pipe = self.redis.pipeline(transaction=False)
         for i in range(1, consumers + 1):
             pipe.llen(self.key("buf", queue, i))
             pipe.hexists(self.key("busy", queue), str(i))
         counts = await pipe.execute()
-        return [int(counts[i]) + int(counts[i + 1]) for i in range(0, len(counts), 2)]
+        in_hand = [int(counts[i + 1]) for i in range(0, len(counts), 2)]
+        return [int(counts[i]) + in_hand[i // 2] for i in range(0, len(counts), 2)], in_hand
 
     async def subscriptions_existing(self, subscribed_now: list[str]) -> set[str]:
         """Topic subscriptions created so far: those subscribed now join the set (a broker creates a subscription

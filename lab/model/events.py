@@ -63,7 +63,11 @@ EVENTS: dict[str, EventSpec] = {
     "message.redelivered": _spec("A message a dead worker held went back to its queue.", "reason", envelope=True),
     "dlq.added": _spec("A message went to the dead-letter queue.", "reason", envelope=True),
     "queue.depth": _spec("Sample: messages waiting per queue, and dead letters.", "depths", "dlq"),
-    "consumer.load": _spec("Sample: messages each consumer of a scalable queue holds (prefetched or in hand).", "held"),
+    "consumer.load": _spec(
+        "Sample: messages each consumer of a scalable queue holds (prefetched or in hand), and its one in hand.",
+        "held",
+        "in_hand",
+    ),
     "dlq.redriven": _spec(
         "A dead letter was put back on its queue, its deliveries counted afresh.", "queue", envelope=True
     ),

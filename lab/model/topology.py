@@ -437,8 +437,16 @@ INVARIANT_KINDS: tuple[str, ...] = (
     "no_lost_writes",
 )
 # Panels beside the charts: `pending_requests` is a live table of one reply link's requests still waiting;
-# `projection` shows a stream's event store and the read models its groups project, with their lag and stale reads.
-PANEL_KINDS = ("pending_requests", "projection")
+# `projection` shows a stream's event store and the read models its groups project, with their lag and stale reads;
+# `consumers` shows what each consumer of a queue with consumer knobs holds and has processed; `dead_letters` lists
+# the run's dead letters with a re-drive button. Each kind's link: the kind of link it must name (None: no link).
+PANEL_LINKS: dict[str, str | None] = {
+    "pending_requests": "reply",
+    "projection": "stream",
+    "consumers": "queue",
+    "dead_letters": None,
+}
+PANEL_KINDS = tuple(PANEL_LINKS)
 PANEL_FIELDS = {"kind", "link"}
 CHART_KINDS = (
     "latency",
@@ -1654,17 +1662,33 @@ def _view(
         panel = check.mapping(body, path)
         check.unknown(panel, PANEL_FIELDS, path)
         kind = check.choice(panel, "kind", path, PANEL_KINDS, None)  # type: ignore[arg-type]
-        link = links.get(_ref(panel.get("link")))
-        if kind == "projection":
-            streams = ", ".join(lid for lid, found in links.items() if projected_groups(found, services)) or "none"
-            if link is None or not projected_groups(link, services):
-                message = f"names no stream with a projecting consumer group; such streams are {streams}"
-                check.fail(f"{path}.link", message)
-        elif link is None or link.kind != "reply":
-            replies = [lid for lid, found in links.items() if found.kind == "reply"]
-            check.fail(f"{path}.link", f"names no reply link; reply links are {', '.join(replies) or 'none'}")
+        if kind is not None:
+            _panel_link(check, panel, kind, path, links, services)
         panels.append({**panel, "kind": kind})
     return {"charts": charts, "panels": panels}
+
+
+def _panel_link(
+    check: _Checker, panel: dict[str, Any], kind: str, path: str, links: dict[str, Link], services: dict[str, Service]
+) -> None:
+    """A panel shows one link of the kind it reads (a reply link's pending requests, a stream's projections, a
+    scalable queue's consumers), or the whole run (its dead letters, from every queue)."""
+    wanted = PANEL_LINKS[kind]
+    if wanted is None:
+        if "link" in panel:
+            check.fail(f"{path}.link", f"a {kind} panel lists the dead letters of every queue; it takes no link")
+        elif not _has_dead_letters(links):
+            check.fail(f"{path}.kind", f"{kind} needs a queue or topic whose messages can be dead-lettered")
+        return
+    if kind == "projection":
+        fits = [lid for lid, link in links.items() if projected_groups(link, services)]
+        named, listed = "stream with a projecting consumer group", "such streams"
+    else:
+        knobs = " with consumer_knobs" if kind == "consumers" else ""
+        fits = [lid for lid, found in links.items() if found.kind == wanted and (not knobs or found.consumer_knobs)]
+        named, listed = f"{wanted} link{knobs}", f"{wanted} links{knobs}"
+    if _ref(panel.get("link")) not in fits:
+        check.fail(f"{path}.link", f"names no {named}; {listed} are {', '.join(fits) or 'none'}")
 
 
 def _no_sync_cycles(check: _Checker, services: dict[str, Service], links: dict[str, Link], workload: Workload) -> None:
@@ -1842,6 +1866,8 @@ def saga_specs(topology: Topology) -> list[dict[str, Any]]:
 def _panel_view(topology: Topology, panel: dict[str, Any]) -> dict[str, Any]:
     """A panel as the page gets it: its link's label and, for a projection, the stream's projecting groups (consumer
     label, the rebuild switch, whether the projector checks versions)."""
+    if "link" not in panel:  # a panel of the whole run: the dead letters
+        return {**panel, "label": topology.dead_letters[0] if topology.dead_letters else "Dead letters"}
     link = topology.links[panel["link"]]
     found = {**panel, "label": link.label}
     if panel["kind"] == "projection":

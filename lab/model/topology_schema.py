@@ -40,6 +40,7 @@ from lab.model.topology import (
     OUTBOX_MODES,
     PANEL_FIELDS,
     PANEL_KINDS,
+    PANEL_LINKS,
     PARTITION_BY,
     POLICY_DEFAULTS,
     POLICY_KINDS,
@@ -416,7 +417,15 @@ TOPOLOGY_JSON_SCHEMA: dict[str, Any] = {
                         "items": _closed(
                             PANEL_FIELDS,
                             {"kind": {"enum": list(PANEL_KINDS)}, "link": _NODE},
-                            required=["kind", "link"],
+                            required=["kind"],
+                            # a panel of one link must name it; one of the whole run names none
+                            allOf=[
+                                {
+                                    "if": {"properties": {"kind": {"const": kind}}},
+                                    "then": {"required": ["link"]} if wanted else {"not": {"required": ["link"]}},
+                                }
+                                for kind, wanted in PANEL_LINKS.items()
+                            ],
                         ),
                     },
                 },

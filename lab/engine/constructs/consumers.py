@@ -15,8 +15,10 @@ async def sample_consumer_load(engine: Engine, ctx: RunContext) -> None:
     if not queues:
         return
     await ctx.refresh()
-    held = {queue: await ctx.state.consumer_load(queue, int(ctx.params[f"{queue}.consumers"])) for queue in queues}
-    ctx.emit("consumer.load", held=held)
+    held, in_hand = {}, {}
+    for queue in queues:
+        held[queue], in_hand[queue] = await ctx.state.consumer_load(queue, int(ctx.params[f"{queue}.consumers"]))
+    ctx.emit("consumer.load", held=held, in_hand=in_hand)
 
 
 SAMPLERS.append(sample_consumer_load)
