@@ -1,7 +1,9 @@
 // The form: preset, run settings (locked while a run goes), and the live parameters grouped into "Faults: x",
-// "Subscription: s", "Stream: l" and "Policy: y" boxes, each with its one-line help visible. Also the fault box that opens in place when a service
+// "Queue: q", "Subscription: s", "Stream: l", "Delivery: z" and "Policy: y" boxes (by their `group`), each with its one-line help visible. Also the fault box that opens in place when a service
 // on the diagram is clicked: its inputs stand in for the side panel's, so both stay in step.
 import { $, h } from "./util.js";
+
+const GROUP_TITLES = { faults: "Faults", queue: "Queue", subscription: "Subscription", stream: "Stream", delivery: "Delivery" }; // any other group is a policy's
 
 export function createControls(exp, { onToggle, onPresetChange, onFormChange }) {
   const params = Object.fromEntries(exp.parameters.map((p) => [p.name, p]));
@@ -99,8 +101,7 @@ export function createControls(exp, { onToggle, onPresetChange, onFormChange }) 
     }
     for (const [group, list] of groups) {
       const [kind, name] = (group || "policy:other").split(":");
-      const title = { faults: "Faults", subscription: "Subscription", stream: "Stream", delivery: "Delivery" }[kind] || "Policy";
-      const details = h("details", { "data-group": group }, h("summary", { text: `${title}: ${name}` }));
+      const details = h("details", { "data-group": group }, h("summary", { text: `${GROUP_TITLES[kind] || "Policy"}: ${name}` }));
       const touches = (k) => k.startsWith(`${name}.`);
       if (preset && (preset.script.some((st) => Object.keys(st.values).some(touches)) || Object.keys(preset.config).some(touches))) details.open = true;
       for (const p of list) details.append(row(p, inputFor(p, values[p.name], true)));

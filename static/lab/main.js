@@ -13,7 +13,7 @@ import { createLog, describe } from "./log.js";
 import { createControls } from "./controls.js";
 import { renderSummary } from "./summary.js";
 import { renderJourney } from "./journey.js";
-import { createPanels } from "./pending.js";
+import { createPanels } from "./panels.js";
 import { createSagaPanel } from "./sagas.js";
 import { createSubscriptions } from "./subscriptions.js";
 import { createEffects } from "./effects.js";
@@ -60,7 +60,13 @@ const charts = createCharts($("charts"), exp, {
   nodeLabel: (id) => diagramNodes.find((n) => n.id === id)?.label || id,
   state: () => store,
 });
-const panels = createPanels($("panels"), exp, { run: () => runInfo, live: () => isLive(), runsUrl: $("lab").dataset.runsUrl, csrfToken });
+const panels = createPanels($("panels"), exp, {
+  run: () => runInfo,
+  live: () => isLive(),
+  runsUrl: $("lab").dataset.runsUrl,
+  csrfToken: () => csrfToken(),
+  invalidate: () => invalidate(),
+});
 const debrief = createDebrief(exp, {
   predictionsUrl: $("lab").dataset.predictionsUrl,
   csrfToken,

@@ -1,13 +1,12 @@
-// Panels beside the charts, from the experiment's `view.panels` (docs/lab-page.md). `pending_requests`: the
-// requester's pending-request table for one reply link, live. A row appears with `request.sent` and leaves when a
+// The `pending_requests` panel of `view.panels` (docs/lab-page.md): the requester's pending-request table for one
+// reply link, live. A row appears with `request.sent` and leaves when a
 // reply completes it (`reply.received`, possibly another request's reply when matching goes by arrival order) or
 // its deadline passes (`reply.timeout`); late replies are counted under the table, as the requester drops them.
 import { h } from "./util.js";
-import { projectionPanel } from "./projection.js";
 
 const MAX_ROWS = 12; // the oldest waiting requests; the rest are counted
 
-function pendingPanel(spec) {
+export function pendingPanel(spec) {
   const waiting = new Map(); // request_id -> request.sent event, in the order sent
   const counts = { matched: 0, mismatched: 0, timedOut: 0, late: 0 };
   let now = 0;
@@ -83,21 +82,4 @@ function pendingPanel(spec) {
   }
 
   return { el, add, render, reset };
-}
-
-const KINDS = { pending_requests: pendingPanel, projection: projectionPanel };
-
-/** The experiment's panels in `container` (hidden when it has none): feed them events, render once per frame.
- * `ctx` gives panels that act on the run its `run()` info, whether it is `live()`, `runsUrl` and `csrfToken()`. */
-export function createPanels(container, exp, ctx = {}) {
-  const context = { ...ctx, groupBy: exp.view?.group_by };
-  const panels = (exp.view?.panels || []).filter((p) => KINDS[p.kind]).map((p) => KINDS[p.kind](p, context));
-  container.replaceChildren(...panels.map((p) => p.el));
-  container.hidden = !panels.length;
-  panels.forEach((p) => p.render());
-  return {
-    add: (e) => panels.forEach((p) => p.add(e)),
-    render: () => panels.forEach((p) => p.render()),
-    reset: () => panels.forEach((p) => p.reset()),
-  };
 }

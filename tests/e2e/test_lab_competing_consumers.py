@@ -1,0 +1,59 @@
+"""The competing-consumers page in Chromium against a live daphne and a real worker: poison messages fill the
+dead-letter panel with their last error, and after the fix a Re-drive gets every one processed (and the reopened run
+shows the same); with prefetch 10 the slow consumer's buffer fills while the others sit idle."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_lab_csp import CSP_LISTENER
+
+pytestmark = pytest.mark.e2e
+
+
+def test_poison_messages_are_listed_then_re_driven_and_processed_and_a_slow_consumer_hoards_its_prefetch(
+    page: Page,
+) -> None:
+    page.add_init_script(CSP_LISTENER)
+    page.goto("/lab/competing-consumers/?preset=poison-message")
+    dead = page.get_by_role("region", name="Dead letters")
+    bulk = page.get_by_role("region", name="Consumers of jobs, prefetch 10")
+    expect(dead.get_by_role("table")).to_contain_text("No dead letters.")
+    expect(dead.get_by_role("button")).to_have_count(0)  # no run of yours yet: nothing to re-drive
+    page.get_by_text("Run settings").click()
+    page.get_by_label("Duration (s)").fill("8")
+    page.get_by_label("Consumers", exact=True).select_option("side_by_side")
+    poison = page.get_by_label("jobs, prefetch 1: share of poison messages (fraction)")
+    poison.fill("0.4")
+    page.get_by_text("Queue: jobs-bulk").click()
+    slower = page.get_by_label("jobs, prefetch 10: consumer 1 slower by (ms)")
+    slower.fill("1800")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#run-status")).to_contain_text("running", timeout=30_000)
+
+    expect(dead.locator("tbody tr").nth(2)).to_contain_text("cannot handle this message (poison)", timeout=15_000)
+    expect(dead.locator("tbody tr").first.locator("td").nth(1)).to_have_text("3")  # deliveries: the queue's maximum
+    slow = bulk.get_by_role("row", name=re.compile(r"^Consumer 1 "))
+    expect(slow.locator("td").nth(2)).to_have_text(re.compile(r"^([3-9]|10)$"))  # prefetched behind its hand
+    expect(bulk.locator(".consumers-stranded")).to_contain_text("idle")
+
+    slower.fill("0")
+    slower.press("Tab")  # a live value is sent when the input changes
+    poison.fill("0")  # the fix is deployed
+    poison.press("Tab")
+    expect(page.locator("#markers")).to_contain_text("jobs.poison_share=0")
+    page.wait_for_timeout(800)  # deliveries that began before the fix end first
+    dead.get_by_role("button", name=re.compile(r"^Re-drive \d+ dead letters?$")).click()
+    expect(dead.get_by_role("status")).to_contain_text(re.compile(r"Re-drove \d+ dead letters?"))
+    moved = int(re.search(r"\d+", dead.get_by_role("status").inner_text()).group())  # type: ignore[union-attr]
+    tally = dead.locator(".dead-tally")
+    expect(tally).to_contain_text(
+        f"In the dead-letter queue: 0 · re-driven and waiting: 0 · processed after re-drive: {moved}", timeout=15_000
+    )
+    expect(dead.locator("tbody tr").first).to_contain_text("processed after re-drive")
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=30_000)
+    expect(dead.get_by_role("button")).to_be_disabled()
+    page.reload()  # the finished run, reopened: the panel is rebuilt from its log
+    expect(tally).to_contain_text(f"processed after re-drive: {moved} · dead-lettered again: 0")
+    assert page.evaluate("window.__csp || []") == []
