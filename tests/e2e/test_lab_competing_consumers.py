@@ -1,19 +1,20 @@
 """The competing-consumers page in Chromium against a live daphne and a real worker: poison messages fill the
-dead-letter panel with their last error, and after the fix a Re-drive gets every one processed (and the reopened run
-shows the same); with prefetch 10 the slow consumer's buffer fills while the others sit idle."""
+dead-letter panel with their last error, and after the fix a Re-drive gets every one processed (a watcher of the
+shared run sees the same, and no button); with prefetch 10 the slow consumer's buffer fills while others idle."""
 
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.test_lab_csp import CSP_LISTENER
+from tests.support.processes import WebServer
 
 pytestmark = pytest.mark.e2e
 
 
 def test_poison_messages_are_listed_then_re_driven_and_processed_and_a_slow_consumer_hoards_its_prefetch(
-    page: Page,
+    page: Page, browser: Browser, web_server: WebServer
 ) -> None:
     page.add_init_script(CSP_LISTENER)
     page.goto("/lab/competing-consumers/?preset=poison-message")
@@ -44,7 +45,8 @@ def test_poison_messages_are_listed_then_re_driven_and_processed_and_a_slow_cons
     poison.press("Tab")
     expect(page.locator("#markers")).to_contain_text("jobs.poison_share=0")
     page.wait_for_timeout(800)  # deliveries that began before the fix end first
-    dead.get_by_role("button", name=re.compile(r"^Re-drive \d+ dead letters?$")).click()
+    dead.get_by_role("button", name=re.compile(r"^Re-drive \d+ dead letters?$")).focus()
+    page.keyboard.press("Enter")
     expect(dead.get_by_role("status")).to_contain_text(re.compile(r"Re-drove \d+ dead letters?"))
     moved = int(re.search(r"\d+", dead.get_by_role("status").inner_text()).group())  # type: ignore[union-attr]
     tally = dead.locator(".dead-tally")
@@ -54,6 +56,14 @@ def test_poison_messages_are_listed_then_re_driven_and_processed_and_a_slow_cons
     expect(dead.locator("tbody tr").first).to_contain_text("processed after re-drive")
     expect(page.locator("#run-status")).to_have_text("finished", timeout=30_000)
     expect(dead.get_by_role("button")).to_be_disabled()
-    page.reload()  # the finished run, reopened: the panel is rebuilt from its log
-    expect(tally).to_contain_text(f"processed after re-drive: {moved} · dead-lettered again: 0")
     assert page.evaluate("window.__csp || []") == []
+    share = page.locator("#share-link").get_attribute("href")
+    watcher = browser.new_context(base_url=web_server.url)  # someone else, by the share link: the log replayed
+    try:
+        seen = watcher.new_page().get_by_role("region", name="Dead letters")
+        seen.page.goto(share or "")
+        expect(seen.locator(".dead-tally")).to_contain_text(f"after re-drive: {moved} · dead-lettered again: 0")
+        expect(seen.locator("tbody tr").first).to_contain_text("cannot handle this message (poison)")
+        expect(seen.get_by_role("button")).to_have_count(0)  # read-only: nothing to re-drive
+    finally:
+        watcher.close()
