@@ -41,6 +41,11 @@ def test_poison_messages_are_listed_then_re_driven_and_processed_and_a_slow_cons
 
     slower.fill("0")
     slower.press("Tab")  # a live value is sent when the input changes
+    more = page.get_by_label("jobs, prefetch 10: consumers")
+    more.fill("5")
+    more.press("Tab")
+    expect(bulk.locator("tbody tr")).to_have_count(5)  # the panel follows the live consumer count
+    expect(bulk.locator(".consumers-settings")).to_contain_text("5 consumers, prefetch 10")
     poison.fill("0")  # the fix is deployed
     poison.press("Tab")
     expect(page.locator("#markers")).to_contain_text("jobs.poison_share=0")
