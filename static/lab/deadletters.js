@@ -4,14 +4,14 @@
 // message was processed or came back (`dlq.redriven`, `message.processed` with `redriven`).
 import { h } from "./util.js";
 
-const MAX_ROWS = 15; // the oldest; the rest are counted
+const MAX_ROWS = 15; // the rest are counted
 const STATUS = {
   dead: "dead-lettered",
   redriven: "re-driven, waiting",
   processed: "processed after re-drive",
   again: "dead-lettered again",
 };
-const IN_QUEUE = new Set(["dead", "again"]);
+const ORDER = ["dead", "again", "redriven", "processed"]; // rows still in the queue first: those are the ones to act on
 
 export function deadLettersPanel(spec, page) {
   const letters = new Map(); // message_id -> {message_id, queue, attempts, last_error, status}
@@ -85,10 +85,10 @@ export function deadLettersPanel(spec, page) {
     if (!dirty) return;
     dirty = false;
     const counts = { dead: 0, redriven: 0, processed: 0, again: 0 };
+    for (const letter of letters.values()) counts[letter.status]++;
     const rows = [];
-    for (const letter of letters.values()) {
-      counts[letter.status]++;
-      if (rows.length >= MAX_ROWS) continue;
+    const shown = ORDER.flatMap((status) => (counts[status] ? [...letters.values()].filter((l) => l.status === status) : []));
+    for (const letter of shown.slice(0, MAX_ROWS)) {
       const tr = h("tr", { class: `dead-${letter.status}` });
       tr.append(
         h("th", { scope: "row" }, h("code", { text: letter.message_id })),
