@@ -37,7 +37,9 @@ def test_poison_messages_are_listed_then_re_driven_and_processed_and_a_slow_cons
     expect(dead.locator("tbody tr").first.locator("td").nth(1)).to_have_text("3")  # deliveries: the queue's maximum
     slow = bulk.get_by_role("row", name=re.compile(r"^Consumer 1 "))
     expect(slow.locator("td").nth(2)).to_have_text(re.compile(r"^([3-9]|10)$"))  # prefetched behind its hand
-    expect(bulk.locator(".consumers-stranded")).to_contain_text("idle")
+    expect(bulk.locator(".consumers-stranded")).to_contain_text(
+        re.compile(r"prefetched messages? waits? behind busy consumers while consumers? [23]")
+    )
 
     slower.fill("0")
     slower.press("Tab")  # a live value is sent when the input changes
@@ -55,10 +57,11 @@ def test_poison_messages_are_listed_then_re_driven_and_processed_and_a_slow_cons
     expect(dead.get_by_role("status")).to_contain_text(re.compile(r"Re-drove \d+ dead letters?"))
     moved = int(re.search(r"\d+", dead.get_by_role("status").inner_text()).group())  # type: ignore[union-attr]
     tally = dead.locator(".dead-tally")
+    # (a poisoned delivery already under way when the fix came may still land in the queue after the re-drive)
     expect(tally).to_contain_text(
-        f"In the dead-letter queue: 0 · re-driven and waiting: 0 · processed after re-drive: {moved}", timeout=15_000
+        f"re-driven and waiting: 0 · processed after re-drive: {moved} · dead-lettered again: 0", timeout=15_000
     )
-    expect(dead.locator("tbody tr").first).to_contain_text("processed after re-drive")
+    expect(dead.locator("tbody tr", has_text="processed after re-drive")).to_have_count(min(moved, 15))  # 15 rows
     expect(page.locator("#run-status")).to_have_text("finished", timeout=30_000)
     expect(dead.get_by_role("button")).to_be_disabled()
     assert page.evaluate("window.__csp || []") == []
