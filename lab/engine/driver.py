@@ -116,10 +116,21 @@ async def resume(engine: Engine, run_id: str) -> None:
     ctx.emit("driver.takeover", by=ENGINE_ID, lost=len(lost))
     await ctx.settle(-len(lost))
     skip = int(await engine.redis.get(ctx.state.key("cursor")) or 0)
-    await _play(engine, ctx, script, skip=skip)
+    created = frozenset(e["correlation_id"] for e in events if e["type"] == "request.created")
+    await _play(engine, ctx, script, skip=skip, created=created)
 
 
-async def _play(engine: Engine, ctx: RunContext, script: list[tuple[float, dict[str, Any]]], *, skip: int) -> None:
+async def _play(
+    engine: Engine,
+    ctx: RunContext,
+    script: list[tuple[float, dict[str, Any]]],
+    *,
+    skip: int,
+    created: frozenset[str] = frozenset(),
+) -> None:
+    """Play the actions from the `skip`th on. The cursor counts played actions and only passes them once what they
+    logged is in the log, so a driver killed in between leaves its successor a request that is either in the log
+    (created: counted lost, never sent twice) or not played at all (sent by the successor)."""
     from lab import services
 
     run_id = ctx.run_id
@@ -133,15 +144,19 @@ async def _play(engine: Engine, ctx: RunContext, script: list[tuple[float, dict[
         next_sample = last_at = 0.0
         while True:
             now = time.time() - ctx.started_at
+            played = 0
             while actions and actions[0][0] <= now:
                 at, _, kind, payload = heapq.heappop(actions)
-                if kind == "request":
+                played += 1
+                if kind == "script":
+                    await sync_to_async(services.apply_toggles_by_id)(run_id, payload, by="preset")
+                elif correlation_id(*payload) not in created:
                     ctx.record_lag(planned_s=at - last_at, late_s=now - at)  # was each arrival sent on time?
                     last_at = at
                     await _send_request(engine, ctx, *payload)
-                else:
-                    await sync_to_async(services.apply_toggles_by_id)(run_id, payload, by="preset")
-                await engine.redis.incr(ctx.state.key("cursor"))
+            if played:
+                await ctx.flush()  # request.created is logged before the cursor passes its request
+                await engine.redis.incrby(ctx.state.key("cursor"), played)
             if now >= next_sample:
                 if not await keep_lease(engine, run_id):
                     return  # another worker took this run over while we stalled: it drives from here
@@ -194,14 +209,17 @@ def _config_only(ctx: RunContext) -> dict[str, Any]:
     return {p.name: ctx.params[p.name] for p in ctx.topology.schema.params if p.name in ctx.params}
 
 
+def correlation_id(index: int, request_class: RequestClass) -> str:
+    """A planned request's id: the same for the same seed, whichever driver sends it."""
+    return f"r{index + 1:05d}-{request_class.name}"
+
+
 async def _send_request(engine: Engine, ctx: RunContext, index: int, request_class: RequestClass) -> None:
-    correlation_id = f"r{index + 1:05d}-{request_class.name}"
+    request_id = correlation_id(index, request_class)
     await ctx.state.add_outstanding(1)
     tag = {ctx.group_by: request_class.name} if ctx.group_by else {}
-    ctx.emit("request.created", correlation_id=correlation_id, **tag)
-    ctx.clock.spawn(
-        engine.handle_request(ctx, request_class, correlation_id=correlation_id, created_at=ctx.clock.time())
-    )
+    ctx.emit("request.created", correlation_id=request_id, **tag)
+    ctx.clock.spawn(engine.handle_request(ctx, request_class, correlation_id=request_id, created_at=ctx.clock.time()))
 
 
 async def sample(ctx: RunContext, engine: Engine | None = None) -> None:

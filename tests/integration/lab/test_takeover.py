@@ -49,6 +49,16 @@ def driver_pid(run_id: str, *, timeout: float = 10) -> int:
     raise AssertionError("no worker took the run's driver lease")
 
 
+def wait_until_played(run_id: str, actions: int, *, timeout: float = 30) -> None:
+    """Return the moment the driver's cursor passes `actions` (here, requests sent): the instant a kill is most
+    likely to catch a request sent but not yet in the log."""
+    deadline = time.monotonic() + timeout
+    while int(cast(str | None, redis_client().get(rkey("run", run_id, "cursor"))) or 0) < actions:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the driver had not played {actions} actions after {timeout} s")
+        time.sleep(0.001)
+
+
 def kill_driver(spares: list[Worker], run_id: str) -> Worker:
     pid = driver_pid(run_id)
     victim = next(w for w in spares if w.proc is not None and w.proc.pid == pid)
@@ -65,8 +75,7 @@ def test_a_run_whose_driver_is_killed_is_taken_over_and_every_request_is_account
     for spare in spare_workers:
         spare.start()
     run = start(**HYBRID)
-    started = wait_until_running(run)
-    time.sleep(max(0.0, started + 3 - time.time()))
+    wait_until_played(str(run.id), 12)  # 2.75 s in, right after the 12th request was sent
     kill_driver(spare_workers, str(run.id))
 
     run = wait_finished(run, timeout=120)
