@@ -170,6 +170,8 @@ async def relay(engine: Engine, ctx: RunContext) -> None:
             await publish_record(engine, ctx, ctx.topology.links[link_id], entry)
             if _relay_crashes(ctx, link_id, entry):  # published, never marked sent: the next pass sends it again
                 ctx.emit("relay.crashed", link=link_id, record=entry["record"], correlation_id=entry["correlation_id"])
+                # the simulator's own tally of sends, so the next pass rolls fresh dice for this entry
+                await ctx.state.redis.lset(key, 0, json.dumps({**entry, "sends": entry.get("sends", 0) + 1}))
                 break
             await ctx.state.redis.lpop(key)  # marked sent
             await ctx.settle(-1)
@@ -178,9 +180,10 @@ async def relay(engine: Engine, ctx: RunContext) -> None:
 
 
 def _relay_crashes(ctx: RunContext, link_id: str, entry: dict[str, Any]) -> bool:
-    """The relay's crash fault (`<link>.relay_crash_rate`): dice per entry and pass, so a seed replays it."""
+    """The relay's crash fault (`<link>.relay_crash_rate`): dice per request, link and send (record ids are
+    random), so a seed replays the same crashes whatever moment each relay pass happens to run at."""
     rate = float(ctx.params.get(f"{link_id}.relay_crash_rate", 0.0) or 0.0)
-    return rate > 0 and ctx.rng_for(entry["record"], "relay", ctx.now()).random() < rate
+    return rate > 0 and ctx.rng_for(entry["correlation_id"], link_id, "relay", entry.get("sends", 0)).random() < rate
 
 
 SAMPLERS.append(relay)
