@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from lab.model.projections import drifted_rows
+from lab.model.sagas import CRASHED_BEFORE_SAVING, saga_groups
 
 SAGA_STATES = ("completed", "compensated", "failed", "stuck")
 # The counts `_replies` gives a run that used request-reply (a run summary's `replies`).
@@ -23,8 +24,10 @@ SAGA_FIGURES = (
     "failed",
     "stuck",
     "unended",
+    "stranded",
     "compensation_retries",
     "crashes",
+    "steps_repeated",
 )
 REPLY_FIGURES = ("requests", "on_time", "mismatched", "error_replies", "timed_out", "late", "never", "duplicates")
 
@@ -199,53 +202,25 @@ def _projection(events: list[dict[str, Any]], group: str, *, rows: int, rows_dif
 
 
 def _sagas(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Counted per saga: an orchestrated one is its instance; a choreographed one is every participant's saga for
-    the same order (their `saga.started` says `reaction`), as saga_consistent judges them."""
-    groups: dict[str, list[str]] = {}
-    for e in events:
-        if e["type"] == "saga.started":
-            group = f"order:{e.get('correlation_id')}" if e.get("reaction") else e["saga"]
-            groups.setdefault(group, [])
-            if e["saga"] not in groups[group]:
-                groups[group].append(e["saga"])
+    """Counted per saga as saga_consistent judges them (lab/model/sagas.py): an orchestrated one is its instance; a
+    choreographed one is every participant's saga for the same order, half-done (`failed`) when a participant left
+    its completed steps standing or the order never reached the next participant."""
+    groups = saga_groups(events)
     if not groups:
         return {}
-    final: dict[str, str] = {}
-    standing: dict[str, set[str]] = defaultdict(set)  # completed compensable steps not (yet) undone, per saga
-    for e in events:
-        if e["type"] == "saga.ended":
-            final[e["saga"]] = e["state"]  # a choreographed participant ends twice: completed, then compensated
-        elif e["type"] == "saga.step" and e.get("compensable") and e.get("outcome") in ("ok", "late_ok"):
-            standing[e["saga"]].add(e["step"])
-        elif e["type"] == "saga.compensation" and e.get("outcome") == "ok":
-            standing[e["saga"]].discard(e["step"])
-    states = Counter(
-        _saga_state([final.get(member) for member in members], left=any(standing[m] for m in members))
-        for members in groups.values()
-    )
+    states = Counter(group.state for group in groups.values())
     compensations = [e for e in events if e["type"] == "saga.compensation"]
+    crashes = [e for e in events if e["type"] == "saga.crashed"]
     return {
         "sagas": len(groups),
-        "participants": sum(len(members) for members in groups.values()),
+        "participants": sum(len(group.members) for group in groups.values()),
         **{state: states[state] for state in SAGA_STATES},
         "unended": states[None],
+        "stranded": sum(1 for group in groups.values() if group.stranded and group.standing),
         "compensation_retries": sum(1 for e in compensations if e.get("retry_in_ms") is not None),
-        "crashes": sum(1 for e in events if e["type"] == "saga.crashed"),
+        "crashes": len(crashes),
+        "steps_repeated": sum(1 for e in crashes if e.get("moment") == CRASHED_BEFORE_SAVING),
     }
-
-
-def _saga_state(ends: list[str | None], *, left: bool) -> str | None:
-    """One saga's end from its participants' last states (one participant for an orchestrated saga). A
-    choreographed order whose failing participant compensated while the others never undid their completed steps
-    (`left`) is half-done, `failed`, as saga_consistent judges it."""
-    if None in ends:
-        return None
-    for state in ("stuck", "failed"):
-        if state in ends:
-            return state
-    if all(end == "completed" for end in ends):
-        return "completed"
-    return "failed" if left else "compensated"
 
 
 def _aggregates(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -373,10 +348,20 @@ def _saga_sentences(s: dict[str, Any]) -> list[str]:
     if s["unended"]:
         line += f", {s['unended']} never ended"
     lines = [line + "."]
+    if s["stranded"]:
+        lines.append(
+            f"{s['stranded']} orders were stranded between participants: their message to the next one never arrived"
+            " (dead-lettered, dropped or missed), so the steps already done stand with nobody to undo them."
+        )
     if s["compensation_retries"]:
         lines.append(f"Compensations were retried {s['compensation_retries']} times before they succeeded or gave up.")
     if s["crashes"]:
         lines.append(f"The orchestrator crashed {s['crashes']} times and resumed its sagas from Redis.")
+    if s["steps_repeated"]:
+        lines.append(
+            f"{s['steps_repeated']} steps ran twice: the orchestrator crashed after doing them but before saving"
+            " that they were done, so it resumed at them again."
+        )
     return lines
 
 

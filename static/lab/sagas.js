@@ -64,12 +64,14 @@ export function createSagaPanel(box, specs, { onOpen }) {
       let order = orders.get(key);
       if (!order) {
         const style = e.reaction ? "choreographed" : machines.find((m) => m.name === e.name)?.class || e.name;
-        order = { key, correlationId: e.correlation_id, style, sagas: [], events: [], t0: e.t, t1: e.t };
+        // awaits: services a participant's step handed the order to; started: participants that took it up
+        order = { key, correlationId: e.correlation_id, style, sagas: [], events: [], t0: e.t, t1: e.t, awaits: new Set(), started: new Set() };
         orders.set(key, order);
       }
       inst = { id: e.saga, name: e.name, order, reaction: !!e.reaction, steps: e.steps || [], state: "running", next: 0, crashed: false, start: e.t, compStart: null, forward: [], comps: [], done: new Set(), undone: new Set() };
       instances.set(e.saga, inst);
       order.sagas.push(inst);
+      if (e.reaction) order.started.add(e.service);
     }
     if (!inst) return;
     const order = inst.order;
@@ -80,6 +82,7 @@ export function createSagaPanel(box, specs, { onOpen }) {
         inst.forward.push({ step: e.step, outcome: e.outcome, t: e.t });
         if (e.outcome === "ok") inst.next = e.index + 1;
         if (e.compensable && (e.outcome === "ok" || e.outcome === "late_ok")) inst.done.add(e.step);
+        for (const service of e.hands_to || []) order.awaits.add(service);
         break;
       case "saga.compensating":
         inst.state = "compensating";
@@ -102,9 +105,13 @@ export function createSagaPanel(box, specs, { onOpen }) {
     if (states.includes("compensating")) return "compensating";
     if (states.includes("running")) return "running";
     for (const end of ["stuck", "failed"]) if (states.includes(end)) return end;
+    const left = order.sagas.some((s) => [...s.done].some((step) => !s.undone.has(step)));
+    // A choreographed order handed to a participant that never took it up (its event dead-lettered, dropped or
+    // missed) is not complete: on its way while the run goes, stranded half-done once it has ended.
+    const stranded = [...order.awaits].some((service) => !order.started.has(service));
+    if (stranded && left) return finished ? "failed" : "running";
     if (states.every((s) => s === "completed")) return "completed";
     // A choreographed order: one participant failed; the others undo their steps when its event reaches them.
-    const left = order.sagas.some((s) => [...s.done].some((step) => !s.undone.has(step)));
     if (!left) return "compensated";
     return finished ? "failed" : "compensating";
   }

@@ -18,7 +18,9 @@ The same construct serves choreography. Each participant does its local step ins
 (one instance per order and saga name); when a step fails, that saga's own `compensate` step announces the failure
 (publishes `shipment.failed`), and the services that hear it run `- saga: {name: <their saga>, undo: true}`, which
 compensates what their saga for that order completed. A saga in a consumer's reaction acknowledges its message
-whatever its end, so a redelivery never redoes its steps.
+whatever its end, so a redelivery never redoes its steps. A forward step whose message starts other services' sagas names them in its
+`saga.step` (`hands_to`), so the saga invariant can tell an order that never reached its next participant (its
+event dead-lettered, dropped or missed) from one that completed.
 
 Document (a workload class's or a service's steps):
 
@@ -40,8 +42,11 @@ from typing import Any, cast
 
 from lab.engine.interpreter import SAMPLERS, CallResult, Engine, RunContext, step_handler
 from lab.engine.state import WORKING_TTL_S
+from lab.engine.subscriptions import live_route
 from lab.model.failures import FailureSpec
 from lab.model.policies import RetryPolicy
+from lab.model.routing import binding_matches, filter_passes
+from lab.model.sagas import CRASHED_BEFORE_SAVING
 from lab.model.topology import Service, Step, has_sagas, step_name
 
 # Compensations must eventually succeed, so without a named policy they are still retried, with backoff.
@@ -199,13 +204,15 @@ async def _drive(
         outcome, pending = await _forward(engine, ctx, service, child, env)
         crash = await _crash(ctx, service, saga)
         if crash == "before_ack":
-            raise OrchestratorCrash(saga.current, "before saving its outcome")
+            raise OrchestratorCrash(saga.current, CRASHED_BEFORE_SAVING)
+        handed = _saga_takers(ctx, child) if outcome == "ok" else []
         ctx.emit(
             "saga.step",
             step=saga.current,
             index=index,
             outcome=outcome,
             compensable=child.compensation is not None,
+            **({"hands_to": handed} if handed else {}),
             **saga.tag(),
         )
         if outcome == "ok":
@@ -299,6 +306,35 @@ async def _undo(engine: Engine, ctx: RunContext, service: Service, name: str, en
     if forward.compensation is not None and -1 not in saga.undone:
         await _compensate(engine, ctx, service, forward, saga, -1, env)
     return await _end(saga, "stuck" if saga.gave_up else "compensated", saga.failure)
+
+
+def _saga_takers(ctx: RunContext, child: Step) -> list[str]:
+    """The services whose own saga this forward step's message starts (choreography's hand-over), as routing stands
+    now: the saga invariant expects each of them to take its step for the order, so an order stranded by a
+    dead-letter, a drop or a missed copy before the next participant is not mistaken for a completed one."""
+    if child.kind not in ("send", "outbox"):
+        return []
+    link = ctx.topology.links[child.target]
+    key, body = str(child.options.get("key", "")), dict(child.options.get("body") or {})
+    if link.kind == "topic":
+        routed = [(sub.to, key) for sub in link.subscriptions if _matches(live_route(ctx, sub), key, body)]
+    elif link.kind == "stream":
+        routed = [(group.to, str(child.options.get("event", ""))) for group in link.groups]
+    else:
+        routed = [(link.target, key)]
+    takers = [service for service, event in routed if _starts_saga(ctx.topology.services[service], event)]
+    return sorted(set(takers))
+
+
+def _matches(route: tuple[bool, str, str], key: str, body: dict[str, Any]) -> bool:
+    _, binding, text_filter = route
+    return binding_matches(binding, key) and filter_passes(text_filter, body)
+
+
+def _starts_saga(service: Service, event: str) -> bool:
+    """Whether a message of this routing key (or stream event) makes the service run a saga of its own."""
+    handler = service.on.get(event, service.steps)
+    return any(step.kind == "saga" and not step.options.get("undo") for step in handler)
 
 
 def _forward_saga(service: Service, name: str) -> Step:

@@ -198,6 +198,93 @@ async def test_an_orchestrator_that_crashes_mid_saga_resumes_from_redis_losing_n
     assert invariant(summary, "saga_consistent")["holds"]
 
 
+# The resource each orchestrated step reaches (notify reaches the email provider through the notify queue).
+RESOURCE_OF_STEP = {"charge": "psp", "reserve": "stock", "ship": "carrier", "notify": "mailer"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_an_orchestrator_that_crashes_before_saving_a_step_redoes_it_on_resume_so_its_effect_happens_twice(
+    seed: int,
+) -> None:
+    summary, events = await play("crash-before-save", seed=seed)
+    crashes = of_type(events, "saga.crashed")
+    assert len(crashes) >= 8  # every second step it finishes from second 3 to 8 (13 on the first seed)
+    assert {e["moment"] for e in crashes} == {"before saving its outcome"}
+    assert len(of_type(events, "saga.resumed")) == len(crashes)
+    crashed_at = Counter((e["saga"], e["step"]) for e in crashes)
+    reached = Counter((e["correlation_id"], e["to"]) for e in of_type(events, "call.finished") if e["from"] != "orders")
+    for order in {e["correlation_id"] for e in of_type(events, "request.created")}:
+        for step, resource in RESOURCE_OF_STEP.items():
+            # each crash between doing the step and saving it makes the resumed saga do it once more
+            assert reached[order, resource] == 1 + crashed_at[order, step], (order, step)
+    assert sum(reached.values()) == 4 * 10 + len(crashes)
+    assert ends(events) == {saga: "completed" for saga in ends(events)} and len(ends(events)) == 10
+    assert summary["succeeded"] == 10
+    assert summary["sagas"]["steps_repeated"] == len(crashes)
+    assert (
+        f"{len(crashes)} steps ran twice: the orchestrator crashed after doing them but before saving that they were"
+        " done, so it resumed at them again." in summary["findings"]
+    )
+    # the saga's own bookkeeping is consistent; the repeated charges are the participants' to deduplicate
+    assert invariant(summary, "saga_consistent")["holds"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_a_participant_that_is_down_fails_orchestrated_orders_while_choreographed_ones_wait_and_complete(
+    seed: int,
+) -> None:
+    summary, events = await play("inventory-down", seed=seed)
+    created = {e["correlation_id"]: e["t"] for e in of_type(events, "request.created")}
+    in_outage = {order for order, t in created.items() if 3 <= t < 6}
+    assert len(in_outage) == 6  # 3 orders of each style arrive while inventory is down
+    refused = {e["correlation_id"] for e in of_type(events, "call.finished", to="inventory", outcome="refused")}
+    final = ends(events)
+    for saga, state in final.items():
+        order = order_of(saga)
+        if order in in_outage and style_of(saga) == "orchestrated":
+            assert order in refused and state == "compensated", saga
+            assert undone_by_order(events)[order] == [("orchestrator", "charge")]
+        else:
+            assert state == "completed", saga
+    # the choreographed orders of the outage waited in inventory's queue and reserved once it was back at second 6
+    reserved = {order_of(e["saga"]): e["t"] for e in of_type(events, "saga.step", step="reserve", outcome="ok")}
+    for order in in_outage:
+        if order.endswith("choreographed"):
+            assert reserved[order] >= 6.0, order
+    assert summary["by_style"]["orchestrated"]["succeeded"] == 7
+    assert summary["by_style"]["choreographed"]["success_rate_pct"] == 100.0
+    assert summary["sagas"]["compensated"] == 3
+    assert summary["max_queue_depth_by_queue"]["inventory.payments"] == 3
+    assert invariant(summary, "saga_consistent")["holds"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_a_failing_participant_strands_choreographed_orders_in_the_dead_letters_and_the_invariant_counts_them(
+    seed: int,
+) -> None:
+    summary, events = await play("inventory-errors", seed=seed)
+    created = {e["correlation_id"]: e["t"] for e in of_type(events, "request.created")}
+    in_outage = {order for order, t in created.items() if 3 <= t < 6}
+    stranded = sorted(o for o in in_outage if o.endswith("choreographed"))
+    assert len(stranded) == 3
+    # payment charged and announced; inventory failed the event and, with no retry, it was dead-lettered
+    assert sorted(e["correlation_id"] for e in of_type(events, "dlq.added")) == stranded
+    assert {e["to"] for e in of_type(events, "dlq.added")} == {"inventory"}
+    for order in stranded:
+        assert ends(events) == {**ends(events), f"{order}:payment": "completed"}
+        assert f"{order}:inventory" not in ends(events)
+        assert undone_by_order(events).get(order) is None  # nobody refunds it
+    orchestrated = [o for o in in_outage if o.endswith("orchestrated")]
+    assert all(ends(events)[o] == "compensated" for o in orchestrated)
+    verdict = invariant(summary, "saga_consistent")
+    assert (verdict["holds"], verdict["violations"]) == (False, 3)
+    assert (
+        f"3 of 20 sagas were left half-done: {stranded[0]} (payment completed) left charge done: the order never"
+        " reached inventory (dead-lettered)" in verdict["explanation"]
+    )
+    assert (summary["sagas"]["stranded"], summary["sagas"]["failed"], summary["sagas"]["compensated"]) == (3, 3, 3)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_without_compensations_every_failed_order_stays_charged_and_reserved_and_the_invariant_counts_it(
     seed: int,

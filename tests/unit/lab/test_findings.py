@@ -163,6 +163,29 @@ def test_sagas_are_counted_by_how_they_ended_last() -> None:
     ]
 
 
+def test_crashes_before_saving_and_stranded_orders_are_said_with_their_counts() -> None:
+    events = saga("a", "completed")
+    events += [ev("saga.crashed", saga="a", moment="before saving its outcome") for _ in range(2)]
+    events += [ev("saga.crashed", saga="a", moment="after saving its outcome")]
+    events += [
+        ev("saga.started", saga="o1:payment", name="payment", service="payment", reaction=True, correlation_id="o1"),
+        ev("saga.step", saga="o1:payment", step="charge", outcome="ok", compensable=True),
+        ev("saga.step", saga="o1:payment", step="announce", outcome="ok", hands_to=["inventory"]),
+        ev("saga.ended", saga="o1:payment", state="completed"),
+        ev("dlq.added", correlation_id="o1", to="inventory"),
+    ]
+    found = figures(events)["sagas"]
+    assert (found["crashes"], found["steps_repeated"], found["stranded"], found["failed"]) == (3, 2, 1, 1)
+    assert sentences(figures(events)) == [
+        "2 sagas: 1 completed, 0 compensated, 0 stuck, 1 left half-done.",
+        "1 orders were stranded between participants: their message to the next one never arrived (dead-lettered,"
+        " dropped or missed), so the steps already done stand with nobody to undo them.",
+        "The orchestrator crashed 3 times and resumed its sagas from Redis.",
+        "2 steps ran twice: the orchestrator crashed after doing them but before saving that they were done, so it"
+        " resumed at them again.",
+    ]
+
+
 def test_five_compensated_sagas_and_none_stuck() -> None:
     events = [e for i in range(5) for e in saga(f"s{i}", "compensated")]
     assert sentences(figures(events)) == ["5 sagas: 0 completed, 5 compensated, 0 stuck."]

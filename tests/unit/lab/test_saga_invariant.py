@@ -65,7 +65,8 @@ def participant(saga_id: str, done: list[str], ends: list[tuple[str, list[str]]]
             "saga": saga_id,
             "name": saga_id.split(":")[1],
             "reaction": True,
-            "correlation_id": "o1",
+            "correlation_id": saga_id.split(":")[0],
+            "service": saga_id.split(":")[1],
         }
     ]
     events += [{"type": "saga.step", "saga": saga_id, "step": s, "outcome": "ok", "compensable": True} for s in done]
@@ -93,3 +94,31 @@ def test_choreographed_participants_of_one_order_are_judged_together() -> None:
         "1 of 1 sagas were left half-done: o1 (payment completed, inventory completed, shipping compensated)"
         " left charge, reserve done.",
     )
+
+
+def handed_over(saga_id: str, to: list[str]) -> dict[str, Any]:
+    """A participant's announce step: its message starts the sagas of the services `to`."""
+    return {"type": "saga.step", "saga": saga_id, "step": "announce", "outcome": "ok", "hands_to": to}
+
+
+def test_an_order_whose_hand_over_was_dead_lettered_is_stranded_though_every_participant_completed() -> None:
+    charged = participant("o1:payment", ["charge"], [("completed", [])])
+    charged.insert(2, handed_over("o1:payment", ["inventory"]))
+    dead = {"type": "dlq.added", "correlation_id": "o1", "to": "inventory", "reason": "retries exhausted"}
+    assert saga_violations([*charged, dead]) == (
+        1,
+        "1 of 1 sagas were left half-done: o1 (payment completed) left charge done: the order never reached"
+        " inventory (dead-lettered).",
+    )
+    # Re-driven, the event reaches inventory after all: its saga starts and the order goes on.
+    reserved = participant("o1:inventory", ["reserve"], [("completed", [])])
+    assert saga_violations([*charged, dead, *reserved]) == (0, "")
+
+
+def test_a_hand_over_to_a_service_without_a_saga_or_with_nothing_left_standing_strands_nothing() -> None:
+    notified = participant("o1:shipping", ["ship"], [("completed", [])])
+    notified.insert(2, handed_over("o1:shipping", []))  # notification runs no saga: nothing expects it
+    assert saga_violations(notified) == (0, "")
+    refunded = participant("o2:payment", ["charge"], [("completed", []), ("compensated", ["charge"])])
+    refunded.insert(2, handed_over("o2:payment", ["inventory"]))
+    assert saga_violations(refunded) == (0, "")  # lost on the way, but the charge was already undone
