@@ -43,6 +43,7 @@ STREAM_GROUP_FIGURES = (
     "skipped",
     "parked",
     "max_lag",
+    "max_lag_at_s",
 )
 # What a stream consumer group counts per request class, under `streams.groups.<group>.by_<group_by>.<class>`.
 ORDER_COUNTS = STREAM_GROUP_FIGURES[:3]
@@ -166,8 +167,8 @@ def _streams(events: list[dict[str, Any]], group_by: str | None = None) -> dict[
             for where, lag in e["lags"].items():
                 behind[where.split("/")[1]] += lag
             for name, lag in behind.items():
-                if name in groups:
-                    groups[name]["max_lag"] = max(groups[name]["max_lag"], lag)
+                if name in groups and lag > groups[name]["max_lag"]:
+                    groups[name].update(max_lag=lag, max_lag_at_s=round(float(e.get("t", 0)), 2))
     for name, (wrong, rows) in drifted_rows(events).items():
         if name in groups:
             groups[name].update(_projection(events, name, rows=rows, rows_differing=wrong))
@@ -183,7 +184,8 @@ def _streams(events: list[dict[str, Any]], group_by: str | None = None) -> dict[
 
 
 def _group_counts() -> dict[str, Any]:
-    """A stream consumer group's counts: `max_lag` is the most entries it was behind, all partitions together."""
+    """A stream consumer group's counts: `max_lag` is the most entries it was behind, all partitions together, first
+    seen at run second `max_lag_at_s`."""
     return dict.fromkeys(STREAM_GROUP_FIGURES, 0)
 
 
@@ -318,6 +320,11 @@ def _stream_sentences(s: dict[str, Any]) -> list[str]:
             lines.append(
                 f"{g['out_of_order_after_retry']} of {group}'s out-of-order events were retries: while one waited"
                 " to be tried again, a later event of its key was processed."
+            )
+        if g["max_lag"]:
+            lines.append(
+                f"{group} fell furthest behind at {g['max_lag_at_s']:g} s: {g['max_lag']} events appended that it had"
+                " not yet processed."
             )
         if g["parked"]:
             lines.append(f"{group}'s resequencer held back {g['parked']} events until their key's previous one.")

@@ -18,9 +18,9 @@ The same construct serves choreography. Each participant does its local step ins
 (one instance per order and saga name); when a step fails, that saga's own `compensate` step announces the failure
 (publishes `shipment.failed`), and the services that hear it run `- saga: {name: <their saga>, undo: true}`, which
 compensates what their saga for that order completed. A saga in a consumer's reaction acknowledges its message
-whatever its end, so a redelivery never redoes its steps. A forward step whose message starts other services' sagas names them in its
-`saga.step` (`hands_to`), so the saga invariant can tell an order that never reached its next participant (its
-event dead-lettered, dropped or missed) from one that completed.
+whatever its end, so a redelivery never redoes its steps. A forward step whose message starts other services'
+sagas names them in its `saga.step` (`hands_to`), so the saga invariant can tell an order that never reached its
+next participant (its event dead-lettered, dropped or missed) from one that completed.
 
 Document (a workload class's or a service's steps):
 

@@ -126,6 +126,13 @@ async def test_one_consumer_left_falls_behind_and_three_again_catch_up(seed: int
     one_alone = max(lag for t, lag in behind if 3 <= t < 6.5)
     assert one_alone >= 12 and one_alone >= 2 * three_before
     assert max(lag for t, lag in behind if t >= 8) <= three_before and behind[-1][1] == 0  # caught up within 2 s
+    worst = group(summary, "fulfilment")
+    assert worst["max_lag"] == one_alone and 3 <= worst["max_lag_at_s"] < 6.5
+    assert worst["max_lag_at_s"] == min(t for t, lag in behind if lag == one_alone)
+    assert (
+        f"fulfilment fell furthest behind at {worst['max_lag_at_s']:g} s: {one_alone} events appended that it had not"
+        " yet processed." in summary["findings"]
+    )
     assert group(summary, "fulfilment")["out_of_order"] == 0
 
 

@@ -120,9 +120,11 @@ def test_out_of_order_events_are_split_by_request_class_with_the_retried_ones_an
         late, attempt = i >= 3, 2 if i == 4 else 1
         events.append(ev("stream.processed", group="fulfilment", outcome="ok", out_of_order=late, attempt=attempt,
                          correlation_id=request, replay=False))  # fmt: skip
-    events += [ev("stream.lag", lags={"orders/fulfilment/0": lag, "orders/fulfilment/1": 2}) for lag in (3, 9, 0)]
+    samples = ((1.0, 3), (2.5, 9), (3.0, 9), (4.0, 0))  # the worst lag is held for two samples: the first is named
+    events += [ev("stream.lag", t=t, lags={"orders/fulfilment/0": lag, "orders/fulfilment/1": 2}) for t, lag in samples]
     fulfilment = figures(events, group_by="partitioning")["streams"]["groups"]["fulfilment"]
-    assert (fulfilment["out_of_order"], fulfilment["out_of_order_after_retry"], fulfilment["max_lag"]) == (2, 1, 11)
+    assert (fulfilment["out_of_order"], fulfilment["out_of_order_after_retry"]) == (2, 1)
+    assert (fulfilment["max_lag"], fulfilment["max_lag_at_s"]) == (11, 2.5)
     assert fulfilment["by_partitioning"] == {
         "keyed": {"processed": 2, "out_of_order": 0, "out_of_order_after_retry": 0},
         "rr": {"processed": 3, "out_of_order": 2, "out_of_order_after_retry": 1},
@@ -131,6 +133,7 @@ def test_out_of_order_events_are_split_by_request_class_with_the_retried_ones_an
         "fulfilment processed 2 events out of key order (of 5) (keyed: 0 of 2, rr: 2 of 3).",
         "1 of fulfilment's out-of-order events were retries: while one waited to be tried again, a later event of its"
         " key was processed.",
+        "fulfilment fell furthest behind at 2.5 s: 11 events appended that it had not yet processed.",
     ]
 
 
@@ -349,6 +352,7 @@ def test_a_projecting_group_counts_its_rows_against_the_log_its_rebuilds_worst_l
         "skipped": 0,
         "parked": 0,
         "max_lag": 0,
+        "max_lag_at_s": 0,
         "rows": 2,
         "rows_differing": 1,  # b counted an event twice
         "rebuilds": 2,
