@@ -153,6 +153,8 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.toggle(message)
         elif kind == "redrive":
             await self.redrive(message)
+        elif kind == "state":
+            await self.state_at(message)
         elif kind == "stop":
             if not self.can_control:
                 await self.error("only the run's owner can stop it", code=403)
@@ -162,7 +164,7 @@ class RunConsumer(AsyncWebsocketConsumer):
             await self.send_json({"type": "pong"})
         else:
             await self.error(
-                f"type: unknown frame type {kind!r}; use replay, toggle, redrive, stop or ping", field="type"
+                f"type: unknown frame type {kind!r}; use replay, toggle, redrive, state, stop or ping", field="type"
             )
 
     async def replay(self, after: int) -> None:
@@ -199,6 +201,19 @@ class RunConsumer(AsyncWebsocketConsumer):
         except ConfigError as exc:
             await self.send_json({"type": "error", "error": str(exc), "fields": exc.errors, "code": 400})
 
+    async def state_at(self, message: dict[str, Any]) -> None:
+        """`{"type": "state", "link", "key", "version"}`: a key's state at a version, as `GET .../state` answers it
+        (anyone who may watch the run may ask). A bad field raises BadRequest: an error frame naming it."""
+        version = message.get("version")
+        text = str(version) if isinstance(version, int) and not isinstance(version, bool) else version
+        answer = await database_sync_to_async(selectors.state_at_version)(
+            self.run,
+            link=_text(message.get("link")),
+            key=_text(message.get("key")),
+            version=_text(text),
+        )
+        await self.send_json({"type": "state", **answer})
+
     def _redrive(self, queue: str | None, message_ids: list[str] | None) -> None:
         self.run.refresh_from_db(fields=["status"])
         services.redrive_dead_letters(self.run, queue=queue, message_ids=message_ids)
@@ -212,6 +227,11 @@ class RunConsumer(AsyncWebsocketConsumer):
         if field:
             frame["fields"] = {field: text}
         await self.send_json(frame)
+
+
+def _text(value: Any) -> str:
+    """A field that must be text; anything else is taken as empty, which the query refuses naming the field."""
+    return value if isinstance(value, str) else ""
 
 
 def _int_or_none(raw: str) -> int | None:

@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from comms_lab.asgi import application
+from lab.selectors import state_at_version
 from tests.support.lab import new_learner, session_cookie_for, start, wait_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
@@ -153,6 +154,33 @@ async def next_of_type(socket: WebsocketCommunicator, kind: str) -> dict:
 
 async def next_error(socket: WebsocketCommunicator) -> dict:
     return await next_of_type(socket, "error")
+
+
+async def test_a_keys_state_at_a_version_is_answered_over_the_socket_as_over_http_and_bad_fields_are_named() -> None:
+    learner = new_learner()
+    run = await sync_to_async(start)(learner, experiment="event-sourcing", preset="caught-up", duration=5, rate=1)
+    cookie = await sync_to_async(session_cookie_for)(learner)
+    socket = await open_socket(run, cookie)
+    events = await read_events(socket)
+    key = next(e["key"] for e in events if e["type"] == "stream.appended")
+    await socket.send_json_to({"type": "state", "link": "order-events", "key": key, "version": 2})
+    answer = await next_of_type(socket, "state")
+    over_http = await sync_to_async(state_at_version)(run, link="order-events", key=key, version="2")
+    assert answer == {"type": "state", **over_http}
+    assert (answer["version"], [e["event"] for e in answer["events"]]) == (2, ["placed", "item-added"])
+    assert answer["state"]["version"] == 2 and answer["state"]["data"]["order_id"] == key
+    for frame, field, message in (
+        ({"version": 4}, "version", f"must be a whole number from 1 to 3 (the versions of {key})"),
+        ({"version": True}, "version", f"must be a whole number from 1 to 3 (the versions of {key})"),
+        ({"link": "orders"}, "link", "must name a stream of this run; its streams are order-events"),
+        ({"key": 7}, "key", "has no events in order-events (yet); give a key its events were appended under"),
+    ):
+        await socket.send_json_to({"type": "state", "link": "order-events", "key": key, "version": 1, **frame})
+        error = await next_error(socket)
+        assert (error["code"], error["fields"]) == (400, {field: message})
+    await socket.send_json_to({"type": "ping"})
+    assert await next_of_type(socket, "pong")  # the socket stays open
+    await socket.disconnect()
 
 
 async def test_an_idle_socket_stays_open_for_more_than_thirty_seconds() -> None:
