@@ -390,12 +390,15 @@ function scrubTo(t) {
     effects.add(e);
     if (e.type === "toggle") Object.assign(live, e.values);
   }
-  setScrubLabel(t >= Number($("scrub").max) ? null : t);
+  const end = t >= Number($("scrub").max);
+  streams.showAt(store.events, end ? null : t);
+  setScrubLabel(end ? null : t);
   charts.render(metrics);
   markerCount = -1;
   renderMarkers();
   topology.update({ live, config: store.config, metrics, running: false });
   viewState.scrubbing = t < Number($("scrub").max);
+  invalidate(); // the panels drawn once per frame (streams) show the scrubbed second
 }
 $("scrub").addEventListener("input", (ev) => scrubTo(Number(ev.target.value)));
 $("scrub").addEventListener("keydown", (ev) => {

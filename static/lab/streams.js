@@ -1,14 +1,15 @@
 // The stream panel, for every stream link in `view.streams`: each partition's end offset, and per consumer group
 // the consumer that owns it, the offset it has committed and how far behind it is (from `stream.lag` samples and
 // `stream.rebalanced`), the events it processed out of key order (per request class when the run has classes),
-// and a rewind control. After the run, the summary's stream figures under the names quizzes use.
+// and a rewind control. After the run, the summary's stream figures under the names quizzes use. The replay
+// scrubber shows the panel as it stood at the scrubbed second (`showAt`), rebuilt from that prefix of the log.
 import { h, fmt } from "./util.js";
 
 export function createStreams(container, exp, { send }) {
   const view = exp.view || {};
   const links = view.streams || [];
   container.hidden = !links.length;
-  let state, summary = null, dirty = true;
+  let state, summary = null, dirty = true, asOf = null; // asOf: the scrubbed second, null at the live end
   const classOf = new Map();
   const inputs = new Map(); // "<link>.<group>" → its rewind offset input and error line
   const defaults = Object.fromEntries((exp.parameters || []).map((p) => [p.name, p.default]));
@@ -20,7 +21,17 @@ export function createStreams(container, exp, { send }) {
     }]));
     classOf.clear();
     summary = null;
+    asOf = null;
     dirty = true;
+  }
+
+  /** The panel as it stood `t` seconds into the run (null: at its end), from the run's events. */
+  function showAt(events, t) {
+    const planned = Object.fromEntries(links.map((l) => [l.link, state[l.link].planned]));
+    reset();
+    for (const l of links) state[l.link].planned = planned[l.link];
+    for (const e of events) if (t === null || (e.t || 0) <= t) add(e);
+    asOf = t;
   }
 
   function group(e) {
@@ -134,7 +145,8 @@ export function createStreams(container, exp, { send }) {
       const s = state[l.link];
       const parts = [];
       const count = s.partitions || s.planned || 1;
-      const table = h("table", { class: "data stream-table" }, h("caption", { text: `${l.label}: ${count} partitions` }));
+      const at = asOf === null ? "" : `, as of ${asOf.toFixed(1)} s into the run`;
+      const table = h("table", { class: "data stream-table" }, h("caption", { text: `${l.label}: ${count} partitions${at}` }));
       const head = table.createTHead().insertRow();
       head.append(h("th", { scope: "col", text: "Partition" }), h("th", { scope: "col", text: "End offset" }));
       for (const g of l.groups) head.append(h("th", { scope: "col", text: `${g.id}: consumer · committed · lag` }));
@@ -190,6 +202,7 @@ export function createStreams(container, exp, { send }) {
   return {
     add,
     reset,
+    showAt,
     showError,
     /** Redraw what changed, at most once per frame; `canRewind` while the learner's own run goes. */
     render({ live: values, canRewind }) {

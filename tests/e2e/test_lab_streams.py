@@ -11,7 +11,7 @@ from tests.support.lab_page import start_run
 pytestmark = pytest.mark.e2e
 
 
-def test_taking_fulfilment_down_shows_its_lag_and_a_rewind_beyond_the_stream_is_refused_beside_the_control(
+def test_taking_fulfilment_down_shows_its_lag_a_rewind_beyond_the_stream_is_refused_and_the_scrubber_shows_it_again(
     page: Page,
 ) -> None:
     page.goto("/lab/streams/?preset=keyed")
@@ -38,3 +38,15 @@ def test_taking_fulfilment_down_shows_its_lag_and_a_rewind_beyond_the_stream_is_
     expect(fulfilment_cells.first).to_have_text(re.compile(r"· 0$"))
     expect(panel).to_contain_text("streams.groups.fulfilment.out_of_order")
     expect(panel.locator("li[data-group=fulfilment]")).to_contain_text("0 out of key order")
+
+    # The replay scrubber puts the panel back where it stood: just before fulfilment came back, it was behind.
+    toggles = page.locator("#markers li").all_inner_texts()
+    back_at = next(float(t.split(" s")[0]) for t in toggles if "fulfilment.down=false" in t)
+    page.get_by_label("Replay position").fill(f"{back_at - 0.3:.1f}")
+    expect(panel.get_by_role("table").first).to_contain_text(f"as of {back_at - 0.3:.1f} s into the run")
+    expect(fulfilment_cells.filter(has_text=re.compile(r"· ([3-9]|\d\d+)$")).first).to_be_visible()
+    expect(panel).not_to_contain_text("streams.groups.fulfilment.out_of_order")  # the summary is not in yet
+    page.get_by_label("Replay position").fill(page.get_by_label("Replay position").get_attribute("max") or "")
+    expect(fulfilment_cells.first).to_have_text(re.compile(r"· 0$"))
+    expect(panel).to_contain_text("streams.groups.fulfilment.out_of_order")
+    expect(panel.get_by_role("table").first).not_to_contain_text("as of")
