@@ -38,3 +38,18 @@ def test_taking_the_carrier_down_lists_orders_compensated_newest_step_first_and_
     expect(page.locator("#journey")).to_contain_text("orders → shipping")
     compensated_boxes = machine.locator(".saga-backward li", has_text="compensated")
     expect(compensated_boxes.locator(".saga-box-count")).not_to_have_text("0")
+
+
+def test_a_choreographed_order_whose_event_was_dead_lettered_is_listed_half_done_not_completed(page: Page) -> None:
+    page.goto("/lab/sagas/?preset=inventory-errors")
+    start_run(page, duration=8)
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=90_000)
+    stranded = page.locator('#sagas .saga-row[data-state="failed"][data-order$="-choreographed"]')
+    expect(stranded.first).to_be_visible()  # inventory failed from second 3 to 6: its payment events dead-lettered
+    expect(stranded.first).to_contain_text("half-done")
+    assert page.locator('#sagas .saga-row[data-state="completed"]').count() >= 4  # orders before second 3 shipped
+    stranded.first.click()
+    steps = page.locator("#sagas .saga-steps")
+    expect(steps).to_contain_text("payment saga ended completed")
+    expect(steps).not_to_contain_text("inventory")  # the order never reached inventory
+    expect(page.locator("#sagas .saga-counts")).to_contain_text("half-done")
