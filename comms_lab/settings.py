@@ -204,6 +204,8 @@ LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 30, minimum=1
 LOGIN_WINDOW_S = env_int("LOGIN_WINDOW_S", 300, minimum=10, maximum=86400)
 SIGNUPS_PER_ADDRESS = env_int("SIGNUPS_PER_ADDRESS", 40, minimum=1, maximum=10000)
 SIGNUP_WINDOW_S = env_int("SIGNUP_WINDOW_S", 3600, minimum=10, maximum=86400)
+# "Retry my wrong answers" opens this long after the attempt finished (docs/quizzes.md).
+QUIZ_RETRY_DELAY_MINUTES = env_int("QUIZ_RETRY_DELAY_MINUTES", 15, minimum=0, maximum=7 * 24 * 60)
 PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 10, minimum=1, maximum=10000)
 
 # E-mail (password reset), as a Django 6.1 mailer. In development the console backend prints messages to the web

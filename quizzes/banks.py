@@ -7,6 +7,7 @@ message names the file, the question id and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Iterable
@@ -37,7 +38,9 @@ _TYPE_FIELDS: dict[str, set[str]] = {
     "numeric": {"answer", "tolerance", "unit", "explanation", "wrong_answers"},
     "lab": {"experiment", "preset", "prediction", "metric", "unit", "explanation", "tolerance"},
 }
-_OPTIONAL_FIELDS = {"wrong_answers", "tolerance"}
+_OPTIONAL_FIELDS = {"wrong_answers", "tolerance", "variants"}
+# A lab question's answer is one run of one preset, so it has no alternative versions.
+_VARIANT_TYPES = frozenset(TYPES) - {"lab"}
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 # The run summary keys a lab question may read (docs/content-format.md); per-class and construct figures depend on
@@ -164,6 +167,19 @@ class Question:
     experiment: str = ""
     preset: str = ""
     metric: str = ""
+    # Spaced review and retries show another version of the question (content-format.md, "Variants"): each variant
+    # is a Question with the same id, type and concepts; `variant` names it ("" for the bank's own wording).
+    variant: str = ""
+    variants: tuple[Question, ...] = ()
+
+    @property
+    def variant_ids(self) -> tuple[str, ...]:
+        """Every version a learner can be shown: "" (the question as written) first, then its variants."""
+        return ("", *(v.variant for v in self.variants))
+
+    def in_variant(self, variant: str) -> Question:
+        """The question as shown in `variant`; an id the bank no longer has falls back to the question as written."""
+        return next((v for v in self.variants if v.variant == variant), self)
 
     @property
     def correct_ids(self) -> frozenset[str]:
@@ -329,7 +345,7 @@ class _BankParser:
         if kind not in TYPES:
             add("type", f"must be one of {', '.join(TYPES)}, got {kind!r}")
             return None
-        allowed = _COMMON_FIELDS | _TYPE_FIELDS[kind]
+        allowed = _COMMON_FIELDS | _TYPE_FIELDS[kind] | ({"variants"} if kind in _VARIANT_TYPES else set())
         for key in sorted(set(raw) - allowed):
             add(key, f"is not a field of a {kind} question")
         for key in sorted(allowed - _OPTIONAL_FIELDS - set(raw)):
@@ -344,17 +360,57 @@ class _BankParser:
         prompt = _text(raw.get("prompt"))
         if not prompt:
             add("prompt", "is required")
-        fields: dict[str, Any] = {}
+        fields = self.content(add, kind, raw)
+        question = Question(id=qid, type=kind, quiz=quiz, concepts=tuple(concepts), prompt=prompt, **fields)
+        if "variants" in raw and kind in _VARIANT_TYPES:
+            variants = self.variants(add, question, raw["variants"])
+            question = dataclasses.replace(question, variants=variants)
+        return question
+
+    def content(self, add: Callable[[str, str], None], kind: str, raw: dict[str, Any]) -> dict[str, Any]:
+        """The fields that make up what a question of this type asks and what its key is."""
         if kind in CHOICE_TYPES:
-            fields["options"] = self.options(add, "options", raw.get("options"), kind)
-        elif kind == "ordering":
-            fields["items"] = self.items(add, raw.get("items"))
-            fields["explanation"] = self.explanation(add, raw)
-        elif kind == "numeric":
-            fields.update(self.numeric(add, raw))
-        else:
-            fields.update(self.lab(add, raw))
-        return Question(id=qid, type=kind, quiz=quiz, concepts=tuple(concepts), prompt=prompt, **fields)
+            return {"options": self.options(add, "options", raw.get("options"), kind)}
+        if kind == "ordering":
+            return {"items": self.items(add, raw.get("items")), "explanation": self.explanation(add, raw)}
+        if kind == "numeric":
+            return self.numeric(add, raw)
+        return self.lab(add, raw)
+
+    def variants(self, add: Callable[[str, str], None], question: Question, raw: Any) -> tuple[Question, ...]:
+        """Alternative versions of a question, each checked like the question itself; type and concepts are
+        shared, and each must ask something other than the question and its other variants."""
+        if not isinstance(raw, list) or not raw:
+            add("variants", "must be a non-empty list of versions, each with an id, a prompt and the type's fields")
+            return ()
+        allowed = {"id", "prompt"} | _TYPE_FIELDS[question.type]
+        prompts = {question.prompt}
+        found: list[Question] = []
+        for n, item in enumerate(raw):
+            vid = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(item, dict) or not isinstance(vid, str) or not _SLUG.match(vid):
+                add(f"variants[{n}]", f"must be a mapping with a lowercase-kebab id, got id {vid!r}")
+                continue
+            where = f"variants[{vid}]"
+
+            def add_here(field: str, message: str, where: str = where) -> None:
+                add(f"{where}.{field}", message)
+
+            if vid in {v.variant for v in found}:
+                add_here("id", "is already used by another variant of this question")
+            for key in sorted(set(item) - allowed):
+                add_here(key, f"is not a field of a {question.type} variant (id, type and concepts are the question's)")
+            for key in sorted(allowed - _OPTIONAL_FIELDS - set(item)):
+                add_here(key, "is required")
+            prompt = _text(item.get("prompt"))
+            if not prompt:
+                add_here("prompt", "is required")
+            elif prompt in prompts:
+                add_here("prompt", "repeats the prompt of the question or of another variant: a variant asks anew")
+            prompts.add(prompt)
+            fields = self.content(add_here, question.type, item)
+            found.append(dataclasses.replace(question, prompt=prompt, variant=vid, **fields))
+        return tuple(found)
 
     def explanation(self, add: Callable[[str, str], None], raw: dict[str, Any]) -> str:
         text = _text(raw.get("explanation"))

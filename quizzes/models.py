@@ -37,6 +37,9 @@ class Attempt(models.Model):
     # that resuming shows exactly the same screen.
     question_ids = models.JSONField(default=list)
     layout = models.JSONField(default=dict)
+    # Which version of a question (banks.Question.variant) this attempt shows, for the questions it chose a version
+    # of (reviews and retries); grading reads the key of that version. A question missing here shows as written.
+    variants = models.JSONField(default=dict)
     position = models.PositiveIntegerField(default=0, help_text="Index of the question on screen.")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
     # A retry keeps the parent's right answers: its score is (carried + right now) / (carried + graded now),
@@ -115,6 +118,8 @@ class ReviewCard(models.Model):
     last_review = models.DateTimeField()
     reviews = models.PositiveIntegerField(default=0)
     lapses = models.PositiveIntegerField(default=0)
+    # The version of the question the learner answered last ("" = as written): the next review shows another.
+    variant = models.CharField(max_length=80, blank=True, default="")
 
     class Meta:
         ordering = ["due"]

@@ -9,10 +9,17 @@ Every wrong answer is rated Again, so FSRS sends the card back to (re)learning. 
 medium or high confidence is a misconception rather than a gap, and those are worth fixing first: such a card
 is due again at once (top of the next review), where FSRS would wait a learning step. Pass a fixed `now` and a
 scheduler with `enable_fuzzing=False` to get exact, repeatable due dates.
+
+A question that comes back should test the idea, not the memory of one wording: a review (and a retry of wrong
+answers) shows a version of it other than the one the learner answered last, when the bank has variants. And a
+retry of wrong answers opens only after a pause, so it tests what stayed rather than the explanations just read.
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -66,3 +73,35 @@ def review(
     if not correct and confidence in CONFIDENT:
         card.due = now.astimezone(UTC)
     return cast(dict[str, Any], card.to_dict()), card.due
+
+
+def next_variant(variant_ids: Sequence[str], *, last_seen: str, rng: random.Random) -> str:
+    """A version to show, at random among those other than the one last answered (the only one when there is one)."""
+    others = [v for v in variant_ids if v != last_seen]
+    return rng.choice(others) if others else last_seen
+
+
+@dataclass(frozen=True)
+class RetryWindow:
+    """When a finished attempt's wrong answers may be retried: `delay` after it finished."""
+
+    finished_at: datetime
+    delay: timedelta
+    now: datetime
+
+    @property
+    def opens_at(self) -> datetime:
+        return self.finished_at + self.delay
+
+    @property
+    def open(self) -> bool:
+        return self.now >= self.opens_at
+
+    @property
+    def minutes_left(self) -> int:
+        """Whole minutes to wait, rounded up, so "in 1 minute" is never too early."""
+        return max(0, -(-(self.opens_at - self.now) // timedelta(minutes=1)))
+
+    @property
+    def delay_minutes(self) -> int:
+        return int(self.delay // timedelta(minutes=1))

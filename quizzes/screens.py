@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
+from django.utils import timezone
 
 from comms_lab.learners import Learner
 from lab.model.experiments import EXPERIMENTS
@@ -19,8 +20,9 @@ from quizzes.banks import Bank, Question, catalogue
 from quizzes.behaviours import BEHAVIOURS, Behaviour
 from quizzes.grading import CBM_MARKS, CBM_MAX, grade
 from quizzes.models import Attempt, Response
+from quizzes.scheduling import RetryWindow
 from quizzes.selectors import lab_evidence, lab_page_prediction
-from quizzes.services import answer_points, current_question_id
+from quizzes.services import answer_points, current_question_id, retry_window, shown_question
 
 INSTRUCTIONS = {
     "single": "choose one answer",
@@ -83,6 +85,8 @@ class QuestionScreen:
     # A prediction made on the lab page for the same experiment and preset: it stands in for the prediction step.
     lab_prediction: Prediction | None = None
     lab_prediction_text: str = ""
+    # A review or retry chose which version of the question to show: one other than the learner answered last.
+    another_version: bool = False
 
     @property
     def instruction(self) -> str:
@@ -159,10 +163,11 @@ def _lab_setup(question: Question, learner: Learner) -> LabSetup:
 
 
 def question_screen(attempt: Attempt, question_id: str, responses: list[Response], learner: Learner) -> QuestionScreen:
-    question = catalogue().questions[question_id]
+    question = shown_question(attempt, question_id)
     steps = {r.step: r for r in responses if r.question_id == question_id}
     screen = QuestionScreen(
         question=question,
+        another_version=question_id in attempt.variants,
         number=attempt.question_ids.index(question_id) + 1,
         total=len(attempt.question_ids),
         prediction=steps.get(Response.Step.PREDICTION),
@@ -207,6 +212,7 @@ class Panel:
     no_run: bool = False
     kept_value: str = ""  # a lab answer that found no qualifying run, shown again in its box
     replayed: bool = False
+    retry: RetryWindow | None = None  # when the wrong answers of this finished attempt may be retried
 
     @property
     def title(self) -> str:
@@ -266,6 +272,7 @@ def panel(attempt: Attempt, learner: Learner, **flags: Any) -> Panel:
         **flags,
     )
     if attempt.is_finished:
+        result.retry = retry_window(attempt, now=timezone.now())
         result.results = [question_screen(attempt, qid, responses, learner) for qid in attempt.question_ids]
     elif (qid := current_question_id(attempt)) is not None:
         result.screen = question_screen(attempt, qid, responses, learner)

@@ -11,9 +11,10 @@ import random
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from fsrs import Scheduler
@@ -26,7 +27,7 @@ from quizzes import grading, scheduling
 from quizzes.banks import Question, catalogue
 from quizzes.behaviours import BEHAVIOURS, IMMEDIATE
 from quizzes.models import Attempt, Response, ReviewCard
-from quizzes.selectors import due_cards, lab_evidence, lab_page_prediction
+from quizzes.selectors import due_cards, lab_evidence, lab_page_prediction, owned_by
 
 log = logging.getLogger(__name__)
 REVIEW_SIZE = 10
@@ -64,12 +65,46 @@ def _layout(attempt_id: str, question: Question) -> list[str]:
     return order
 
 
-def _new_attempt(learner: Learner, question_ids: list[str], **fields: Any) -> Attempt:
-    attempt = Attempt(question_ids=question_ids, **_owner_fields(learner), **fields)
-    questions = catalogue().questions
-    attempt.layout = {qid: _layout(str(attempt.id), questions[qid]) for qid in question_ids}
+def _new_attempt(
+    learner: Learner, question_ids: list[str], *, variants: dict[str, str] | None = None, **fields: Any
+) -> Attempt:
+    attempt = Attempt(question_ids=question_ids, variants=variants or {}, **_owner_fields(learner), **fields)
+    attempt.layout = {qid: _layout(str(attempt.id), shown_question(attempt, qid)) for qid in question_ids}
     attempt.save()
     return attempt
+
+
+def shown_question(attempt: Attempt, question_id: str) -> Question:
+    """The question in the version this attempt shows: what its screen asks and what its answer is graded by."""
+    return catalogue().questions[question_id].in_variant(attempt.variants.get(question_id, ""))
+
+
+def _fresh_variants(
+    learner: Learner, question_ids: list[str], *, fallback: dict[str, str], rng: random.Random
+) -> dict[str, str]:
+    """For each question that has variants, a version other than the one the learner answered last (their review
+    card's; `fallback` for a question without a card)."""
+    questions = catalogue().questions
+    with_variants = [qid for qid in question_ids if questions[qid].variants]
+    cards = ReviewCard.objects.filter(owned_by(learner), question_id__in=with_variants)
+    last_seen = dict(cards.values_list("question_id", "variant"))
+    return {
+        qid: scheduling.next_variant(
+            questions[qid].variant_ids, last_seen=last_seen.get(qid, fallback.get(qid, "")), rng=rng
+        )
+        for qid in with_variants
+    }
+
+
+def retry_delay() -> timedelta:
+    return timedelta(minutes=settings.QUIZ_RETRY_DELAY_MINUTES)
+
+
+def retry_window(attempt: Attempt, *, now: datetime) -> scheduling.RetryWindow | None:
+    """When this finished quiz or retry attempt's wrong answers may be retried (None for other attempts)."""
+    if not attempt.is_finished or not attempt.counts_for_quiz or attempt.finished_at is None:
+        return None
+    return scheduling.RetryWindow(finished_at=attempt.finished_at, delay=retry_delay(), now=now)
 
 
 def start_attempt(
@@ -90,18 +125,32 @@ def start_attempt(
     )
 
 
-def start_retry(*, learner: Learner, parent: Attempt) -> Attempt:
-    """A new attempt over the questions `parent` got wrong; it keeps the parent's right answers for its score."""
-    if not parent.is_finished or not parent.counts_for_quiz:
+def start_retry(
+    *, learner: Learner, parent: Attempt, now: datetime | None = None, rng: random.Random | None = None
+) -> Attempt:
+    """A new attempt over the questions `parent` got wrong, in other versions where the bank has them; it keeps
+    the parent's right answers for its score. It opens QUIZ_RETRY_DELAY_MINUTES after the parent finished."""
+    window = retry_window(parent, now=now or timezone.now())
+    if window is None:
         raise QuizError(409, "attempt", "only a finished quiz attempt can be retried")
+    if not window.open:
+        raise QuizError(
+            409,
+            "attempt",
+            f"your wrong answers come back at {window.opens_at:%H:%M} UTC, in {window.minutes_left} "
+            f"minute{'s' if window.minutes_left != 1 else ''}: a pause after the explanations makes the retry test "
+            "what you remember",
+        )
     answers = list(parent.responses.filter(step=Response.Step.ANSWER))
     wrong = {r.question_id for r in answers if answer_points(r)[0] < answer_points(r)[1]}
     if not wrong:
         raise QuizError(409, "attempt", "this attempt has no wrong answers to retry")
     kept = sum(answer_points(r)[0] for r in answers if r.question_id not in wrong)
+    question_ids = [qid for qid in parent.question_ids if qid in wrong]
     return _new_attempt(
         learner,
-        [qid for qid in parent.question_ids if qid in wrong],
+        question_ids,
+        variants=_fresh_variants(learner, question_ids, fallback=parent.variants, rng=rng or random.Random()),
         quiz=parent.quiz,
         kind=Attempt.Kind.RETRY,
         behaviour=IMMEDIATE.slug,
@@ -111,8 +160,11 @@ def start_retry(*, learner: Learner, parent: Attempt) -> Attempt:
     )
 
 
-def start_review(*, learner: Learner, now: datetime, use_confidence: bool = False) -> Attempt:
-    """A session over the questions due for review, most overdue first."""
+def start_review(
+    *, learner: Learner, now: datetime, use_confidence: bool = False, rng: random.Random | None = None
+) -> Attempt:
+    """A session over the questions due for review, most overdue first, each in a version other than the one the
+    learner answered last when the bank has variants of it."""
     questions = catalogue().questions
     due = [
         card.question_id
@@ -122,7 +174,13 @@ def start_review(*, learner: Learner, now: datetime, use_confidence: bool = Fals
     if not due:
         raise QuizError(409, "review", "nothing is due for review yet")
     return _new_attempt(
-        learner, due, quiz="", kind=Attempt.Kind.REVIEW, behaviour=IMMEDIATE.slug, use_confidence=use_confidence
+        learner,
+        due,
+        variants=_fresh_variants(learner, due, fallback={}, rng=rng or random.Random()),
+        quiz="",
+        kind=Attempt.Kind.REVIEW,
+        behaviour=IMMEDIATE.slug,
+        use_confidence=use_confidence,
     )
 
 
@@ -184,7 +242,7 @@ def submit(
     question_id = _one(form, "question")
     if question_id not in attempt.question_ids or catalogue().question(question_id) is None:
         raise QuizError(400, "question", f"{question_id!r} is not a question of this attempt")
-    question = catalogue().questions[question_id]
+    question = shown_question(attempt, question_id)
     step = (form.get("step") or ["answer"])[0]
     if step not in Response.Step.values:
         raise QuizError(400, "step", f"must be one of {', '.join(Response.Step.values)}")
@@ -255,9 +313,7 @@ def _store_step(
         response.marks = grading.marks(correct=graded.correct, confidence=confidence)
     response.save()
     if step == Response.Step.ANSWER and question.reviewable:
-        _review(
-            attempt, question.id, correct=bool(response.correct), confidence=confidence, now=now, scheduler=scheduler
-        )
+        _review(attempt, question, correct=bool(response.correct), confidence=confidence, now=now, scheduler=scheduler)
     behaviour = BEHAVIOURS[attempt.behaviour]
     if step == Response.Step.SKIP or (step == Response.Step.ANSWER and behaviour.advances_on_answer):
         attempt.position += 1
@@ -296,17 +352,19 @@ def answer_points(response: Response) -> tuple[int, int]:
 
 
 def _review(
-    attempt: Attempt, question_id: str, *, correct: bool, confidence: str, now: datetime, scheduler: Scheduler
+    attempt: Attempt, question: Question, *, correct: bool, confidence: str, now: datetime, scheduler: Scheduler
 ) -> None:
+    """One card per question, whichever version was answered; it remembers the version so the next one differs."""
     owner = {"user_id": attempt.user_id} if attempt.user_id else {"user_id": None, "anonymous_id": attempt.anonymous_id}
-    card = ReviewCard.objects.select_for_update().filter(question_id=question_id, **owner).first()
+    card = ReviewCard.objects.select_for_update().filter(question_id=question.id, **owner).first()
     if card is None:
-        card = ReviewCard(question_id=question_id, **owner)
-        card.state = scheduling.new_card_state(zlib.crc32(question_id.encode()), now)
+        card = ReviewCard(question_id=question.id, **owner)
+        card.state = scheduling.new_card_state(zlib.crc32(question.id.encode()), now)
     card.state, card.due = scheduling.review(
         card.state, correct=correct, confidence=confidence, now=now, scheduler=scheduler
     )
     card.last_review = now
+    card.variant = question.variant
     card.reviews += 1
     card.lapses += not correct
     card.save()

@@ -72,10 +72,13 @@ def quiz(request: HttpRequest, slug: str) -> HttpResponse:
     if learner.known:
         attempts = list(selectors.attempts_of(learner).filter(quiz=slug).exclude(kind=Attempt.Kind.REVIEW))
     latest = next((a for a in attempts if a.is_finished), None)
-    # The page shows "started 3 minutes ago": with attempts, a cached copy is good for the current minute only.
+    retryable = latest if latest and latest.score is not None and latest.score < 1 else None
+    retry = services.retry_window(retryable, now=timezone.now()) if retryable else None
+    # The page shows "started 3 minutes ago": with attempts, a cached copy is good for the current minute only
+    # (and until the retry button opens).
     key: tuple[Any, ...] = (id(catalogue()), tuple((str(a.pk), a.status, a.position, a.score) for a in attempts))
     if attempts:
-        key += (int(time.time() // 60),)
+        key += (int(time.time() // 60), bool(retry and retry.open))
     return render_page(
         request,
         "quizzes/quiz.html",
@@ -84,7 +87,8 @@ def quiz(request: HttpRequest, slug: str) -> HttpResponse:
             "score": _score(slug, attempts),
             "open": _open(attempts),
             "attempts": attempts,
-            "retryable": latest if latest and latest.score is not None and latest.score < 1 else None,
+            "retryable": retryable,
+            "retry": retry,
             "behaviours": BEHAVIOURS.values(),
             "cbm_table": CBM_TABLE,
             "lab_questions": sum(q.type == "lab" for q in bank.questions),

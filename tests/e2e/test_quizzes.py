@@ -1,17 +1,21 @@
-"""A learner retries their wrong answers from the keyboard alone, and the dashboard shows the better score."""
+"""A learner retries their wrong answers from the keyboard alone once the retry opens (the button says when), a
+review asks another version of a question, and the dashboard shows the better score."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from comms_lab.learners import SESSION_KEY, Learner
 from quizzes import services
 from quizzes.banks import Question, catalogue
+from quizzes.models import Attempt
 
 pytestmark = pytest.mark.e2e
 
@@ -58,12 +62,14 @@ def returning_learner(page: Page) -> Learner:
     return Learner(user_id=None, anonymous_id=store[SESSION_KEY])
 
 
-def seed_a_finished_attempt(page: Page) -> list[Question]:
-    """The learner's first attempt, answered through the services with three wrong answers."""
+def seed_a_finished_attempt(
+    page: Page, *, finished_at: datetime | None = None, wrong: list[Question] | None = None, confidence: str = ""
+) -> tuple[Attempt, list[Question]]:
+    """The learner's first attempt, answered through the services with three wrong answers (or `wrong`)."""
     learner = returning_learner(page)
     bank = catalogue().banks[QUIZ]
-    wrong = [next(q for q in bank.questions if q.type == kind) for kind in WRONG]
-    attempt = services.start_attempt(learner=learner, quiz=QUIZ)
+    wrong = wrong or [next(q for q in bank.questions if q.type == kind) for kind in WRONG]
+    attempt = services.start_attempt(learner=learner, quiz=QUIZ, use_confidence=bool(confidence))
     for question in bank.questions:
         if question.type == "ordering":
             order = question.items if question not in wrong else reversed(question.items)
@@ -74,11 +80,12 @@ def seed_a_finished_attempt(page: Page) -> list[Question]:
         else:
             pick = question.correct_ids if question not in wrong else {o.id for o in question.options if not o.correct}
             form = {"choice": [sorted(pick)[0]] if question.type != "multiple" else sorted(pick)}
+        if confidence:
+            form["confidence"] = [confidence]
         services.submit(learner=learner, attempt=attempt, form={"question": [question.id], **form})
         if question is not bank.questions[-1]:
             services.advance(attempt=attempt, question_id=question.id)
-    services.finish(learner=learner, attempt=attempt)
-    return wrong
+    return services.finish(learner=learner, attempt=attempt, now=finished_at), wrong
 
 
 def choose_radio(page: Page, option_id: str) -> None:
@@ -120,7 +127,8 @@ def answer_right_by_keyboard(page: Page, question: Question) -> None:
 
 
 def test_a_learner_retries_wrong_answers_by_keyboard_and_the_dashboard_improves(page: Page) -> None:
-    single, ordering, numeric = seed_a_finished_attempt(page)
+    came_back = timezone.now() - services.retry_delay() - timedelta(minutes=1)  # the retry has opened
+    _, (single, ordering, numeric) = seed_a_finished_attempt(page, finished_at=came_back)
     page.goto("/progress/")
     scores = page.locator("#quiz-scores")
     questions = len(catalogue().banks[QUIZ].questions)
@@ -130,10 +138,12 @@ def test_a_learner_retries_wrong_answers_by_keyboard_and_the_dashboard_improves(
     press_button(page, "Retry the wrong answers")
     progress = page.locator("#progress-label")
     expect(progress).to_contain_text("Question 1 of 3")
+    retry = Attempt.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[1])
 
     status = page.get_by_role("status")
     retried = sorted((single, ordering, numeric), key=catalogue().banks[QUIZ].questions.index)  # in bank order
     for number, question in enumerate(retried, 1):
+        question = services.shown_question(retry, question.id)  # another version where the bank has one
         expect(progress).to_contain_text(f"Question {number} of 3")
         if number > 1:
             focus_lands_on(page, "#q-title")
@@ -153,3 +163,38 @@ def test_a_learner_retries_wrong_answers_by_keyboard_and_the_dashboard_improves(
     expect(page).to_have_url(re.compile(r"/progress/$"))
     expect(scores).to_contain_text("100%")
     expect(page.locator("#mastery-table")).to_be_visible()
+
+
+def as_read(markdown: str) -> str:
+    """A prompt's words as the page shows them: no code or emphasis marks, lines joined."""
+    return " ".join(re.sub(r"[`*]", "", markdown).split())
+
+
+def test_the_retry_button_says_when_the_wrong_answers_come_back(page: Page) -> None:
+    attempt, _ = seed_a_finished_attempt(page)  # just finished: the retry is not open yet
+    assert attempt.finished_at is not None
+    opens = (attempt.finished_at + services.retry_delay()).strftime("%H:%M")
+    minutes = services.retry_delay() // timedelta(minutes=1)
+    for url in (f"/quizzes/attempts/{attempt.id}/", f"/quizzes/{QUIZ}/"):
+        page.goto(url)
+        button = page.locator(".retry-form button")
+        expect(button).to_be_disabled()
+        expect(button).to_contain_text(f"available at {opens} UTC, in {minutes} minutes")
+        expect(button).to_have_accessible_description(re.compile(f"come back {minutes} minutes after an attempt ends"))
+    expect(page.locator(".retry-form button")).to_contain_text("Retry the wrong answers of your latest attempt")
+
+
+def test_a_review_asks_another_version_of_a_question_answered_wrong(page: Page) -> None:
+    varied = next(q for q in catalogue().banks[QUIZ].questions if q.type == "numeric" and len(q.variants) == 1)
+    seed_a_finished_attempt(page, wrong=[varied], confidence="high")  # a confident slip: due for review at once
+    page.goto("/quizzes/")
+    press_button(page, "Review now")
+    expect(page.locator("#progress-label")).to_contain_text("Question 1 of 1")
+    expect(page.locator(".variant-note")).to_contain_text("Another version of a question you have answered before")
+    variant = varied.variants[0]
+    prompt = page.locator(".question .prompt")
+    expect(prompt).to_contain_text(as_read(variant.prompt)[:60])
+    expect(prompt).not_to_contain_text(as_read(varied.prompt)[:60])
+    answer_right_by_keyboard(page, variant)  # the variant's own number is the key
+    expect(page.get_by_role("status")).to_contain_text("Correct")
+    expect(page.get_by_role("status")).to_contain_text(f"The answer is {variant.answer:g} {variant.unit}")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from django.db.models import F
 from django.test import Client
 
-from quizzes.banks import Question, catalogue
+from quizzes.banks import Question
 from quizzes.models import Attempt
+from quizzes.services import retry_delay, shown_question
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -57,8 +60,9 @@ class QuizDriver:
         return self.client.post(f"/quizzes/attempts/{attempt.id}/{action}", data, **HTMX, **headers)
 
     def current(self, attempt: Attempt) -> Question:
+        """The question on screen, in the version the attempt shows (reviews and retries may show a variant)."""
         attempt.refresh_from_db()
-        return catalogue().questions[attempt.question_ids[attempt.position]]
+        return shown_question(attempt, attempt.question_ids[attempt.position])
 
     def answer(self, attempt: Attempt, *, right: bool, **extra: str) -> TestResponse:
         question = self.current(attempt)
@@ -87,6 +91,11 @@ class QuizDriver:
         assert response.status_code == 200, response.content.decode()[:2000]
         attempt.refresh_from_db()
         return attempt
+
+
+def wait_out_the_retry_delay(attempt: Attempt) -> None:
+    """Move the attempt's end back past QUIZ_RETRY_DELAY_MINUTES, as if the learner came back later to retry."""
+    Attempt.objects.filter(pk=attempt.pk).update(finished_at=F("finished_at") - retry_delay() - timedelta(seconds=1))
 
 
 @pytest.fixture(autouse=True)

@@ -88,3 +88,21 @@ def test_multiple_answer_questions_do_not_store_their_correct_options_as_a_leadi
 
     questions = [q for q in catalogue().questions.values() if q.type == "multiple"]
     assert share(questions, correct_options_lead) <= 0.5
+
+
+def variants() -> list[Question]:
+    return [v for q in catalogue().questions.values() for v in q.variants]
+
+
+def test_a_numeric_variant_asks_for_a_different_number_than_its_question() -> None:
+    """Otherwise a learner who remembers the last answer passes the review without redoing the reasoning."""
+    questions = catalogue().questions
+    same = [v.id for v in variants() if v.type == "numeric" and v.answer == questions[v.id].answer]
+    assert not same, f"these numeric variants keep their question's answer: {same}"
+
+
+def test_reviews_have_other_versions_to_show_in_nearly_every_bank() -> None:
+    """At least two questions with variants in all but two banks, so a review session mostly asks anew."""
+    varied = [sum(1 for q in bank.questions if q.variants) >= 2 for bank in catalogue().banks.values()]
+    assert sum(varied) >= len(varied) - 2
+    assert len(variants()) >= 40

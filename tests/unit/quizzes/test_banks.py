@@ -213,3 +213,81 @@ def test_it_flags_misspelt_fields_and_ordering_items_without_explanations(tmp_pa
     text = problems(path)
     assert "question r-order: explaination: is not a field of a ordering question" in text
     assert "question r-order: items[then].explanation: is required" in text
+
+
+VARIED_NUMERIC = """
+  - id: r-wait
+    type: numeric
+    concepts: [retry]
+    prompt: Three retries wait 100, 200 and 400 ms. How long in all?
+    answer: 700
+    tolerance: 0
+    unit: ms
+    explanation: 100 + 200 + 400.
+    variants:
+      - id: doubled
+        prompt: Three retries wait 200, 400 and 800 ms. How long in all?
+        answer: 1400
+        tolerance: 0
+        unit: ms
+        explanation: 200 + 400 + 800.
+        wrong_answers:
+          - {value: 800, explanation: That is the last wait only.}
+"""
+
+
+def test_a_variant_is_the_same_question_asked_anew_with_its_own_key(tmp_path: Path) -> None:
+    question = load(write(tmp_path, "retries", VARIED_NUMERIC)).questions["r-wait"]
+    assert question.variant_ids == ("", "doubled")
+    doubled = question.in_variant("doubled")
+    assert (doubled.id, doubled.type, doubled.concepts, doubled.variant) == ("r-wait", "numeric", ("retry",), "doubled")
+    assert (doubled.answer, doubled.explanation, doubled.wrong_answers[0].value) == (1400, "200 + 400 + 800.", 800)
+    assert question.in_variant("") is question
+    assert question.in_variant("since-removed") is question  # an old attempt's variant the bank dropped
+
+
+def test_a_variant_is_validated_like_its_question_and_named_in_every_problem(tmp_path: Path) -> None:
+    broken = GOOD_SINGLE + (
+        "    variants:\n"
+        "      - id: other\n"
+        "        prompt: Which?\n"
+        "        concepts: [jitter]\n"
+        "        options:\n"
+        "          - {id: a, text: This, correct: true, explanation: Because.}\n"
+        "          - {id: b, text: That, correct: true}\n"
+        "      - {id: other, prompt: Which one now?}\n"
+        "      - {prompt: No id}\n"
+    )
+    text = problems(write(tmp_path, "retries", broken))
+    assert "question r-one: variants[other].prompt: repeats the prompt of the question" in text
+    assert "question r-one: variants[other].concepts: is not a field of a single variant" in text
+    assert "question r-one: variants[other].options[b].explanation: is required" in text
+    assert "question r-one: variants[other].options: exactly one option must be correct, 2 are" in text
+    assert "question r-one: variants[other].id: is already used by another variant of this question" in text
+    assert "question r-one: variants[other].options: is required" in text
+    assert "question r-one: variants[2]: must be a mapping with a lowercase-kebab id, got id None" in text
+
+
+def test_a_numeric_variant_cannot_list_a_typical_wrong_answer_its_tolerance_accepts(tmp_path: Path) -> None:
+    path = write(tmp_path, "retries", VARIED_NUMERIC.replace("value: 800", "value: 1400"))
+    assert "question r-wait: variants[doubled].wrong_answers[0].value: 1400 is within the tolerance" in problems(path)
+
+
+def test_a_lab_question_has_no_variants_because_its_answer_is_one_run(tmp_path: Path) -> None:
+    lab = """
+      - id: r-lab
+        type: lab
+        concepts: [retry]
+        experiment: cascade
+        preset: circuit-breaker
+        prompt: Run it.
+        prediction:
+          - {id: a, text: None, correct: true, explanation: Because.}
+          - {id: b, text: Some, correct: false, explanation: Because not.}
+        metric: breaker_opened
+        unit: times
+        explanation: Read it.
+        variants:
+          - {id: again, prompt: Run it again.}
+    """
+    assert "question r-lab: variants: is not a field of a lab question" in problems(write(tmp_path, "retries", lab))

@@ -1,12 +1,15 @@
-"""FSRS review scheduling with a fixed clock and no fuzz: exact, repeatable due dates."""
+"""FSRS review scheduling with a fixed clock and no fuzz, which version a review shows (seeded), and when a retry
+opens."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from fsrs import Rating
 
-from quizzes.scheduling import make_scheduler, new_card_state, rating_for, review
+from quizzes.scheduling import RetryWindow, make_scheduler, new_card_state, next_variant, rating_for, review
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SCHEDULER = make_scheduler(fuzzing=False)
@@ -52,3 +55,34 @@ def test_a_lapse_sends_a_reviewed_card_back_to_relearning() -> None:
     state, due = review(new_card_state(1, NOW), correct=True, confidence="high", now=NOW, scheduler=SCHEDULER)
     _, after_lapse = review(state, correct=False, confidence="", now=due, scheduler=SCHEDULER)
     assert after_lapse - due == timedelta(hours=1)
+
+
+VERSIONS = ("", "busy-day", "quiet-day")
+
+
+def test_a_review_never_shows_the_version_answered_last_and_spreads_over_the_others() -> None:
+    for last_seen in VERSIONS:
+        picks = Counter(next_variant(VERSIONS, last_seen=last_seen, rng=random.Random(seed)) for seed in range(400))
+        assert last_seen not in picks
+        # Each of the two others is a fair coin over 400 draws: 200 ± 60 is more than six standard deviations.
+        assert all(140 <= picks[v] <= 260 for v in VERSIONS if v != last_seen), picks
+
+
+def test_a_question_without_variants_is_always_shown_as_written() -> None:
+    assert next_variant(("",), last_seen="", rng=random.Random(1)) == ""
+
+
+def test_a_version_the_bank_since_dropped_leaves_every_current_version_possible() -> None:
+    picks = {next_variant(VERSIONS, last_seen="removed", rng=random.Random(seed)) for seed in range(50)}
+    assert picks == set(VERSIONS)
+
+
+def test_the_retry_window_opens_at_the_delay_and_counts_whole_minutes_up() -> None:
+    def window(after: timedelta) -> RetryWindow:
+        return RetryWindow(finished_at=NOW, delay=timedelta(minutes=15), now=NOW + after)
+
+    assert window(timedelta(0)).opens_at == NOW + timedelta(minutes=15)
+    assert (window(timedelta(0)).open, window(timedelta(0)).minutes_left) == (False, 15)
+    assert window(timedelta(minutes=14, seconds=1)).minutes_left == 1  # 59 s left still says "in 1 minute"
+    assert (window(timedelta(minutes=15)).open, window(timedelta(minutes=15)).minutes_left) == (True, 0)
+    assert window(timedelta(days=2)).minutes_left == 0
