@@ -25,7 +25,7 @@ from lessons import services as lesson_services
 from quizzes import services as quiz_services
 from quizzes.banks import catalogue
 from tests.conftest import missing
-from tests.integration.quizzes.conftest import right_form
+from tests.integration.quizzes.conftest import right_form, wrong_form
 from tests.support.processes import WebServer
 
 pytestmark = pytest.mark.e2e
@@ -82,7 +82,8 @@ def as_lists(form: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def seed(learner: Learner) -> dict[str, str]:
-    """Attempts at three stages (a question, its feedback, the results) and some lesson progress."""
+    """Attempts at three stages (a question, its feedback, the results with a retry not open yet) and some lesson
+    progress."""
     fresh = quiz_services.start_attempt(learner=learner, quiz=QUIZ, use_confidence=True)
     answered = quiz_services.start_attempt(learner=learner, quiz="rpc")
     first = catalogue().questions[answered.question_ids[0]]
@@ -93,7 +94,9 @@ def seed(learner: Learner) -> dict[str, str]:
     )
     done = quiz_services.start_attempt(learner=learner, quiz=QUIZ)
     for qid in done.question_ids:
-        quiz_services.submit(learner=learner, attempt=done, form=as_lists(right_form(catalogue().questions[qid])))
+        # One wrong answer, so the results and quiz pages show the retry button, waiting for its delay.
+        form = (wrong_form if qid == done.question_ids[0] else right_form)(catalogue().questions[qid])
+        quiz_services.submit(learner=learner, attempt=done, form=as_lists(form))
         if qid != done.question_ids[-1]:
             done = quiz_services.advance(attempt=done, question_id=qid)
     quiz_services.finish(learner=learner, attempt=done)
