@@ -103,5 +103,9 @@ class RetryWindow:
         return max(0, -(-(self.opens_at - self.now) // timedelta(minutes=1)))
 
     @property
+    def ms_left(self) -> int:
+        return max(0, int((self.opens_at - self.now) / timedelta(milliseconds=1)))
+
+    @property
     def delay_minutes(self) -> int:
         return int(self.delay // timedelta(minutes=1))

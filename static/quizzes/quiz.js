@@ -1,5 +1,6 @@
 // Ordering questions: "Move up" / "Move down" buttons for keyboard and pointer users. Without this script the
-// position selects alone do the job; with it, the list, the selects and a spoken status stay in step.
+// position selects alone do the job; with it, the list, the selects and a spoken status stay in step. Also turns on
+// the "Retry my wrong answers" button when its pause is over.
 (function () {
   "use strict";
 
@@ -59,6 +60,23 @@
     announce(list, li);
   });
 
+  // "Retry my wrong answers" opens a while after the attempt ended, and its button says when. At that moment (plus a
+  // second, so the server agrees) turn it on, drop the "available at" words and tell screen readers.
+  function armRetry(root) {
+    root.querySelectorAll("button[data-opens-in-ms]").forEach(function (button) {
+      var wait = Math.min(Number(button.dataset.opensInMs) + 1000, 2147483647);
+      button.removeAttribute("data-opens-in-ms");
+      window.setTimeout(function () {
+        var when = button.querySelector(".retry-when");
+        if (when) when.remove();
+        button.disabled = false;
+        var status = button.closest(".retry").querySelector("[data-retry-status]");
+        if (status) status.textContent = "You can retry your wrong answers now.";
+      }, wait);
+    });
+  }
+
   enable(document);
-  document.addEventListener("htmx:load", function (event) { enable(event.target); });
+  armRetry(document);
+  document.addEventListener("htmx:load", function (event) { enable(event.target); armRetry(event.target); });
 })();

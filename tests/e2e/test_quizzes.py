@@ -181,7 +181,24 @@ def test_the_retry_button_says_when_the_wrong_answers_come_back(page: Page) -> N
         expect(button).to_be_disabled()
         expect(button).to_contain_text(f"available at {opens} UTC, in {minutes} minutes")
         expect(button).to_have_accessible_description(re.compile(f"come back {minutes} minutes after an attempt ends"))
-    expect(page.locator(".retry-form button")).to_contain_text("Retry the wrong answers of your latest attempt")
+    expect(page.locator(".retry-form button")).to_contain_text(
+        "Retry the wrong answers of your latest finished attempt"
+    )
+
+
+def test_the_retry_button_turns_on_by_itself_when_the_pause_is_over(page: Page) -> None:
+    almost = timezone.now() - services.retry_delay() + timedelta(seconds=4)  # opens about 4 s from now
+    attempt, _ = seed_a_finished_attempt(page, finished_at=almost)
+    page.goto(f"/quizzes/attempts/{attempt.id}/")
+    button = page.locator(".retry-form button")
+    expect(button).to_be_disabled()
+    expect(button).to_have_text(re.compile(r"^Retry my 3 wrong answers: available at \d\d:\d\d UTC, in 1 minute$"))
+    expect(button).to_be_enabled(timeout=15_000)
+    expect(button).to_have_text("Retry my 3 wrong answers")
+    expect(page.locator("[data-retry-status]")).to_have_text("You can retry your wrong answers now.")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#progress-label")).to_contain_text("Question 1 of 3")
 
 
 def test_a_review_asks_another_version_of_a_question_answered_wrong(page: Page) -> None:

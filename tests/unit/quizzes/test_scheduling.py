@@ -84,5 +84,6 @@ def test_the_retry_window_opens_at_the_delay_and_counts_whole_minutes_up() -> No
     assert window(timedelta(0)).opens_at == NOW + timedelta(minutes=15)
     assert (window(timedelta(0)).open, window(timedelta(0)).minutes_left) == (False, 15)
     assert window(timedelta(minutes=14, seconds=1)).minutes_left == 1  # 59 s left still says "in 1 minute"
+    assert window(timedelta(minutes=14, seconds=1)).ms_left == 59_000  # what the page's script waits
     assert (window(timedelta(minutes=15)).open, window(timedelta(minutes=15)).minutes_left) == (True, 0)
     assert window(timedelta(days=2)).minutes_left == 0
