@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from lab.model.predictions import without_answers
 from lab.model.schema import Schema
 from lab.model.topology import Preset, Topology, diagram, parse_topology, view_spec
 
@@ -61,7 +62,7 @@ class Experiment:
             "default_preset": self.default_preset,
             "presets": [p.as_json() for p in self.presets],
             "parameters": [p.as_json() for p in self.schema.params],
-            "topology": self.topology.document,
+            "topology": without_answers(self.topology.document),
             "diagram": self.diagram,
             "view": view_spec(self.topology),
         }

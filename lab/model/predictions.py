@@ -73,6 +73,17 @@ class NextPreset:
         return {"preset": self.preset, "why": self.why}
 
 
+def without_answers(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A topology document as it is served to learners: every preset's `predict` left out, so which choice is right
+    (and why) stays hidden until the learner has predicted. The question itself is served without its answers as
+    the preset's own `predict`; a document without predictions still parses, so a learner may post it back."""
+    presets = document.get("presets")
+    if not isinstance(presets, list):
+        return dict(document)
+    served = [{k: v for k, v in p.items() if k != "predict"} if isinstance(p, Mapping) else p for p in presets]
+    return {**document, "presets": served}
+
+
 def metric_value(summary: Mapping[str, Any] | None, path: str) -> float | None:
     """`by_mode.sync.success_rate_pct` → summary["by_mode"]["sync"]["success_rate_pct"], or None."""
     value: Any = summary

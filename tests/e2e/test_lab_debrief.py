@@ -34,3 +34,23 @@ def test_a_prediction_made_before_a_short_run_is_set_beside_its_result_with_find
     expect(next_link).to_have_attribute("href", "/lab/checkout/?preset=email-down")
     next_link.click()
     expect(page.locator("#predict-box fieldset")).to_contain_text("What share of the synchronous checkouts")
+
+
+def test_a_wrong_prediction_is_told_the_right_answer_only_once_it_is_made(page: Page) -> None:
+    page.goto("/lab/checkout/?preset=side-by-side")
+    question = page.locator("#predict-box fieldset")
+    expect(question).to_contain_text("How will the hybrid design's p99 latency compare")
+    served = page.evaluate("() => JSON.parse(document.getElementById('experiment-data').textContent)")
+    asked = next(p["predict"] for p in served["presets"] if p["slug"] == "side-by-side")
+    assert all(set(choice) == {"id", "text"} for choice in asked["choices"])  # the page cannot know the answer
+    question.get_by_label("Above it, because queued messages make the slowest checkouts slower.").check()
+    page.get_by_text("Run settings").click()
+    page.get_by_label("Duration (s)").fill("5")
+    page.get_by_role("button", name="Start run").click()  # the unsaved choice is stored before the run is created
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+
+    debrief = page.get_by_role("region", name=re.compile("Debrief"))
+    expect(debrief).to_contain_text("Your prediction missed: “Above it, because queued messages")
+    expect(debrief.locator(".why")).to_have_text(re.compile("^Queue waits come after the checkout replies"))
+    expect(debrief).to_contain_text("What happens: Far below it. Even a slow hybrid checkout waits only for payment")
+    expect(debrief).to_contain_text("by_mode.hybrid.latency_ms.p99")

@@ -99,3 +99,40 @@ def test_signing_up_keeps_the_predictions_made_before(learner: Client) -> None:
     assert adopted is not None and adopted.username == "ada"
     listed = learner.get(URL, {"experiment": "checkout", "preset": "email-down"}).json()["predictions"]
     assert [p["answer"] for p in listed] == ["half"]
+
+
+def explanations(experiments: list[dict[str, Any]]) -> set[str]:
+    """Every choice's explanation, as the catalogue knows them (the served JSON must contain none of them)."""
+    from lab.model.catalog import EXPERIMENTS
+
+    presets = [p for e in experiments for p in EXPERIMENTS[e["slug"]].presets]
+    return {c.explanation for p in presets if p.predict for c in p.predict.choices}
+
+
+def test_the_experiments_listing_asks_each_question_without_giving_away_its_answer() -> None:
+    response = Client().get("/lab/api/experiments")
+    experiments = response.json()["experiments"]
+    asked = [p["predict"] for e in experiments for p in e["presets"] if (p["predict"] or {}).get("kind") == "choice"]
+    assert len(asked) >= 5 and all(set(c) == {"id", "text"} for q in asked for c in q["choices"])
+    assert all("predict" not in p for e in experiments for p in e["topology"]["presets"])
+    body = response.content.decode()
+    assert '"correct"' not in body
+    assert not [text for text in explanations(experiments) if json.dumps(text)[1:-1] in body]
+
+
+def test_the_experiment_page_embeds_the_questions_without_their_answers(learner: Client) -> None:
+    page = learner.get("/lab/cascade/").content.decode()
+    embedded = json.loads(page.split('<script id="experiment-data" type="application/json">')[1].split("</script>")[0])
+    circuit = next(p for p in embedded["presets"] if p["slug"] == "circuit-breaker")
+    assert [c["id"] for c in circuit["predict"]["choices"]] == ["several", "once", "never"]
+    assert '"correct"' not in page and "trial calls every 5 s" not in page
+
+
+def test_the_served_document_still_parses_so_a_learner_can_post_it_back() -> None:
+    from lab.model.topology import parse_topology
+
+    served = Client().get("/lab/api/experiments").json()["experiments"]
+    checkout = next(e for e in served if e["slug"] == "checkout")
+    parsed = parse_topology(checkout["topology"], source="served checkout")
+    assert [p.slug for p in parsed.presets] == [p["slug"] for p in checkout["presets"]]
+    assert all(p.predict is None for p in parsed.presets)
