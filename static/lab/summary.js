@@ -10,7 +10,10 @@ const ROWS = [
   ["latency_ms.p50", "Latency p50 / p95 / p99", (s) => `${fmt(s.latency_ms?.p50, " ms")} / ${fmt(s.latency_ms?.p95, " ms")} / ${fmt(s.latency_ms?.p99, " ms")}`, "Half, 95% and 99% of requests finished within these times.", "latency"],
   ["throughput_rps", "Throughput (attempts/s)", (s) => fmt(s.throughput_rps), "Attempts per second, retries included."],
   ["goodput_rps", "Goodput (successes/s)", (s) => fmt(s.goodput_rps), "Successful requests per second: what users got."],
+  ["attempts_per_request", "Attempts per request", (s) => fmt(s.attempts_per_request), "Attempts per finished request, the first included: 1 means no retries, 3 means the load tripled."],
   ["retries_per_request", "Retries per request", (s) => fmt(s.retries_per_request), "Extra attempts per request; above 0 the load is amplified."],
+  ["retry_waves.peak", "Most retries in one slot", (s) => `${fmt(s.retry_waves.peak)} in ${fmt(s.retry_waves.bucket_ms, " ms")}`, "Client retries sent in the busiest slot; a dozen or more means they went out in step."],
+  ["retry_waves.peak_to_mean", "Retry peak ÷ mean", (s) => `${fmt(s.retry_waves.peak_to_mean)}× (mean ${fmt(s.retry_waves.mean)} per slot over ${fmt(s.retry_waves.lasted_s, " s")})`, "How bunched the retries were: the busiest slot against the average one while retries went on. Jitter lowers it."],
   ["lost", "Lost", (s) => fmt(s.lost), "Requests whose worker died mid-flight: counted as lost, never hidden.", "lost"],
   ["dlq_count", "Dead letters", (s) => fmt(s.dlq_count), "Messages moved to the dead-letter queue after their last attempt.", "queues"],
   ["max_queue_depth", "Largest queue depth", (s) => fmt(s.max_queue_depth), "Most messages waiting in one queue at any sample.", "queues"],
@@ -20,6 +23,28 @@ const ROWS = [
   ["duplicates_processed", "Duplicates processed", (s) => fmt(s.duplicates_processed), "Messages handled twice (idempotent consumers skip them).", "queues"],
   ["missed_messages", "Copies missed while away", (s) => fmt(s.missed_messages), "Matching messages a non-durable subscription never got because its subscriber was away.", "topics"],
 ];
+
+// What `calls.<service>` counts: sync calls that did not complete normally, per called service.
+const CALL_FIGURES = [
+  ["timed_out", "Timed out", "The caller gave up waiting after its timeout."],
+  ["abandoned", "Abandoned work", "Of those, calls the service went on working on after its caller had left: threads spent on answers nobody reads."],
+  ["short_circuited", "Short-circuited", "Calls an open circuit breaker answered at once, without calling the service."],
+];
+
+function callsTable(calls) {
+  const table = h("table", { class: "data calls" }, h("caption", { text: "Calls that did not complete, by called service" }));
+  const head = table.createTHead().insertRow();
+  head.append(h("th", { scope: "col", text: "Service" }));
+  for (const [key, label] of CALL_FIGURES) head.append(h("th", { scope: "col" }, `${label} `, h("code", { text: key })));
+  const body = table.createTBody();
+  for (const [target, counts] of Object.entries(calls)) {
+    const tr = body.insertRow();
+    tr.append(h("th", { scope: "row" }, h("code", { text: `calls.${target}` })));
+    for (const [key] of CALL_FIGURES) tr.insertCell().textContent = fmt(counts[key]);
+  }
+  const meanings = h("dl", { class: "hint calls-meaning" }, ...CALL_FIGURES.flatMap(([key, label, meaning]) => [h("dt", {}, h("code", { text: key })), h("dd", { text: `${label}: ${meaning}` })]));
+  return [table, meanings];
+}
 
 export function renderSummary(el, summary, exp, config) {
   if (!summary) return;
@@ -53,15 +78,16 @@ export function renderSummary(el, summary, exp, config) {
     const name = groupsKey.slice(3);
     const by = h("table", { class: "data" }, h("caption", { text: `By ${name}${sideBySide ? ": the designs side by side, never blended" : ""}` }));
     const hr = by.createTHead().insertRow();
-    for (const title of [name[0].toUpperCase() + name.slice(1), "Requests", "Success", "Goodput/s", "p50", "p95", "p99"]) hr.append(h("th", { scope: "col", text: title }));
+    for (const title of [name[0].toUpperCase() + name.slice(1), "Requests", "Success", "Goodput/s", "Attempts/request", "p50", "p95", "p99"]) hr.append(h("th", { scope: "col", text: title }));
     const tb = by.createTBody();
     for (const [group, g] of Object.entries(summary[groupsKey])) {
       const tr = tb.insertRow();
       tr.append(h("th", { scope: "row" }, h("code", { text: `${groupsKey}.${group}` })));
-      for (const v of [g.requests, fmt(g.success_rate_pct, "%"), fmt(g.goodput_rps), fmt(g.latency_ms?.p50, " ms"), fmt(g.latency_ms?.p95, " ms"), fmt(g.latency_ms?.p99, " ms")]) tr.insertCell().textContent = v;
+      for (const v of [g.requests, fmt(g.success_rate_pct, "%"), fmt(g.goodput_rps), fmt(g.attempts_per_request), fmt(g.latency_ms?.p50, " ms"), fmt(g.latency_ms?.p95, " ms"), fmt(g.latency_ms?.p99, " ms")]) tr.insertCell().textContent = v;
     }
     parts.push(by);
   }
+  if (summary.calls && Object.keys(summary.calls).length) parts.push(...callsTable(summary.calls));
   if (Array.isArray(summary.findings) && summary.findings.length) {
     parts.push(h("h3", { text: "Findings" }), h("ul", {}, ...summary.findings.map((f) => h("li", { text: typeof f === "string" ? f : f.text || JSON.stringify(f) }))));
   }

@@ -17,6 +17,8 @@ def test_clicking_start_shows_events_arriving_and_the_run_finishing(page: Page) 
     expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
     assert page.locator("#event-log li").count() > 50
     expect(page.get_by_role("table").filter(has_text="Success rate")).to_contain_text("100%")
+    expect(page.locator("#summary")).not_to_contain_text("retry_waves")  # no client retries in a healthy checkout
+    expect(page.locator("#summary")).not_to_contain_text("calls.")  # nor a call that timed out
     expect(page).to_have_url(re.compile(r"/lab/runs/[0-9a-f-]+/$"))
 
 
