@@ -178,7 +178,8 @@ def run_dead_letters(request: HttpRequest, run_id: str) -> JsonResponse:
 
 
 def prediction_list(request: HttpRequest) -> JsonResponse:
-    """POST a prediction for a preset before running it; GET your predictions of one preset, latest first."""
+    """POST a prediction for a preset before running it; GET your predictions of one preset, latest first, and the
+    question's answers once you have run the preset."""
     if request.method == "POST":
         try:
             made = predictions.record(learner=learner_for(request), data=read_json_object(request))
@@ -192,5 +193,7 @@ def prediction_list(request: HttpRequest) -> JsonResponse:
         predictions.checked_preset(experiment, preset)
     except BadRequest as exc:
         return json_error(400, str(exc), fields=exc.fields)
-    found = predictions.predictions_of(learner_for(request), experiment=experiment, preset=preset)
-    return JsonResponse({"predictions": [predictions.as_json(p) for p in found]})
+    learner = learner_for(request)
+    found = predictions.predictions_of(learner, experiment=experiment, preset=preset)
+    answers = predictions.answers_once_run(learner, experiment=experiment, preset=preset)
+    return JsonResponse({"predictions": [predictions.as_json(p) for p in found], "answers": answers})

@@ -13,7 +13,7 @@ from comms_lab.http import BadRequest
 from comms_lab.learners import Learner
 from lab.model.experiments import EXPERIMENTS
 from lab.model.predictions import Predict
-from lab.models import Prediction
+from lab.models import Prediction, Run
 
 PREDICTION_FIELDS = {"experiment", "preset", "choice", "value"}
 
@@ -90,6 +90,16 @@ def as_json(prediction: Prediction) -> dict[str, Any]:
         "created_at": prediction.created_at.isoformat(),
         "predict": predict.as_json(answers=True) if predict else None,
     }
+
+
+def answers_once_run(learner: Learner, *, experiment: str, preset: str) -> dict[str, Any] | None:
+    """The preset's question with which choice is right and why, once the learner has run the preset: a debrief
+    without a prediction can then still explain the result. None before (answers are never served up front)."""
+    predict = predict_of(experiment, preset)
+    if predict is None or not learner.known:
+        return None
+    ran = Run.objects.filter(_owned_by(learner), experiment=experiment, preset=preset).exists()
+    return predict.as_json(answers=True) if ran else None
 
 
 def predictions_of(learner: Learner, *, experiment: str, preset: str, limit: int = 20) -> list[Prediction]:

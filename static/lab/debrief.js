@@ -1,8 +1,9 @@
 // Predict → run → debrief. Before a run the preset's `predict` question is asked (optional: Skip hides it); the
 // answer is stored on the server before the run starts (POST /lab/api/predictions), so the quiz can credit it.
-// After the run the debrief sets the prediction beside the figure the run recorded, lists the run's findings and
-// invariants with their numbers, and links the preset's `next`. Everything comes from the experiment JSON: no
-// experiment is named here.
+// After the run the debrief sets the prediction beside the figure the run recorded (with none made, it still says
+// which choice was right: the server reveals that only once the learner has run the preset), lists the run's
+// findings and invariants with their numbers, and links the preset's `next`. Everything comes from the experiment
+// JSON: no experiment is named here.
 import { $, h, fmt } from "./util.js";
 
 /** `by_mode.sync.success_rate_pct` → the number at that path of the summary, or null. */
@@ -112,13 +113,19 @@ export function createDebrief(exp, { predictionsUrl, csrfToken, presetUrl }) {
     return true;
   }
 
-  function resultRow(q, summary, prediction, own) {
+  function whatHappens(choices) {
+    const key = choices.find((c) => c.correct);
+    return key ? h("p", {}, h("strong", { text: "What happens: " }), `${key.text} ${key.explanation}`) : null;
+  }
+
+  function resultRow(q, summary, prediction, own, answers) {
     const figure = figureAt(summary, q.metric);
     const shown = figure === null ? "not recorded by this run" : `${fmt(figure)} ${q.unit}`.trim();
     const rows = [h("p", {}, "The run recorded ", h("code", { text: q.metric }), " = ", h("strong", { class: "debrief-figure", text: shown }), ".")];
     if (!prediction) {
       rows.unshift(h("p", { class: "hint", text: `${own ? "You did not predict this run. " : ""}The preset asks: ${q.prompt}` }));
-      return rows;
+      if (answers?.choices) rows.push(whatHappens(answers.choices));
+      return rows.filter(Boolean);
     }
     const right = q.kind === "choice"
       ? !!prediction.predict.choices.find((c) => c.id === prediction.answer)?.correct
@@ -127,22 +134,21 @@ export function createDebrief(exp, { predictionsUrl, csrfToken, presetUrl }) {
       h("span", { "aria-hidden": "true", text: right ? "✔ " : "✘ " }),
       h("strong", { text: right ? "Your prediction held: " : "Your prediction missed: " }), `“${describe(prediction)}”`));
     if (q.kind === "choice") {
-      const key = prediction.predict.choices.find((c) => c.correct);
       const mine = prediction.predict.choices.find((c) => c.id === prediction.answer);
-      if (mine && mine !== key) rows.push(h("p", { class: "why", text: mine.explanation }));
-      if (key) rows.push(h("p", {}, h("strong", { text: "What happens: " }), `${key.text} ${key.explanation}`));
+      if (mine && !mine.correct) rows.push(h("p", { class: "why", text: mine.explanation }));
+      const told = whatHappens(prediction.predict.choices);
+      if (told) rows.push(told);
     } else if (figure !== null) {
       rows.push(h("p", { class: "why", text: `Off by ${fmt(Math.abs(prediction.answer - figure))} ${q.unit}; within ± ${fmt(q.tolerance)} counts.` }));
     }
     return rows;
   }
 
-  async function storedPrediction(slug, createdAt) {
+  /** The learner's predictions of a preset, latest first, and its answers once they have run it (or null). */
+  async function listed(slug) {
     const query = new URLSearchParams({ experiment: exp.slug, preset: slug });
     const response = await fetch(`${predictionsUrl}?${query}`).catch(() => null);
-    if (!response || !response.ok) return null;
-    const { predictions } = await response.json();
-    return predictions.find((p) => Date.parse(p.created_at) < Date.parse(createdAt)) || null;
+    return response && response.ok ? response.json() : null;
   }
 
   function invariantLine(i) {
@@ -181,9 +187,10 @@ export function createDebrief(exp, { predictionsUrl, csrfToken, presetUrl }) {
       if (!summary || !ran) return;
       const mayPredict = startedHere || !!createdAt; // the learner's own run, not a shared one
       const looked = !startedHere && createdAt && ran.predict;
-      const prediction = looked ? await storedPrediction(ran.slug, createdAt) : runPrediction;
+      const stored = mayPredict && ran.predict && (looked || !runPrediction) ? await listed(ran.slug) : null;
+      const prediction = looked ? stored?.predictions.find((p) => Date.parse(p.created_at) < Date.parse(createdAt)) || null : runPrediction;
       const parts = [h("h2", { id: "debrief-h", text: `Debrief: ${ran.title}` })];
-      if (ran.predict) parts.push(h("section", { class: "debrief-prediction", "aria-label": "Your prediction and the result" }, ...resultRow(ran.predict, summary, prediction, mayPredict)));
+      if (ran.predict) parts.push(h("section", { class: "debrief-prediction", "aria-label": "Your prediction and the result" }, ...resultRow(ran.predict, summary, prediction, mayPredict, stored?.answers)));
       const findings = (summary.findings || []).map((f) => h("li", { text: typeof f === "string" ? f : f.text || "" }));
       if (findings.length) parts.push(h("h3", { text: "What the run showed" }), h("ul", { class: "debrief-findings" }, ...findings));
       const invariants = summary.invariants || [];

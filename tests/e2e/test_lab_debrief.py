@@ -54,3 +54,18 @@ def test_a_wrong_prediction_is_told_the_right_answer_only_once_it_is_made(page: 
     expect(debrief.locator(".why")).to_have_text(re.compile("^Queue waits come after the checkout replies"))
     expect(debrief).to_contain_text("What happens: Far below it. Even a slow hybrid checkout waits only for payment")
     expect(debrief).to_contain_text("by_mode.hybrid.latency_ms.p99")
+
+
+def test_a_skipped_prediction_is_still_told_the_right_answer_after_the_run(page: Page) -> None:
+    page.goto("/lab/checkout/?preset=hybrid-baseline")
+    page.locator("#predict-box").get_by_role("button", name="Skip").click()
+    expect(page.locator("#predict-box")).to_contain_text("Prediction skipped for this run.")
+    page.get_by_text("Run settings").click()
+    page.get_by_label("Duration (s)").fill("5")
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+
+    debrief = page.get_by_role("region", name=re.compile("Debrief"))
+    expect(debrief).to_contain_text("You did not predict this run.")
+    expect(debrief).to_contain_text("What happens: Just above payment's 400 ms. The customer waits for payment")
+    expect(debrief.locator(".debrief-verdict")).to_have_count(0)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from django.test import Client
 
-from lab.models import Prediction
+from comms_lab.learners import SESSION_KEY
+from lab.models import Prediction, Run
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -23,6 +24,10 @@ def learner() -> Client:
     client = Client(enforce_csrf_checks=True)
     client.get("/lab/")
     return client
+
+
+def anonymous_id(client: Client) -> str:
+    return str(client.session[SESSION_KEY])
 
 
 def predict(client: Client, body: dict[str, Any]) -> TestResponse:
@@ -83,7 +88,8 @@ def test_another_learners_predictions_are_not_listed(learner: Client) -> None:
     predict(learner, {"experiment": "checkout", "preset": "email-down", "choice": "half"})
     other = Client()
     other.get("/lab/")
-    assert other.get(URL, {"experiment": "checkout", "preset": "email-down"}).json() == {"predictions": []}
+    listed = other.get(URL, {"experiment": "checkout", "preset": "email-down"}).json()
+    assert listed == {"predictions": [], "answers": None}
 
 
 def test_signing_up_keeps_the_predictions_made_before(learner: Client) -> None:
@@ -136,3 +142,16 @@ def test_the_served_document_still_parses_so_a_learner_can_post_it_back() -> Non
     parsed = parse_topology(checkout["topology"], source="served checkout")
     assert [p.slug for p in parsed.presets] == [p["slug"] for p in checkout["presets"]]
     assert all(p.predict is None for p in parsed.presets)
+
+
+def test_the_answers_are_listed_only_once_the_learner_has_run_the_preset(learner: Client) -> None:
+    query = {"experiment": "checkout", "preset": "email-down"}
+    assert learner.get(URL, query).json()["answers"] is None
+    Run.objects.create(experiment="checkout", preset="hybrid-baseline", config={}, anonymous_id=anonymous_id(learner))
+    assert learner.get(URL, query).json()["answers"] is None  # another preset's run reveals nothing here
+    Run.objects.create(experiment="checkout", preset="email-down", config={}, anonymous_id=anonymous_id(learner))
+    answers = learner.get(URL, query).json()["answers"]
+    assert {c["id"]: c["correct"] for c in answers["choices"]} == {"half": True, "all": False, "none": False}
+    stranger = Client()
+    stranger.get("/lab/")
+    assert stranger.get(URL, query).json()["answers"] is None
