@@ -117,6 +117,19 @@ def latest_before(learner: Learner, *, experiment: str, preset: str, before: dat
     return found.order_by("-created_at", "-id").first()
 
 
+def first_blind(learner: Learner, *, experiment: str, preset: str) -> Prediction | None:
+    """The learner's first prediction for the preset, if no run of it came before: the only one made without the
+    answers in view, since predicting (and running) reveals them. Only it can earn a quiz's prediction point."""
+    owned = Prediction.objects.filter(_owned_by(learner), experiment=experiment, preset=preset)
+    first = owned.order_by("created_at", "id").first()
+    if first is None:
+        return None
+    ran_before = Run.objects.filter(
+        _owned_by(learner), experiment=experiment, preset=preset, created_at__lt=first.created_at
+    ).exists()
+    return None if ran_before else first
+
+
 def adopt(anonymous_id: str, user_id: int) -> None:
     """Predictions made before signing in become the account's, as runs do."""
     Prediction.objects.filter(anonymous_id=anonymous_id, user__isnull=True).update(user_id=user_id)

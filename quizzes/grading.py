@@ -181,11 +181,19 @@ def grade_prediction(question: Question, choice: str) -> Grade:
     return Grade(correct=choice in question.correct_ids, answer=choice, details={"chosen": [choice]})
 
 
-def prediction_credit(*, correct: bool | None, made_at: datetime | None, run_started_at: datetime) -> dict[str, Any]:
-    """A prediction earns its point only if it was right and made before the graded run started: a guess made
-    while watching the run, or after it, predicts nothing."""
+def prediction_credit(
+    *, correct: bool | None, made_at: datetime | None, run_started_at: datetime, blind: bool = True
+) -> dict[str, Any]:
+    """A prediction earns its point only if it was right, made before the graded run started, and made blind
+    (before the answers were shown): a guess made while watching the run, after it, or after reading the answers
+    predicts nothing."""
     before = made_at is not None and made_at < run_started_at
-    return {"correct": bool(correct), "before_run": before, "credited": bool(correct) and before}
+    return {
+        "correct": bool(correct),
+        "before_run": before,
+        "blind": blind,
+        "credited": bool(correct) and before and blind,
+    }
 
 
 def points(question: Question, *, correct: bool | None, observed: Mapping[str, Any] | None) -> tuple[int, int]:

@@ -324,8 +324,9 @@ def _store_step(
 
 def _prediction_credit(learner: Learner, attempt: Attempt, question: Question, run: Run) -> dict[str, Any]:
     """The prediction point of a lab answer: from the quiz's own prediction step or from the learner's prediction
-    on the lab page for the same experiment and preset (the latest made before the graded run started), whichever
-    earns it. A lab-page prediction of a number is judged against the graded run's figure."""
+    on the lab page for the same experiment and preset, whichever earns it. On the lab page only the learner's first
+    prediction for the preset, made before they ever ran it, can earn it: each prediction reveals the answers. A
+    lab-page prediction of a number is judged against the graded run's figure."""
     started = run.started_at or run.created_at
     quiz = attempt.responses.filter(question_id=question.id, step=Response.Step.PREDICTION).first()
     credit = grading.prediction_credit(
@@ -335,8 +336,14 @@ def _prediction_credit(learner: Learner, attempt: Attempt, question: Question, r
     predict = lab_predictions.predict_of(question.experiment, question.preset)
     if credit["credited"] or page is None or predict is None:
         return credit
+    blind = lab_predictions.first_blind(learner, experiment=question.experiment, preset=question.preset)
+    if blind is not None and blind.created_at < started:
+        page = blind
     page_credit = grading.prediction_credit(
-        correct=judge(predict, page.answer, run.summary), made_at=page.created_at, run_started_at=started
+        correct=judge(predict, page.answer, run.summary),
+        made_at=page.created_at,
+        run_started_at=started,
+        blind=blind is not None and page.pk == blind.pk,
     )
     if page_credit["credited"] or quiz is None:
         return {**page_credit, "on_lab_page": True}

@@ -81,7 +81,7 @@ export function createDebrief(exp, { predictionsUrl, csrfToken, presetUrl }) {
         h("input", { id: "predict-value", type: "number", step: "any", inputmode: "decimal", "aria-describedby": "predict-note" }));
     }
     fields.append(
-      h("p", { id: "predict-note", class: "hint", text: "Optional. Saved before the run starts, it counts as your prediction on this preset's quiz question." }),
+      h("p", { id: "predict-note", class: "hint", text: "Optional. Your first prediction on this preset, saved before you first run it, counts as your prediction on its quiz question." }),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "secondary", id: "predict-save", text: "Save prediction", onclick: () => save() }),
         h("button", { type: "button", class: "secondary", id: "predict-skip", text: "Skip", onclick: () => { skipped = true; setError(""); renderQuestion(); } })),

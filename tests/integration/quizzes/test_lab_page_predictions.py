@@ -43,7 +43,13 @@ def test_a_right_lab_page_prediction_before_the_run_earns_the_prediction_point(
     save_run(client, 412.3, started=timezone.now() + timedelta(seconds=1))
     html = enter(driver, attempt, "412").content.decode()
     assert "2 of 2" in html and "Your prediction on the lab page" in html and "its point counts" in html
-    assert prediction_credit(attempt) == {"correct": True, "before_run": True, "credited": True, "on_lab_page": True}
+    assert prediction_credit(attempt) == {
+        "correct": True,
+        "before_run": True,
+        "blind": True,
+        "credited": True,
+        "on_lab_page": True,
+    }
 
 
 def test_a_lab_page_prediction_made_after_the_run_started_earns_no_point(client: Client, driver: QuizDriver) -> None:
@@ -61,3 +67,33 @@ def test_a_wrong_lab_page_prediction_earns_no_point(client: Client, driver: Quiz
     save_run(client, 412.3, started=timezone.now() + timedelta(seconds=1))
     html = enter(driver, attempt, "412").content.decode()
     assert "1 of 2" in html and "was not what happened" in html
+
+
+def test_a_second_lab_page_prediction_made_once_the_first_showed_the_answers_earns_no_point(
+    client: Client, driver: QuizDriver
+) -> None:
+    attempt = reach_the_lab_question(driver)
+    predict_on_the_lab_page(client, "above")  # wrong, and the reply tells which choice is right
+    predict_on_the_lab_page(client, "below")
+    save_run(client, 412.3, started=timezone.now() + timedelta(seconds=1))
+    html = enter(driver, attempt, "412").content.decode()
+    assert "1 of 2" in html and "was not what happened" in html  # judged on the first, blind prediction
+    assert prediction_credit(attempt)["credited"] is False
+
+
+def test_a_first_prediction_made_after_running_the_preset_once_earns_no_point(
+    client: Client, driver: QuizDriver
+) -> None:
+    attempt = reach_the_lab_question(driver)
+    save_run(client, 400.0, started=timezone.now() - timedelta(minutes=5))  # the debrief showed the answers
+    predict_on_the_lab_page(client, "below")
+    save_run(client, 412.3, started=timezone.now() + timedelta(seconds=1))
+    html = enter(driver, attempt, "412").content.decode()
+    assert "1 of 2" in html and "after the answers had been shown" in html
+    assert prediction_credit(attempt) == {
+        "correct": True,
+        "before_run": True,
+        "blind": False,
+        "credited": False,
+        "on_lab_page": True,
+    }
