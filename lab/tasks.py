@@ -38,8 +38,8 @@ def _deliver(run_id: str, queue: str, message: dict[str, Any]) -> None:
     deliver.apply_async((run_id, queue, message), argsrepr=f"({run_id}, {queue})")  # type: ignore[call-arg]  # Celery takes it; celery-types lacks it
 
 
-def _requeue(run_id: str, queue: str, message: dict[str, Any], delay_s: float) -> None:
-    requeue.apply_async((run_id, queue, message), countdown=delay_s, argsrepr=f"({run_id}, {queue})")  # type: ignore[call-arg]  # Celery takes it; celery-types lacks it
+def _requeue(run_id: str, token: str, delay_s: float) -> None:
+    requeue.apply_async((run_id, token), countdown=delay_s)
 
 
 @shared_task(name="lab.drive_run")
@@ -58,16 +58,14 @@ async def _handle(run_id: str, queue: str, message: dict[str, Any]) -> None:
 
 
 @shared_task(name="lab.requeue")
-def requeue(run_id: str, queue: str, message: dict[str, Any]) -> None:
+def requeue(run_id: str, token: str) -> None:
     """A consumer retry's backoff is over: the message goes back on its queue for the next free instance."""
-    engine_loop().submit(_put_back(run_id, queue, message))
+    engine_loop().submit(_end_backoff(run_id, token))
 
 
-async def _put_back(run_id: str, queue: str, message: dict[str, Any]) -> None:
+async def _end_backoff(run_id: str, token: str) -> None:
     engine = _engine()
-    ctx = await engine.context(run_id)
-    await ctx.state.enqueue(queue, message)
-    await engine.dispatch(ctx, queue)
+    await engine.end_backoff(await engine.context(run_id), token)
 
 
 @shared_task(name="lab.dispatch")

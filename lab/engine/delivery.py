@@ -9,21 +9,33 @@
   it is about) in a dedup store, one Redis key per run, consumer and message key holding when it was claimed. A key
   claimed less than `ttl_ms` ago on the run's clock (0: at any time in the run) is a duplicate: skipped, its steps
   not run; an older one has expired and is claimed again. The claim commits with the work: a handler that fails
-  releases it, so a retry runs the work.
+  releases it, so a retry runs the work, and so does a worker that dies before acknowledging (the watchdog releases
+  its claims as it redelivers the message; its events, the only record of the work, died with it).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lab.engine.loop import ENGINE_ID
 from lab.engine.state import WORKING_TTL_S
 
-# Claim a key unless it was claimed less than ARGV[2] run seconds ago (0: ever); ARGV[1] is the run's time now.
+# Claim a key unless it was claimed less than ARGV[2] run seconds ago (0: ever); ARGV[1] is the run's time now. The
+# claim is '<time>|<engine>': the engine ARGV[4] that claimed it, so a claim whose engine died can be given back.
 CLAIM = """
-local at = redis.call('GET', KEYS[1])
-if at and (tonumber(ARGV[2]) <= 0 or tonumber(ARGV[1]) - tonumber(at) < tonumber(ARGV[2])) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+local held = redis.call('GET', KEYS[1])
+if held then
+  local at = tonumber(string.match(held, '^[^|]+'))
+  if tonumber(ARGV[2]) <= 0 or tonumber(ARGV[1]) - at < tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'EX', ARGV[3])
 return 1
+"""
+# Delete the claim if engine ARGV[1] made it.
+FORGET = """
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, -(#ARGV[1] + 1)) == '|' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 if TYPE_CHECKING:
@@ -54,9 +66,16 @@ async def claim(ctx: RunContext, link: Link, consumer: str, key: str) -> bool:
     """Record `key` in the consumer's dedup store; False when it is there and not expired (a duplicate)."""
     ttl_s = float(ctx.params.get(f"{link.idempotency}.ttl_ms", 0.0) or 0.0) / 1000
     script = ctx.state.redis.register_script(CLAIM)
-    return bool(await script(keys=[_store_key(ctx, consumer, key)], args=[ctx.now(), ttl_s, WORKING_TTL_S]))
+    return bool(await script(keys=[_store_key(ctx, consumer, key)], args=[ctx.now(), ttl_s, WORKING_TTL_S, ENGINE_ID]))
 
 
 async def release(ctx: RunContext, consumer: str, key: str) -> None:
     """Forget a claim whose work failed, so the message's retry is not mistaken for a duplicate."""
     await ctx.state.redis.delete(_store_key(ctx, consumer, key))
+
+
+async def release_dead(ctx: RunContext, consumer: str, key: str, engine_id: str) -> None:
+    """Forget a claim made by an engine that died before acknowledging its message: its work's events died with it,
+    so the redelivery must do the work rather than skip it as done."""
+    script = ctx.state.redis.register_script(FORGET)
+    await script(keys=[_store_key(ctx, consumer, key)], args=[engine_id])

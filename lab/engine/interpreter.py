@@ -71,8 +71,8 @@ def step_handler(kind: str) -> Callable[[StepHandler], StepHandler]:
 
 # Hands a message taken off a queue to some worker process: (run_id, queue, message).
 Deliver = Callable[[str, str, dict[str, Any]], None]
-# Puts a message back on its queue after a delay (a consumer retry's backoff): (run_id, queue, message, seconds).
-Requeue = Callable[[str, str, dict[str, Any], float], None]
+# Ends a consumer retry's backoff after a delay, through some worker process: (run_id, backoff token, seconds).
+Requeue = Callable[[str, str, float], None]
 
 
 def new_message_id() -> str:
@@ -566,9 +566,9 @@ class Engine:
         )
         if taken and await ctx.state.spend(len(taken)) > ctx.task_budget:
             for number, message in taken:  # a design that amplifies without end stops here, visibly
-                await ctx.state.done_with(queue, number)
                 await ctx.state.dead_letter(message, "the run's task budget is spent")
                 ctx.emit("dlq.added", reason="the run's task budget is spent", **message)
+                await self.acknowledge(ctx, queue, number)
                 await ctx.settle(-1)
             return
         for number, message in taken:
@@ -585,15 +585,15 @@ class Engine:
             await RECEIVERS[env["via"]](self, ctx, queue, env)
             return
         link, consumer = self.consumer_of(ctx, queue)
+        if not await ctx.state.hold(queue, env, ENGINE_ID):
+            return  # a stale delivery: the watchdog already put this message back on its queue
         await ctx.refresh()
-        await ctx.state.hold(queue, env, ENGINE_ID)
         try:
             finished = await self._consume(ctx, link, consumer, queue, env)
         except Exception as exc:
             ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
             finished = True
-        await ctx.state.acknowledge(queue, env["message_id"])
-        await ctx.state.done_with(queue, env.get("consumer", 1))
+        await self.acknowledge(ctx, queue, env.get("consumer", 1))
         if finished:
             await ctx.settle(-1)
         await self.dispatch(ctx, queue)
@@ -642,7 +642,7 @@ class Engine:
                 ctx.emit("message.processed", outcome="error", duration_ms=duration, error=error, **env)
                 ctx.emit("retry.scheduled", delay_ms=round(delay, 1), next_attempt=env["attempt"] + 1, **env)
                 again = {**env, "attempt": env["attempt"] + 1, "last_delay_ms": round(delay, 1)}
-                self.requeue(ctx.run_id, queue, again, delay / 1000)
+                await self.retry_later(ctx, queue, again, delay / 1000)
                 return False
             reason = error if over_limit else f"{consumer.id} failed {env['attempt']} times"
             await ctx.state.dead_letter(env, reason, error)
@@ -655,6 +655,32 @@ class Engine:
         outcome = "lost" if fault.crash == "after_ack" and acks is None else "ok"
         ctx.emit("message.processed", outcome=outcome, duration_ms=duration, duplicate=not first_time, **env)
         return True
+
+    @staticmethod
+    async def acknowledge(ctx: RunContext, queue: str, consumer: int) -> None:
+        """The consumer is done with the message in its hand: acknowledged in one transaction with the logging of
+        what it did (call it right after the last emit), so a worker dying in between never leaves a message both
+        logged as handled and redelivered, nor acknowledged with its outcome lost."""
+        ctx.sink.commit_with_log(ctx.run_id, lambda pipe: ctx.state.acknowledging(pipe, queue, consumer))
+        await ctx.flush()
+
+    async def retry_later(self, ctx: RunContext, queue: str, message: dict[str, Any], delay_s: float) -> None:
+        """A failed message goes back on its queue after its backoff. Redis holds it meanwhile; the broker's countdown
+        task only says when, so a worker that dies holding that task loses nothing (the watchdog puts it back)."""
+        token = await ctx.state.back_off(queue, message, due=time.time() + delay_s)
+        self.requeue(ctx.run_id, token, delay_s)
+
+    async def end_backoff(self, ctx: RunContext, token: str, *, redelivered_because: str = "") -> None:
+        """A backoff is over: its message goes back on its queue for the next free consumer, once, whoever ends it
+        (the countdown task, or the watchdog when that task was lost with its worker, saying why)."""
+        ended = await ctx.state.end_backoff(token)
+        if ended is None:
+            return
+        queue, message = ended
+        if redelivered_because:
+            ctx.emit("message.redelivered", reason=redelivered_because, **message)
+        await ctx.state.enqueue(queue, message)
+        await self.dispatch(ctx, queue)
 
     @staticmethod
     async def _crashed(ctx: RunContext, queue: str, env: dict[str, Any], duration: float, *, redelivered: bool) -> bool:

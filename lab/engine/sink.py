@@ -31,6 +31,8 @@ class EventSink:
         self.scheduled: dict[str, asyncio.Task[None]] = {}
         self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.then: dict[str, list[Callable[[], Awaitable[Any]]]] = defaultdict(list)
+        # Commands that go into one transaction with the append of the events pending now (commit_with_log).
+        self.atomic: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
         # The highest seq logged per run: if Redis ever numbers below it, it lost the run's last events.
         self.logged_up_to: dict[str, int] = {}
         self.on_lost_events: Callable[[str, int, int], Awaitable[Any]] | None = None
@@ -48,6 +50,13 @@ class EventSink:
         self.then[run_id].append(action)
         self._schedule(run_id)
 
+    def commit_with_log(self, run_id: str, add: Callable[[Any], Any]) -> None:
+        """`add(pipeline)` queues Redis commands that run in one transaction with the logging of every event emitted
+        so far. Call it right after the emit (no await between, so those events are still pending): a worker that
+        dies then leaves both done or neither, never a logged outcome without, say, its acknowledgement."""
+        self.atomic[run_id].append(add)
+        self._schedule(run_id)
+
     def _schedule(self, run_id: str) -> None:
         if run_id not in self.scheduled:
             self.scheduled[run_id] = asyncio.get_running_loop().create_task(self._flush_soon(run_id))
@@ -61,15 +70,25 @@ class EventSink:
         async with self.locks[run_id]:
             events = self.pending.pop(run_id, [])
             then = self.then.pop(run_id, [])
+            atomic = self.atomic.pop(run_id, [])
+            pipe = self.redis.pipeline(transaction=True) if atomic else None
+            for add in atomic:
+                add(pipe)
             if not events:
+                if pipe is not None:
+                    await pipe.execute()
                 for action in then:
                     await action()
                 return
             payloads = [json.dumps(e, separators=(",", ":")) for e in events]
             floor = self.logged_up_to.get(run_id, 0)
-            first, rewound = await self.script(
-                keys=append_keys(run_id), args=[settings.LAB_EVENT_LOG_TTL_S, floor, *payloads]
-            )
+            keys = append_keys(run_id)
+            args: list[str | int] = [int(settings.LAB_EVENT_LOG_TTL_S), floor, *payloads]
+            if pipe is not None:
+                await self.script(keys=keys, args=args, client=pipe)
+                first, rewound = (await pipe.execute())[-1]
+            else:
+                first, rewound = await self.script(keys=keys, args=args)
             self.logged_up_to[run_id] = first + len(events) - 1
         if rewound >= 0 and self.on_lost_events is not None:
             log.warning("run %s: Redis lost events %d..%d; numbering resumes after them", run_id, rewound + 1, floor)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -28,7 +29,9 @@ return 0
 # removed since the last call hand their prefetched messages back to the front of the queue; waiting messages are
 # pushed one at a time into the next buffer with room (prefetch minus buffered minus busy), round-robin from the
 # consumer after the last one served; every idle consumer starts the head of its buffer. Nothing moves either
-# while, for a topic subscription, its subscriber is away (ARGV[8] is false).
+# while, for a topic subscription, its subscriber is away (ARGV[8] is false). A message started is in transit to
+# its consumer through the broker: the unacked ledger (KEYS[6], a field per consumer) holds it from now, claimed
+# by no engine yet and stamped with the time ARGV[9], so a delivery lost with a worker is never lost with it.
 # Returns [consumer, message, consumer, message, ...] for the messages to start now.
 DISPATCH = """
 if redis.call('HGET', KEYS[2], ARGV[5]) == 'true' then return {} end
@@ -74,13 +77,32 @@ for i = 1, n do
     local m = redis.call('LPOP', prefix .. i)
     if m then
       redis.call('HSET', KEYS[3], i, 1)
+      local id = cjson.decode(m).message_id
+      redis.call('HSET', KEYS[6], i, cjson.encode({id = id, engine = '', since = tonumber(ARGV[9]), env = m}))
       table.insert(out, i)
       table.insert(out, m)
     end
   end
 end
 redis.call('EXPIRE', KEYS[3], ttl)
+redis.call('EXPIRE', KEYS[6], ttl)
 return out
+"""
+# A delivery reached its consumer's engine (ARGV[3]): it claims the ledger entry of consumer ARGV[1] if that entry is
+# message ARGV[2] still in transit. 0: someone else claimed it, or the watchdog took it back as lost in transit.
+CLAIM_DELIVERY = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local entry = cjson.decode(raw)
+if entry.id ~= ARGV[2] or entry.engine ~= '' then return 0 end
+entry.engine = ARGV[3]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
+return 1
+"""
+# Remove ledger entry ARGV[1] only if it is still exactly ARGV[2] (nobody claimed or finished it meanwhile).
+TAKE_BACK = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
 """
 LEASE_MAX_S = 120
 # Above this much lateness (simulated waits that ended late, as a share of all simulated waiting) a run's
@@ -97,6 +119,8 @@ class EngineState:
         self.redis = redis
         self.acquire_script = redis.register_script(ACQUIRE)
         self.dispatch_script = redis.register_script(DISPATCH)
+        self.claim_script = redis.register_script(CLAIM_DELIVERY)
+        self.take_back_script = redis.register_script(TAKE_BACK)
 
     def key(self, *parts: object) -> str:
         return rkey("run", self.run_id, *parts)
@@ -182,6 +206,7 @@ class EngineState:
                 self.key("busy", queue),
                 self.key("consumers-seen", queue),
                 self.key("turn", queue),
+                self.key("unacked", queue),
             ],
             args=[
                 consumers[0],
@@ -192,6 +217,7 @@ class EngineState:
                 WORKING_TTL_S,
                 self.key("buf", queue, ""),
                 subscribed_param,
+                time.time(),
             ],
         )
         pairs = list(taken or [])
@@ -218,13 +244,54 @@ class EngineState:
         pipe.smembers(self.key("subscriptions"))
         return set((await pipe.execute())[-1])
 
-    async def hold(self, queue: str, env: dict[str, Any], engine_id: str) -> None:
-        """A consumer took this message and has not acknowledged it yet: who, so a watchdog can redeliver it."""
-        entry = json.dumps({"engine": engine_id, "env": env}, separators=(",", ":"))
-        await self.redis.hset(self.key("unacked", queue), env["message_id"], entry)
+    async def hold(self, queue: str, env: dict[str, Any], engine_id: str) -> bool:
+        """The delivery of `env` reached its consumer in this engine: it holds the message, unacknowledged, until it
+        acknowledges it (a watchdog redelivers it if this engine dies first). False when this delivery is stale: the
+        watchdog took the message back as lost in transit, or another copy of the delivery got there first."""
+        consumer = str(env.get("consumer", 1))
+        return bool(
+            await self.claim_script(keys=[self.key("unacked", queue)], args=[consumer, env["message_id"], engine_id])
+        )
 
-    async def acknowledge(self, queue: str, message_id: str) -> None:
-        await self.redis.hdel(self.key("unacked", queue), message_id)
+    def acknowledging(self, pipe: Any, queue: str, consumer: int) -> None:
+        """Queue on `pipe`: the consumer acknowledged the message in its hand and may start the next."""
+        pipe.hdel(self.key("unacked", queue), str(consumer))
+        pipe.hdel(self.key("busy", queue), str(consumer))
+
+    async def unacknowledged(self, queue: str) -> dict[str, str]:
+        """The ledger of messages started and not acknowledged, raw, by consumer: `{id, engine, since, env}` JSON,
+        `engine` empty while the delivery is in transit through the broker."""
+        return cast(dict[str, str], await self.redis.hgetall(self.key("unacked", queue)))
+
+    async def take_back(self, queue: str, consumer: str, raw: str) -> bool:
+        """Remove a ledger entry unless it changed since it was read as `raw`; True when this caller removed it."""
+        return bool(await self.take_back_script(keys=[self.key("unacked", queue)], args=[consumer, raw]))
+
+    async def back_off(self, queue: str, message: dict[str, Any], *, due: float) -> str:
+        """Keep a message waiting out its retry backoff until epoch second `due`; the token that ends the wait."""
+        token = uuid.uuid4().hex
+        entry = json.dumps({"queue": queue, "due": due, "env": message}, separators=(",", ":"))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self.key("backoff"), token, entry)
+        pipe.expire(self.key("backoff"), WORKING_TTL_S)
+        await pipe.execute()
+        return token
+
+    async def end_backoff(self, token: str) -> tuple[str, dict[str, Any]] | None:
+        """(queue, message) of the backoff `token`, removed; None when it already ended (whoever ends it first)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hget(self.key("backoff"), token)
+        pipe.hdel(self.key("backoff"), token)
+        raw, removed = await pipe.execute()
+        if not removed:
+            return None
+        entry = json.loads(raw)
+        return entry["queue"], entry["env"]
+
+    async def backoffs_due(self, *, before: float) -> list[str]:
+        """Tokens of the backoffs that should have ended before epoch second `before`."""
+        entries = cast(dict[str, str], await self.redis.hgetall(self.key("backoff")))
+        return [token for token, raw in entries.items() if json.loads(raw)["due"] < before]
 
     async def spend(self, deliveries: int) -> int:
         """Count broker deliveries against the run's task budget; the total so far."""

@@ -92,12 +92,10 @@ class VirtualLab:
     def _deliver(self, run_id: str, queue: str, message: dict[str, Any]) -> None:
         self.clock.spawn(self.engine.handle_message(self.engine.contexts[run_id], queue, message))
 
-    def _requeue(self, run_id: str, queue: str, message: dict[str, Any], delay_s: float) -> None:
+    def _requeue(self, run_id: str, token: str, delay_s: float) -> None:
         async def put_back() -> None:
             await self.clock.sleep(delay_s)
-            ctx = self.engine.contexts[run_id]
-            await ctx.state.enqueue(queue, message)
-            await self.engine.dispatch(ctx, queue)
+            await self.engine.end_backoff(self.engine.contexts[run_id], token)
 
         self.clock.spawn(put_back())
 

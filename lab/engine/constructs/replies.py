@@ -300,15 +300,15 @@ async def send_reply(
 async def serve_request(engine: Engine, ctx: RunContext, queue: str, env: dict[str, Any]) -> None:
     """A responder instance taking one request off its queue: its faults, its steps, then its reply."""
     _, responder = engine.consumer_of(ctx, queue)
+    if not await ctx.state.hold(queue, env, ENGINE_ID):  # redelivered by the watchdog if this process dies meanwhile
+        return  # a stale delivery: the watchdog already put this request back on its queue
     await ctx.refresh()
-    await ctx.state.hold(queue, env, ENGINE_ID)  # redelivered by the watchdog if this process dies meanwhile
     try:
         finished = await _serve(engine, ctx, responder, queue, env)
     except Exception as exc:  # a handler bug is an event and, for the requester, a missing reply
         ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
         finished = True
-    await ctx.state.acknowledge(queue, env["message_id"])
-    await ctx.state.done_with(queue, env.get("consumer", 1))
+    await engine.acknowledge(ctx, queue, env.get("consumer", 1))
     if finished:
         await ctx.settle(-1)
     await engine.dispatch(ctx, queue)
