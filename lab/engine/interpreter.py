@@ -556,7 +556,7 @@ class Engine:
     async def dispatch(self, ctx: RunContext, queue: str) -> None:
         """Hand waiting messages to the consumers with room, as real task messages through Celery."""
         link, consumer = self.consumer_of(ctx, queue)
-        knobs = link.consumer_knobs and link.id == queue
+        knobs = link.consumer_knobs  # a queue's knobs, or its subscription's on a topic (both named after `queue`)
         taken = await ctx.state.take(
             queue,
             consumers=(f"{queue}.consumers" if knobs else "", consumer.instances),

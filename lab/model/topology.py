@@ -232,6 +232,9 @@ class Topology:
             names += [s.id for s in link.subscriptions]
         return names
 
+    def scalable_queues(self) -> dict[str, tuple[str, Link, str]]:
+        return scalable_queues(self.links, self.services)
+
     def pools(self) -> list[str]:
         names = [s.id for s in self.services.values() if s.pool]
         if any(c.bulkhead for c in self.workload.classes):
@@ -807,9 +810,12 @@ def _ack(check: _Checker, spec: dict[str, Any], path: str, kind: str) -> str | N
 
 def _consumer_knobs(check: _Checker, spec: dict[str, Any], kind: str, path: str) -> bool:
     wanted = check.flag(spec, "consumer_knobs", path, default=False)
-    if wanted and kind != "queue":
-        check.fail(f"{path}.consumer_knobs", f"only a queue link has consumer knobs; this link is a {kind}")
-    return wanted and kind == "queue"
+    if wanted and kind not in ("queue", "topic"):
+        check.fail(
+            f"{path}.consumer_knobs",
+            f"only a queue or a topic (each subscription) has consumer knobs; this link is a {kind}",
+        )
+    return wanted and kind in ("queue", "topic")
 
 
 def _steps(check: _Checker, raw: Any, path: str, *, depth: int, single: bool = False) -> list[Step]:
@@ -1208,21 +1214,34 @@ def _params(
     return params
 
 
-def queue_params(links: dict[str, Link], services: dict[str, Service]) -> list[Param]:
-    """Per queue with `consumer_knobs`: how many consumers compete for it, how many messages each may prefetch,
-    how much slower its first consumer is, and the share of messages its consumers cannot handle (poison)."""
-    params = []
+def scalable_queues(links: dict[str, Link], services: dict[str, Service]) -> dict[str, tuple[str, Link, str]]:
+    """Queues whose consumers a learner scales, slows and poisons live (`consumer_knobs`): each queue with them, and
+    each subscription of a topic with them, as {queue: (label, its link, the consuming service)}."""
+    found = {}
     for link in links.values():
-        if not link.consumer_knobs:
-            continue
-        name, where = link.id, f"queue:{link.id}"
-        consumer = services.get(link.target)
+        if link.consumer_knobs and link.kind == "topic":
+            for sub in link.subscriptions:
+                owner = services[sub.to].label if sub.to in services else sub.to
+                found[sub.id] = (f"{owner}'s subscription", link, sub.to)
+        elif link.consumer_knobs:
+            found[link.id] = (link.label, link, link.target)
+    return found
+
+
+def queue_params(links: dict[str, Link], services: dict[str, Service]) -> list[Param]:
+    """Per queue with `consumer_knobs` (and per subscription of a topic with them): how many consumers compete for
+    it, how many messages each may prefetch, how much slower its first consumer is, and the share of messages its
+    consumers cannot handle (poison)."""
+    params = []
+    for name, (label, link, consumer_id) in scalable_queues(links, services).items():
+        where = f"subscription:{name}" if link.kind == "topic" else f"queue:{name}"  # beside its other knobs
+        consumer, prefetch = services.get(consumer_id), link.prefetch
         params += [
             Param(
                 f"{name}.consumers",
                 "int",
                 consumer.instances if consumer else 1,
-                f"{link.label}: consumers",
+                f"{label}: consumers",
                 0,
                 64,
                 live=True,
@@ -1233,8 +1252,8 @@ def queue_params(links: dict[str, Link], services: dict[str, Service]) -> list[P
             Param(
                 f"{name}.prefetch",
                 "int",
-                link.prefetch,
-                f"{link.label}: prefetch",
+                prefetch,
+                f"{label}: prefetch",
                 1,
                 100,
                 live=True,
@@ -1245,7 +1264,7 @@ def queue_params(links: dict[str, Link], services: dict[str, Service]) -> list[P
                 f"{name}.slow_consumer_ms",
                 "float",
                 0.0,
-                f"{link.label}: consumer 1 slower by",
+                f"{label}: consumer 1 slower by",
                 0,
                 10_000,
                 unit="ms",
@@ -1257,7 +1276,7 @@ def queue_params(links: dict[str, Link], services: dict[str, Service]) -> list[P
                 f"{name}.poison_share",
                 "float",
                 0.0,
-                f"{link.label}: share of poison messages",
+                f"{label}: share of poison messages",
                 0,
                 1,
                 unit="fraction",
@@ -1683,10 +1702,12 @@ def _panel_link(
     if kind == "projection":
         fits = [lid for lid, link in links.items() if projected_groups(link, services)]
         named, listed = "stream with a projecting consumer group", "such streams"
+    elif kind == "consumers":
+        fits = list(scalable_queues(links, services))
+        named, listed = "queue or subscription with consumer_knobs", "queues and subscriptions with consumer_knobs"
     else:
-        knobs = " with consumer_knobs" if kind == "consumers" else ""
-        fits = [lid for lid, found in links.items() if found.kind == wanted and (not knobs or found.consumer_knobs)]
-        named, listed = f"{wanted} link{knobs}", f"{wanted} links{knobs}"
+        fits = [lid for lid, found in links.items() if found.kind == wanted]
+        named, listed = f"{wanted} link", f"{wanted} links"
     if _ref(panel.get("link")) not in fits:
         check.fail(f"{path}.link", f"names no {named}; {listed} are {', '.join(fits) or 'none'}")
 
@@ -1868,6 +1889,8 @@ def _panel_view(topology: Topology, panel: dict[str, Any]) -> dict[str, Any]:
     label, the rebuild switch, whether the projector checks versions)."""
     if "link" not in panel:  # a panel of the whole run: the dead letters
         return {**panel, "label": topology.dead_letters[0] if topology.dead_letters else "Dead letters"}
+    if panel["link"] in topology.scalable_queues():  # a consumers panel: of a queue or a topic's subscription
+        return {**panel, "label": topology.scalable_queues()[panel["link"]][0]}
     link = topology.links[panel["link"]]
     found = {**panel, "label": link.label}
     if panel["kind"] == "projection":

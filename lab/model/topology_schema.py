@@ -188,7 +188,8 @@ _LINK = _closed(
         },
         "consumer_knobs": {
             "type": "boolean",
-            "description": "queues only: live knobs for its consumers (count, prefetch, one slow, poison share)",
+            "description": "queues and topics: live knobs for its consumers (count, prefetch, one slow,"
+            " poison share), per subscription on a topic",
         },
         "subscriptions": {
             "type": "array",

@@ -1,4 +1,5 @@
-"""Competing consumers a learner scales live: what each consumer of a queue with `consumer_knobs` holds.
+"""Competing consumers a learner scales live: what each consumer of a queue (or of a topic's subscription) with
+`consumer_knobs` holds.
 
 The core (lab/engine/state.py's DISPATCH) runs the consumers themselves, for every queue: per-consumer prefetch
 buffers, one message in hand at a time. This sampler shows them, so a consumer stuck behind its own prefetched
@@ -11,7 +12,7 @@ from lab.engine.interpreter import SAMPLERS, Engine, RunContext
 
 
 async def sample_consumer_load(engine: Engine, ctx: RunContext) -> None:
-    queues = [link.id for link in ctx.topology.links.values() if link.consumer_knobs]
+    queues = list(ctx.topology.scalable_queues())
     if not queues:
         return
     await ctx.refresh()

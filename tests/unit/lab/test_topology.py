@@ -375,13 +375,40 @@ def test_an_unknown_link_field_is_named() -> None:
     assert message.startswith("unknown field; allowed: ack, at, breaker, bulkhead, classes, consumer_knobs,")
 
 
-def test_consumer_knobs_belong_to_queues_only() -> None:
+def test_consumer_knobs_belong_to_queues_and_topics_only() -> None:
     document = doc()
     document["links"][0]["consumer_knobs"] = True
     assert error(document) == (
         "links.shop-stock.consumer_knobs",
-        "only a queue link has consumer knobs; this link is a call",
+        "only a queue or a topic (each subscription) has consumer knobs; this link is a call",
     )
+
+
+def test_a_topic_with_consumer_knobs_gives_each_subscription_its_own_count_prefetch_slowness_and_poison() -> None:
+    news = {
+        "id": "news",
+        "kind": "topic",
+        "from": "shop",
+        "consumer_knobs": True,
+        "prefetch": 4,
+        "subscriptions": [{"id": "sub.mail", "to": "mail"}, {"id": "sub.stock", "to": "stock"}],
+    }
+    topology = parse_topology(with_links(news))
+    suffixes = (".consumers", ".prefetch", ".slow_consumer_ms", ".poison_share")
+    knobs = {n: (p.default, p.maximum, p.group) for n, p in topology.schema.by_name.items() if n.endswith(suffixes)}
+    assert knobs == {
+        "sub.mail.consumers": (2, 64, "subscription:sub.mail"),  # mail runs two instances
+        "sub.mail.prefetch": (4, 100, "subscription:sub.mail"),
+        "sub.mail.slow_consumer_ms": (0.0, 10_000, "subscription:sub.mail"),
+        "sub.mail.poison_share": (0.0, 1, "subscription:sub.mail"),
+        "sub.stock.consumers": (1, 64, "subscription:sub.stock"),
+        "sub.stock.prefetch": (4, 100, "subscription:sub.stock"),
+        "sub.stock.slow_consumer_ms": (0.0, 10_000, "subscription:sub.stock"),
+        "sub.stock.poison_share": (0.0, 1, "subscription:sub.stock"),
+    }
+    assert topology.schema.by_name["sub.mail.consumers"].label == "Mail's subscription: consumers"
+    with pytest.raises(ValueError, match=r"sub\.mail\.consumers.*0 to 64.*got 65"):
+        topology.schema.validate({"sub.mail.consumers": 65})
 
 
 def test_a_queue_with_consumer_knobs_gets_live_count_prefetch_slowness_and_poison_knobs() -> None:

@@ -23,14 +23,27 @@ def test_a_consumers_panel_names_a_queue_with_consumer_knobs_and_the_page_gets_i
     ]
 
 
+def test_a_consumers_panel_may_show_a_subscription_of_a_topic_with_consumer_knobs() -> None:
+    news = {"id": "news", "kind": "topic", "from": "shop", "consumer_knobs": True}
+    news["subscriptions"] = [{"id": "sub.mail", "to": "mail"}]
+    document = with_links(news, view=panels({"kind": "consumers", "link": "sub.mail"}))
+    assert view_spec(parse_topology(document))["panels"] == [
+        {"kind": "consumers", "link": "sub.mail", "label": "Mail's subscription"}
+    ]
+    assert error(with_links(news, view=panels({"kind": "consumers", "link": "news"}))) == (
+        "view.panels[0].link",
+        "names no queue or subscription with consumer_knobs; queues and subscriptions with consumer_knobs are sub.mail",
+    )
+
+
 def test_a_consumers_panel_on_a_queue_without_knobs_is_refused_with_the_queues_that_have_them() -> None:
     assert error(with_links(SCALABLE, view=panels({"kind": "consumers", "link": "q.mail"}))) == (
         "view.panels[0].link",
-        "names no queue link with consumer_knobs; queue links with consumer_knobs are jobs",
+        "names no queue or subscription with consumer_knobs; queues and subscriptions with consumer_knobs are jobs",
     )
     assert error(doc(view=panels({"kind": "consumers"}))) == (
         "view.panels[0].link",
-        "names no queue link with consumer_knobs; queue links with consumer_knobs are none",
+        "names no queue or subscription with consumer_knobs; queues and subscriptions with consumer_knobs are none",
     )
 
 
