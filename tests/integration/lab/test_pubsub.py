@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 
 from lab.models import Run
-from tests.integration.lab.test_websocket import next_error, open_socket
+from tests.integration.lab.test_websocket import next_error, next_of_type, open_socket
 from tests.support.lab import of_type, wait_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
@@ -55,3 +55,35 @@ async def test_a_run_reroutes_when_its_filter_and_binding_are_edited_and_refuses
     assert len(before) >= 8 and len(after) >= 8
     assert all((o, "sub.email") in copies and (o, "sub.fraud") not in copies for o in before)
     assert all((o, "sub.fraud") in copies and (o, "sub.email") not in copies for o in after)
+
+
+async def test_a_subscriber_consumer_count_over_its_limit_gets_a_400_and_an_error_frame_and_the_run_keeps_going() -> (
+    None
+):
+    client = Client(enforce_csrf_checks=True)
+    await sync_to_async(client.get)("/lab/")
+    status, run = await sync_to_async(post)(client, "/lab/api/runs", {"experiment": "pubsub", "preset": "one-publish"})
+    assert status == 201
+    toggles = f"/lab/api/runs/{run['id']}/toggles"
+    status, refused = await sync_to_async(post)(client, toggles, {"values": {"sub.email.consumers": 65}})
+    assert status == 400
+    assert refused["fields"] == {"sub.email.consumers": "must be a whole number from 0 to 64, got 65"}
+
+    socket = await open_socket(Run(pk=run["id"]), f"sessionid={client.cookies['sessionid'].value}")
+    await socket.send_json_to({"type": "toggle", "values": {"sub.fraud.consumers": -1, "sub.fraud.prefetch": 101}})
+    error = await next_error(socket)
+    assert (error["code"], error["fields"]) == (
+        400,
+        {
+            "sub.fraud.consumers": "must be a whole number from 0 to 64, got -1",
+            "sub.fraud.prefetch": "must be a whole number from 1 to 100, got 101",
+        },
+    )
+    await socket.send_json_to({"type": "toggle", "values": {"sub.email.consumers": 4}})
+    await socket.send_json_to({"type": "ping"})
+    assert await next_of_type(socket, "pong")
+    await socket.disconnect()
+    finished = await sync_to_async(wait_finished)(await Run.objects.aget(pk=run["id"]))
+    assert finished.status == "finished"  # the run kept going
+    by_learner = [e["values"] for e in of_type(finished.stored_events(), "toggle") if e["by"] == "learner"]
+    assert by_learner == [{"sub.email.consumers": 4}]
