@@ -107,7 +107,8 @@ class RunState:
         self.redis.delete(*(self.key(k) for k in KEPT_KEYS))
 
     def redrive(self, chosen: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
-        """Put the chosen dead letters back at the end of their queues, each as a first delivery again. Each is
+        """Put the chosen dead letters back at the end of their queues, each as a first delivery again (a stream's
+        entries are only counted and returned, for their consumer group to be handed them). Each is
         counted as outstanding work before it is queued, so the run waits for it; LREM decides, so two re-drives
         at once move each message once."""
         moved = []
@@ -119,7 +120,8 @@ class RunState:
             message.update(attempt=1, redriven=True)
             pipe = self.redis.pipeline(transaction=True)
             pipe.incrby(self.key("outstanding"), 1)
-            pipe.rpush(self.key("q", message["queue"]), json.dumps(message, separators=(",", ":")))
+            if message.get("via") != "stream":  # a stream's entry goes straight back to its group (lab/services.py)
+                pipe.rpush(self.key("q", message["queue"]), json.dumps(message, separators=(",", ":")))
             pipe.execute()
             moved.append(message)
         return moved

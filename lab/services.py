@@ -331,10 +331,14 @@ def apply_toggles(run: Run, values: dict[str, Any], *, by: str) -> list[dict[str
 
 def redrive_dead_letters(run: Run, *, queue: str | None, message_ids: list[str] | None) -> list[dict[str, Any]]:
     """Put dead letters back on their queues (all, one queue's, or the listed ones) while the run goes; each is
-    delivered afresh, so it is processed once its consumer can handle it. Logs `dlq.redriven` for each."""
+    delivered afresh, so it is processed once its consumer can handle it. A stream's dead-lettered entry (its queue
+    is `<stream>/<group>`) goes back to a consumer of its group, processed out of band: the group's offset moved on
+    past it when it was dead-lettered. Logs `dlq.redriven` for each."""
     if not run.is_active:
         raise ConfigError({"run": f"the run is {run.status}; dead letters can be re-driven only while it runs"})
-    queues = experiment_for(run).topology.queues()
+    topology = experiment_for(run).topology
+    streams = [link for link in topology.links.values() if link.kind == "stream"]
+    queues = topology.queues() + [f"{link.id}/{group.id}" for link in streams for group in link.groups]
     if queue is not None and queue not in queues:
         raise ConfigError({"queue": f"names no queue of this experiment; one of {', '.join(queues)}"})
     wanted = set(message_ids) if message_ids is not None else None
@@ -349,8 +353,11 @@ def redrive_dead_letters(run: Run, *, queue: str | None, message_ids: list[str] 
         return []
     now = round(RunState(str(run.id)).elapsed(), 3)
     logged = emit(str(run.id), [{"type": "dlq.redriven", "t": now, **message} for message in moved])
-    from lab.tasks import dispatch
+    from lab.tasks import deliver, dispatch
 
+    for message in moved:
+        if message.get("via") == "stream":
+            deliver.delay(str(run.id), message["queue"], message)
     dispatch.delay(str(run.id))
     return logged
 

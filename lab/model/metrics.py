@@ -142,7 +142,9 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
     messages = message_summary(events, duration_s=duration_s)
     if messages:
         summary["messages"] = messages
-        summary["dlq_redriven"] = sum(q["redriven"] for q in messages.values())
+    redriven = sum(1 for e in events if e.get("type") == "dlq.redriven")  # a queue's, or a stream group's entries
+    if messages or redriven:
+        summary["dlq_redriven"] = redriven
     for key in (group_by,) if group_by else ("mode", "path"):
         label = f"by_{key}"
         groups = sorted({e[key] for e in finished if e.get(key)})

@@ -1,7 +1,8 @@
 // The `dead_letters` panel of `view.panels` (docs/lab-page.md): the run's dead-letter queue, every queue's, live
 // from `dlq.added` (a replayed run rebuilds it from its log, the same log `GET .../dead-letters` reads). The run's
 // owner re-drives them while the run goes (`POST .../dead-letters`); each re-driven row then says whether the
-// message was processed or came back (`dlq.redriven`, `message.processed` with `redriven`).
+// message was processed or came back (`dlq.redriven`, `message.processed` or, for a stream entry, `stream.processed`
+// with `redriven`).
 import { h } from "./util.js";
 
 const MAX_ROWS = 15; // the rest are counted
@@ -52,7 +53,7 @@ export function deadLettersPanel(spec, page) {
       });
     } else if (e.type === "dlq.redriven" && found) {
       found.status = "redriven";
-    } else if (e.type === "message.processed" && e.redriven && e.outcome === "ok" && found) {
+    } else if ((e.type === "message.processed" || e.type === "stream.processed") && e.redriven && e.outcome === "ok" && found) {
       found.status = "processed";
     } else if (e.type !== "run.started" && e.type !== "run.finished") return;
     dirty = true;

@@ -435,7 +435,7 @@ async def receive(engine: Engine, ctx: RunContext, where: str, env: dict[str, An
     group = next(g for g in link.groups if g.id == env["group"])
     await ctx.refresh()
     keys = StreamKeys(ctx, link)
-    if env.get("unparked"):  # its offset was committed when it was parked: only the processing is left
+    if env.get("unparked") or env.get("redriven"):  # its offset was committed when it was parked or dead-lettered
         await _process_in_order(engine, ctx, link, group, env, committed=True)
         return
     holder = json.dumps([f"{env['partition']}:{env['offset']}", ENGINE_ID, round(ctx.clock.time(), 3)])
@@ -502,6 +502,7 @@ async def _process_in_order(
             ctx.emit(
                 "stream.processed",
                 **_where(env),
+                **({"redriven": True} if env.get("redriven") else {}),
                 outcome=outcome,
                 committed=committed and not unparked,
                 out_of_order=bool(late),
@@ -572,8 +573,9 @@ async def _process(engine: Engine, ctx: RunContext, link: Link, consumer: Servic
         policy = ctx.retry_policy(link.retry)
         if over_limit or attempt >= (link.max_deliveries or policy.max_attempts):
             reason = f"passed {MAX_HOPS} hops" if over_limit else f"{consumer.id} failed {attempt} times"
-            await ctx.state.dead_letter(env, reason)
-            ctx.emit("dlq.added", reason=reason, **_where(env), **{k: env.get(k) for k in ("from", "to")})
+            queue = f"{link.id}/{env['group']}"  # where a re-drive hands it back: its group (lab/services.py)
+            await ctx.state.dead_letter({**env, "queue": queue}, reason)
+            ctx.emit("dlq.added", reason=reason, queue=queue, **_where(env), **{k: env.get(k) for k in ("from", "to")})
             return "dead_lettered"
         delay = policy.delay_for(
             attempt, ctx.rng_for(env["message_id"], env["group"], "backoff", attempt), previous_delay
