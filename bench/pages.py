@@ -47,7 +47,7 @@ SEED = textwrap.dedent(
     """
     import django, time, uuid
     django.setup()
-    from django.contrib.sessions.backends.db import SessionStore
+    from comms_lab.sessions import SessionStore
     from comms_lab.learners import SESSION_KEY, Learner
     from lessons import services as lessons
     from quizzes import services as quizzes

@@ -1,4 +1,5 @@
-"""At log-in, the anonymous learner's progress moves onto the account (no loss, no duplicates)."""
+"""At log-in, the anonymous learner's progress moves onto the account (no loss, no duplicates); any change to a
+learner's progress rows makes the pages read them again (comms_lab.learner_state)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from comms_lab import learner_state
 from comms_lab.learners import SESSION_KEY
+from lessons.models import LessonProgress
 from lessons.services import merge_anonymous_progress
+
+learner_state.forget_on_change(LessonProgress)
 
 
 @receiver(user_logged_in, dispatch_uid="lessons.merge_anonymous_progress")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
+from comms_lab import learner_state
 from comms_lab.learners import Learner
 from lab.model.catalog import EXPERIMENTS
 from lab.models import Prediction, Run
@@ -133,6 +135,36 @@ def concept_calibration(learner: Learner, facts: list[AnswerFact] | None = None)
 
 def due_cards(learner: Learner, *, now: datetime) -> QuerySet[ReviewCard]:
     return ReviewCard.objects.filter(owned_by(learner), due__lte=now).order_by("due")
+
+
+@dataclass(frozen=True)
+class QuizRecord:
+    """What the quiz pages show of a learner: every attempt (newest first) and when each review card is due.
+
+    It holds no clock reading, so it can be reused until the learner's rows change (comms_lab.learner_state);
+    what is due now is counted from it per request.
+    """
+
+    attempts: tuple[Attempt, ...]
+    due_times: tuple[datetime, ...]  # ascending
+
+    def due_count(self, now: datetime) -> int:
+        """len(due_cards(learner, now=now)), without a query."""
+        return bisect.bisect_right(self.due_times, now)
+
+
+def quiz_record(learner: Learner) -> QuizRecord:
+    """The learner's QuizRecord: two queries, or none while their attempts and cards have not changed."""
+
+    def read() -> QuizRecord:
+        return QuizRecord(
+            attempts=tuple(attempts_of(learner)),
+            due_times=tuple(ReviewCard.objects.filter(owned_by(learner)).order_by("due").values_list("due", flat=True)),
+        )
+
+    if not learner.known:
+        return QuizRecord(attempts=(), due_times=())
+    return learner_state.remembered(learner, "quizzes", read)
 
 
 def upcoming_cards(learner: Learner, *, now: datetime, limit: int = 5) -> list[ReviewCard]:

@@ -32,20 +32,16 @@ class HtmxHttpRequest(HttpRequest):
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    """Every quiz with the learner's scores, in two queries: their quiz attempts and what is due for review."""
-    learner = current_learner(request)
+    """Every quiz with the learner's scores, from their QuizRecord: no query while it has not changed."""
+    record = selectors.quiz_record(current_learner(request))
     banks = catalogue().banks.values()
-    attempts: list[Attempt] = []
-    due = 0
-    if learner.known:
-        attempts = list(selectors.attempts_of(learner).order_by("started_at"))
-        due = selectors.due_cards(learner, now=timezone.now()).count()
+    due = record.due_count(timezone.now())
     by_quiz: dict[str, list[Attempt]] = {}
-    for attempt in attempts:
+    for attempt in record.attempts:
         if attempt.kind != Attempt.Kind.REVIEW:
             by_quiz.setdefault(attempt.quiz, []).append(attempt)
     rows = [(bank, _score(bank.quiz, by_quiz.get(bank.quiz, [])), _open(by_quiz.get(bank.quiz, []))) for bank in banks]
-    reviews = [a for a in attempts if a.kind == Attempt.Kind.REVIEW and not a.is_finished]
+    reviews = [a for a in record.attempts if a.kind == Attempt.Kind.REVIEW and not a.is_finished]
     review = max(reviews, key=lambda a: a.updated_at) if reviews else None
     key = (
         id(catalogue()),
@@ -67,10 +63,8 @@ def quiz(request: HttpRequest, slug: str) -> HttpResponse:
     bank = catalogue().bank(slug)
     if bank is None:
         raise Http404(f"There is no quiz {slug!r}.")
-    learner = current_learner(request)
-    attempts: list[Attempt] = []
-    if learner.known:
-        attempts = list(selectors.attempts_of(learner).filter(quiz=slug).exclude(kind=Attempt.Kind.REVIEW))
+    record = selectors.quiz_record(current_learner(request))
+    attempts = [a for a in record.attempts if a.quiz == slug and a.kind != Attempt.Kind.REVIEW]  # newest first
     latest = next((a for a in attempts if a.is_finished), None)
     retryable = latest if latest and latest.score is not None and latest.score < 1 else None
     retry = services.retry_window(retryable, now=timezone.now()) if retryable else None

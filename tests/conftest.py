@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from comms_lab import learner_state
 from comms_lab.redis_client import redis_client, rkey
 from tests.support.processes import WebServer, Worker
 
@@ -40,6 +41,13 @@ def _wipe_test_keys() -> None:
     keys = list(client.scan_iter(rkey("*"), count=1000))
     for start in range(0, len(keys), 500):
         client.delete(*keys[start : start + 500])
+
+
+@pytest.fixture(autouse=True)
+def _nothing_remembered_from_the_last_test() -> None:
+    """Each test's database is rolled back and user ids come again: no learner's rows read in one test are reused
+    in the next (comms_lab.learner_state)."""
+    learner_state.forget_everything_here()
 
 
 @pytest.fixture(scope="session")
