@@ -232,19 +232,8 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "comms_lab <noreply@localhost>")
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600, minimum=300, maximum=7 * 86400)
 
-# Sessions live in the database and are read through Redis (comms_lab/sessions.py: why not signed cookies).
+# Sessions live in the database and are read through Redis (comms_lab/sessions.py says why not signed cookies).
 SESSION_ENGINE = "comms_lab.sessions"
-SESSION_CACHE_ALIAS = "sessions"
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "sessions": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:cache",
-        # A Redis that hangs costs a page 2 s, then the session is read from the database.
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
-    },
-}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

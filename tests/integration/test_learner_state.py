@@ -7,16 +7,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import redis
 
 from comms_lab import learner_state
 from comms_lab.learners import Learner
-from comms_lab.redis_client import redis_client
-from comms_lab.stack import free_port
 from lessons import services
 from lessons.models import LessonProgress
 from tests.support.processes import ROOT
@@ -74,15 +70,6 @@ def test_a_visitor_who_has_done_nothing_is_never_remembered(redis_server: redis.
     read = Reader()
     nobody = Learner(user_id=None, anonymous_id="")
     assert [learner_state.remembered(nobody, "lessons", read) for _ in range(2)] == [1, 2]
-
-
-@pytest.fixture
-def redis_out_of_reach(settings: Any) -> Iterator[None]:
-    """REDIS_URL points at a port nobody listens on: every command is refused, as when Redis is down."""
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    redis_client.cache_clear()
-    yield
-    redis_client.cache_clear()
 
 
 def test_without_redis_every_view_reads_the_database_and_nothing_fails(redis_out_of_reach: None) -> None:

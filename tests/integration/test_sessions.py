@@ -4,16 +4,14 @@ reach learners keep their sessions."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
+from django.core import signing
 from django.test import Client
 
-from comms_lab import sessions
-from comms_lab.stack import free_port
+from comms_lab.redis_client import redis_client, rkey
 from lessons import services
 
 pytestmark = pytest.mark.django_db
@@ -29,16 +27,18 @@ def test_a_logged_out_session_cannot_be_used_again(client: Client) -> None:
     assert not client.get("/lessons/").wsgi_request.user.is_authenticated
 
 
-@pytest.fixture
-def redis_out_of_reach(settings: Any) -> Iterator[None]:
-    """The session cache points at a port nobody listens on, as when Redis is down."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "sessions": {**settings.CACHES["sessions"], "LOCATION": f"redis://127.0.0.1:{free_port()}/0"},
-    }
-    sessions._shared_cache.cache_clear()
-    yield
-    sessions._shared_cache.cache_clear()
+def test_a_session_altered_in_redis_is_refused_like_a_forged_cookie(client: Client) -> None:
+    user = User.objects.create_user("ada", password="correct-horse-battery")
+    other = User.objects.create_user("bob", password="correct-horse-battery")
+    client.force_login(user)
+    assert client.get("/lessons/").wsgi_request.user == user
+    cached = rkey("session", client.cookies["sessionid"].value)
+    as_bob = {**client.session, "_auth_user_id": str(other.pk), "_auth_user_hash": other.get_session_auth_hash()}
+    salt = "django.contrib.sessions.SessionStore"
+    redis_client().set(cached, signing.dumps(as_bob, salt=salt, compress=True))  # signed with the real key
+    assert client.get("/lessons/").wsgi_request.user == other  # pages do read the session from Redis
+    redis_client().set(cached, signing.dumps(as_bob, key="not-the-secret-key", salt=salt, compress=True))
+    assert not client.get("/lessons/").wsgi_request.user.is_authenticated
 
 
 def test_with_redis_out_of_reach_a_learner_starts_and_keeps_a_session(client: Client, redis_out_of_reach: None) -> None:
