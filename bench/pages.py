@@ -1,5 +1,6 @@
 """Pages against a minimal view on the same daphne: requests/s and p99 for /lessons/, a lesson, /quizzes/ and a
-quiz page, as a returning learner (session cookie, some progress) and as a first visit (no cookies).
+quiz page, as a returning learner (the session and CSRF cookies a browser sends back, some progress) and as a
+first visit (no cookies).
 
 Starts daphne with production settings (DEBUG=0, hashed static files through WhiteNoise) on a throwaway SQLite
 database, with COMMS_LAB_BENCH=1 so that /bench/minimal/ exists (a view returning "hello" behind the same
@@ -200,16 +201,26 @@ def main() -> int:
             for path in [BASELINE, *PAGES]:  # warm: content loaded, page parts rendered
                 for _ in range(3):
                     urllib.request.urlopen(f"{base}{path}")  # noqa: S310
-            return report(base, session)
+            return report(base, f"sessionid={session}; csrftoken={csrf_cookie(base)}")
         finally:
             daphne.terminate()
             daphne.wait(timeout=10)
 
 
-def report(base: str, session: str) -> int:
+def csrf_cookie(base: str) -> str:
+    """The CSRF cookie a browser got with its first page (every page has a form) and sends back from then on."""
+    with urllib.request.urlopen(f"{base}/lessons/") as response:  # noqa: S310
+        cookies = response.headers.get_all("Set-Cookie") or []
+    found = next((re.match(r"csrftoken=([^;]+)", c) for c in cookies if c.startswith("csrftoken=")), None)
+    if found is None:
+        raise SystemExit("the lessons page set no csrftoken cookie")
+    return found[1]
+
+
+def report(base: str, returning_cookies: str) -> int:
     tool = "wrk" if shutil.which("wrk") else "python load generator (wrk not installed)"
     print(f"pages vs {BASELINE}: {CONNECTIONS} connections, {SECONDS} s each, {ROUNDS} rounds, {tool}")
-    cookies = {"returning": f"sessionid={session}", "first visit": ""}
+    cookies = {"returning": returning_cookies, "first visit": ""}
     ratios: dict[tuple[str, str], list[tuple[float, float]]] = {}
     rows = []
     for round_no in range(1, ROUNDS + 1):
