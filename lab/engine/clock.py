@@ -12,6 +12,11 @@ from typing import Any, Protocol
 
 from lab.engine.loop import spawn
 
+# Turns of the event loop every task must stay parked before the virtual clock jumps: a finished task wakes its
+# waiter through a callback one turn later, so one calm turn alone could miss that waiter.
+SETTLED_TURNS = 3
+SETTLE_BACKSTOP_S = 0.005
+
 
 class Clock(Protocol):
     def time(self) -> float: ...
@@ -53,7 +58,8 @@ class VirtualClock:
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._parked = 0
+        self._parked: dict[asyncio.Task[Any] | None, asyncio.Future[None]] = {}  # each parked task's wake-up
+        self._maybe_idle: asyncio.Future[None] | None = None
 
     def time(self) -> float:
         return self.now
@@ -64,11 +70,13 @@ class VirtualClock:
         return future
 
     async def _park(self, future: asyncio.Future[None]) -> None:
-        self._parked += 1
+        task = asyncio.current_task()
+        self._parked[task] = future
+        self._nudge()
         try:
             await future
         finally:
-            self._parked -= 1
+            del self._parked[task]
 
     async def sleep(self, seconds: float) -> None:
         await self._park(self._timer(seconds))
@@ -88,8 +96,25 @@ class VirtualClock:
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self._nudge()
+
+    def _nudge(self) -> None:
+        """Wake `_settle` when every task might be parked (a cheap count; `_settle` checks properly)."""
+        if self._maybe_idle is not None and not self._maybe_idle.done() and len(self._parked) >= len(self._tasks):
+            self._maybe_idle.set_result(None)
+
+    def _idle(self) -> bool:
+        """Every live task waits on a clock future nobody has resolved yet, so only a jump can move them."""
+        for task in self._tasks:
+            future = self._parked.get(task)
+            if not task.done() and (future is None or future.done()):
+                return False
+        return True
 
     async def run_until_idle(self, *, max_jumps: int = 100_000) -> None:
         """Let every task run until all are done, jumping time forward whenever they are all waiting."""
@@ -107,11 +132,21 @@ class VirtualClock:
         raise RuntimeError(f"still busy after {max_jumps} jumps of the virtual clock")
 
     async def _settle(self) -> None:
-        """Give running tasks real time (their Redis round trips) until every one of them is parked."""
+        """Give running tasks real time (their Redis round trips) until every one of them is parked.
+
+        Waiting tasks wake this when they park, so no time passes in sleeps; the few turns of the loop once all look
+        parked let callbacks already queued (a finished task waking its waiter) show themselves first.
+        """
         calm = 0
-        while calm < 3:
-            await asyncio.sleep(0.0005)
-            live = sum(1 for t in self._tasks if not t.done())
-            calm = calm + 1 if self._parked >= live else 0
+        while calm < SETTLED_TURNS:
+            if self._idle():
+                calm += 1
+                await asyncio.sleep(0)
+                continue
+            calm = 0
+            self._maybe_idle = asyncio.get_running_loop().create_future()
+            # The timeout is only a backstop: a park or a finished task is what normally ends the wait.
+            await asyncio.wait({self._maybe_idle}, timeout=SETTLE_BACKSTOP_S)
+            self._maybe_idle = None
         for task in [t for t in self._tasks if t.done() and not t.cancelled() and t.exception()]:
             raise task.exception()  # type: ignore[misc]

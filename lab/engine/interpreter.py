@@ -251,11 +251,11 @@ class Engine:
         import lab.engine.constructs  # noqa: F401  (registers the step kinds, link kinds and receivers it adds)
 
         self.redis = redis
-        self.sink = EventSink(redis)
+        self.clock = clock or RealClock()
+        self.sink = EventSink(redis, self.clock)
         self.sink.on_lost_events = self._stop_for_lost_events
         self.deliver = deliver
         self.requeue = requeue
-        self.clock = clock or RealClock()
         self.contexts: dict[str, RunContext] = {}
 
     async def context(self, run_id: str) -> RunContext:

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from lab.engine.clock import Clock, RealClock
 from lab.events import APPEND_SCRIPT, append_keys, group_name
 
 log = logging.getLogger(__name__)
@@ -22,10 +23,15 @@ FLUSH_AFTER_S = 0.01
 
 
 class EventSink:
-    """Owned by one event loop. `emit` never waits; `flush` waits until everything emitted so far is logged."""
+    """Owned by one event loop. `emit` never waits; `flush` waits until everything emitted so far is logged.
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    The batching wait and the flush that follows are engine work on the engine's clock, so a virtual clock in the
+    tests knows about them and never jumps past a batch that is still being logged.
+    """
+
+    def __init__(self, redis: aioredis.Redis, clock: Clock | None = None) -> None:
         self.redis = redis
+        self.clock = clock or RealClock()
         self.script = redis.register_script(APPEND_SCRIPT)
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.scheduled: dict[str, asyncio.Task[None]] = {}
@@ -59,10 +65,10 @@ class EventSink:
 
     def _schedule(self, run_id: str) -> None:
         if run_id not in self.scheduled:
-            self.scheduled[run_id] = asyncio.get_running_loop().create_task(self._flush_soon(run_id))
+            self.scheduled[run_id] = self.clock.spawn(self._flush_soon(run_id))
 
     async def _flush_soon(self, run_id: str) -> None:
-        await asyncio.sleep(FLUSH_AFTER_S)
+        await self.clock.sleep(FLUSH_AFTER_S)
         self.scheduled.pop(run_id, None)
         await self.flush(run_id)
 
