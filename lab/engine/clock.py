@@ -58,7 +58,10 @@ class VirtualClock:
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._parked: dict[asyncio.Task[Any] | None, asyncio.Future[None]] = {}  # each parked task's wake-up
+        # Spawned tasks parked on a clock future not yet resolved. Counts follow the loop's callbacks, one turn
+        # behind what they count, which is why `_settle` waits a few calm turns before a jump.
+        self._waiting = 0
+        self._failed: list[BaseException] = []
         self._maybe_idle: asyncio.Future[None] | None = None
 
     def time(self) -> float:
@@ -70,13 +73,14 @@ class VirtualClock:
         return future
 
     async def _park(self, future: asyncio.Future[None]) -> None:
-        task = asyncio.current_task()
-        self._parked[task] = future
-        self._nudge()
-        try:
-            await future
-        finally:
-            del self._parked[task]
+        if asyncio.current_task() in self._tasks:
+            self._waiting += 1
+            future.add_done_callback(self._woken)
+            self._nudge()
+        await future
+
+    def _woken(self, _: asyncio.Future[None]) -> None:
+        self._waiting -= 1
 
     async def sleep(self, seconds: float) -> None:
         await self._park(self._timer(seconds))
@@ -101,20 +105,17 @@ class VirtualClock:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._failed.append(task.exception())  # type: ignore[arg-type]
         self._nudge()
 
-    def _nudge(self) -> None:
-        """Wake `_settle` when every task might be parked (a cheap count; `_settle` checks properly)."""
-        if self._maybe_idle is not None and not self._maybe_idle.done() and len(self._parked) >= len(self._tasks):
-            self._maybe_idle.set_result(None)
-
     def _idle(self) -> bool:
-        """Every live task waits on a clock future nobody has resolved yet, so only a jump can move them."""
-        for task in self._tasks:
-            future = self._parked.get(task)
-            if not task.done() and (future is None or future.done()):
-                return False
-        return True
+        """Every spawned task is parked on a clock future, so only a jump can move them."""
+        return self._waiting >= len(self._tasks)
+
+    def _nudge(self) -> None:
+        if self._maybe_idle is not None and not self._maybe_idle.done() and self._idle():
+            self._maybe_idle.set_result(None)
 
     async def run_until_idle(self, *, max_jumps: int = 100_000) -> None:
         """Let every task run until all are done, jumping time forward whenever they are all waiting."""
@@ -123,7 +124,7 @@ class VirtualClock:
             while self._timers and self._timers[0][2].done():
                 heapq.heappop(self._timers)
             if not self._timers:
-                if any(not t.done() for t in self._tasks):
+                if self._tasks:
                     raise RuntimeError("engine tasks are waiting on something the virtual clock cannot wake")
                 return
             wake, _, future = heapq.heappop(self._timers)
@@ -134,8 +135,9 @@ class VirtualClock:
     async def _settle(self) -> None:
         """Give running tasks real time (their Redis round trips) until every one of them is parked.
 
-        Waiting tasks wake this when they park, so no time passes in sleeps; the few turns of the loop once all look
-        parked let callbacks already queued (a finished task waking its waiter) show themselves first.
+        A task that parks or ends wakes this, so no time passes in sleeps; the few turns of the loop once all look
+        parked let callbacks already queued (a finished task waking its waiter) show themselves first. An engine
+        task that failed fails the run here.
         """
         calm = 0
         while calm < SETTLED_TURNS:
@@ -148,5 +150,5 @@ class VirtualClock:
             # The timeout is only a backstop: a park or a finished task is what normally ends the wait.
             await asyncio.wait({self._maybe_idle}, timeout=SETTLE_BACKSTOP_S)
             self._maybe_idle = None
-        for task in [t for t in self._tasks if t.done() and not t.cancelled() and t.exception()]:
-            raise task.exception()  # type: ignore[misc]
+        if self._failed:
+            raise self._failed[0]
