@@ -6,8 +6,10 @@ milliseconds and every time in its events is exact.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -111,17 +113,30 @@ _PLAYED: dict[tuple[str, str, int, str], tuple[dict[str, Any], list[dict[str, An
 
 
 async def run_preset(
-    experiment: str, preset: str, *, seed: int, **overrides: Any
+    experiment: str, preset: str, *, seed: int, alongside: Iterable[int] = (), **overrides: Any
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A built-in experiment's preset played whole on the virtual clock, as the driver plays it: seeded arrivals,
     the scripted toggles on time, samples every 250 ms. Its summary (as the run would save it, with its invariants
     and findings) and events; the summary is the caller's own copy, the events are shared with other callers and
-    must not be changed."""
-    key = (experiment, preset, seed, repr(sorted(overrides.items())))
-    if key not in _PLAYED:
-        _PLAYED[key] = await _play_preset(experiment, preset, seed=seed, **overrides)
-    summary, events = _PLAYED[key]
+    must not be changed.
+
+    `alongside`: more seeds to play at the same time when they are not played yet, each on its own virtual clock,
+    so one run's Redis round trips overlap another's work; the claims about those seeds then read them played.
+    """
+    seeds = [seed, *(s for s in alongside if s != seed)]
+    keys = {s: (experiment, preset, s, repr(sorted(overrides.items()))) for s in seeds}
+    missing = [s for s in seeds if keys[s] not in _PLAYED]
+    played = await asyncio.gather(*(_play_preset(experiment, preset, seed=s, **overrides) for s in missing))
+    _PLAYED.update((keys[s], run) for s, run in zip(missing, played, strict=True))
+    summary, events = _PLAYED[keys[seed]]
     return copy.deepcopy(summary), events
+
+
+async def run_preset_seeds(
+    experiment: str, preset: str, seeds: Sequence[int], **overrides: Any
+) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """`run_preset` on each seed, played side by side: (summary, events) per seed, in the order of `seeds`."""
+    return [await run_preset(experiment, preset, seed=s, alongside=seeds, **overrides) for s in seeds]
 
 
 async def _play_preset(

@@ -29,7 +29,9 @@ def of_type(events: list[dict[str, Any]], kind: str, **match: Any) -> list[dict[
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_three_workers_process_every_job_exactly_once_and_split_the_work(seed: int) -> None:
-    summary, events = await run_preset(SLUG, "three-workers", seed=seed, duration=10, arrival="poisson")
+    summary, events = await run_preset(
+        SLUG, "three-workers", seed=seed, alongside=SEEDS, duration=10, arrival="poisson"
+    )
     jobs = summary["messages"]["jobs"]
     assert jobs["processed"] == jobs["published"] >= 70
     takers: dict[str, set[int]] = {}
@@ -48,7 +50,14 @@ async def test_throughput_grows_with_workers_until_it_reaches_the_producers_rate
     rates = {}
     for consumers in (1, 2, 6):
         summary, _ = await run_preset(
-            SLUG, "three-workers", seed=seed, duration=6, rate=12, arrival="poisson", **{"jobs.consumers": consumers}
+            SLUG,
+            "three-workers",
+            seed=seed,
+            alongside=SEEDS,
+            duration=6,
+            rate=12,
+            arrival="poisson",
+            **{"jobs.consumers": consumers},
         )
         rates[consumers] = summary["messages"]["jobs"]["processed_per_s"]
     assert rates[1] == pytest.approx(5, rel=0.1)  # one worker at 200 ms a job
@@ -59,7 +68,8 @@ async def test_throughput_grows_with_workers_until_it_reaches_the_producers_rate
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_one_worker_builds_a_backlog_that_three_drain_while_jobs_keep_coming(seed: int) -> None:
-    summary, events = await run_preset(SLUG, "too-few-workers", seed=seed, duration=20)  # the claim is over by 20 s
+    # the claim is over by 20 s
+    summary, events = await run_preset(SLUG, "too-few-workers", seed=seed, alongside=SEEDS, duration=20)
     depth = {round(e["t"] * 4) / 4: e["depths"]["jobs"] for e in of_type(events, "queue.depth")}
     assert 60 <= depth[10.0] <= 80  # 12 a second in, 5 out, for 10 s
     assert depth[10.0] - 25 <= depth[15.0] <= depth[10.0] - 10  # 12 in, 15 out: about 3 a second less
@@ -69,7 +79,9 @@ async def test_one_worker_builds_a_backlog_that_three_drain_while_jobs_keep_comi
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_prefetch_ten_strands_jobs_behind_a_slow_worker_and_prefetch_one_does_not(seed: int) -> None:
-    summary, events = await run_preset(SLUG, "slow-worker-prefetch", seed=seed, duration=15, arrival="poisson")
+    summary, events = await run_preset(
+        SLUG, "slow-worker-prefetch", seed=seed, alongside=SEEDS, duration=15, arrival="poisson"
+    )
     one, ten = summary["messages"]["jobs"], summary["messages"]["jobs-bulk"]
     assert one["published"] == ten["published"]  # side by side: the same arrivals
     assert 12_000 <= ten["wait_ms"]["max"] <= 20_000  # up to nine jobs of 2 s ahead of it in the slow worker's hands
@@ -89,7 +101,7 @@ async def test_prefetch_ten_strands_jobs_behind_a_slow_worker_and_prefetch_one_d
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_poison_message_is_delivered_exactly_max_deliveries_times_then_dead_lettered(seed: int) -> None:
-    summary, events = await run_preset(SLUG, "poison-message", seed=seed, duration=20)  # 80 jobs
+    summary, events = await run_preset(SLUG, "poison-message", seed=seed, alongside=SEEDS, duration=20)  # 80 jobs
     dead = of_type(events, "dlq.added")
     deliveries = Counter(e["message_id"] for e in of_type(events, "message.consumed"))
     jobs = summary["messages"]["jobs"]
@@ -122,7 +134,7 @@ async def test_re_driven_dead_letters_are_processed_once_after_the_fix() -> None
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_burst_becomes_a_backlog_that_drains_at_the_workers_rate(seed: int) -> None:
-    summary, events = await run_preset(SLUG, "burst", seed=seed)
+    summary, events = await run_preset(SLUG, "burst", seed=seed, alongside=SEEDS)
     assert 90 <= summary["max_queue_depth_by_queue"]["jobs"] <= 120
     done = [e["t"] for e in of_type(events, "message.processed", outcome="ok")]
     after_load = [t for t in done if 10 <= t < 18]

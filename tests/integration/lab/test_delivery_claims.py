@@ -41,7 +41,7 @@ def exactly_once(counts: dict[str, int]) -> bool:
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_without_faults_every_consumer_charges_every_order_exactly_once(seed: int) -> None:
-    summary, _ = await run_preset("delivery", "healthy", seed=seed, duration=DURATION)
+    summary, _ = await run_preset("delivery", "healthy", seed=seed, alongside=SEEDS, duration=DURATION)
     for mode in ("at_most_once", "at_least_once", "idempotent"):
         assert exactly_once(charges(summary, mode)) and charges(summary, mode)["expected"] == ORDERS
     assert holds(summary) == {"effect_once": True, "every_request_accounted": True}
@@ -49,7 +49,7 @@ async def test_without_faults_every_consumer_charges_every_order_exactly_once(se
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_crash_right_after_the_ack_loses_the_charge_only_where_the_ack_came_before_the_work(seed: int) -> None:
-    summary, events = await run_preset("delivery", "crash-after-ack", seed=seed, duration=DURATION)
+    summary, events = await run_preset("delivery", "crash-after-ack", seed=seed, alongside=SEEDS, duration=DURATION)
     first = charges(summary, "at_most_once")
     assert first["lost"] == processed(events, "pay-first", "lost") == first["expected"] // 5 == STRUCK  # one in five
     assert first["once"] == first["expected"] - first["lost"] and first["repeated"] == 0
@@ -59,7 +59,7 @@ async def test_a_crash_right_after_the_ack_loses_the_charge_only_where_the_ack_c
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_crash_before_the_ack_double_charges_only_the_consumer_that_acks_after_without_dedup(seed: int) -> None:
-    summary, events = await run_preset("delivery", "crash-before-ack", seed=seed, duration=DURATION)
+    summary, events = await run_preset("delivery", "crash-before-ack", seed=seed, alongside=SEEDS, duration=DURATION)
     assert exactly_once(charges(summary, "at_most_once"))  # crashed before charging: charged once, on redelivery
     after = charges(summary, "at_least_once")
     assert (
@@ -73,7 +73,7 @@ async def test_a_crash_before_the_ack_double_charges_only_the_consumer_that_acks
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_duplicate_deliveries_double_charge_both_consumers_without_a_dedup_store(seed: int) -> None:
-    summary, events = await run_preset("delivery", "duplicates", seed=seed, duration=DURATION)
+    summary, events = await run_preset("delivery", "duplicates", seed=seed, alongside=SEEDS, duration=DURATION)
     for mode, queue in (("at_most_once", "q.first"), ("at_least_once", "q.after")):
         published = [e["message_id"] for e in events if e["type"] == "message.published" and e["queue"] == queue]
         twice = len(published) - len(set(published))
@@ -85,7 +85,8 @@ async def test_duplicate_deliveries_double_charge_both_consumers_without_a_dedup
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_the_idempotent_consumer_charges_each_order_once_while_crashing_and_duplicated(seed: int) -> None:
-    summary, events = await run_preset("delivery", "idempotent-under-fire", seed=seed, duration=10)  # faults at 5 s
+    # faults at 5 s
+    summary, events = await run_preset("delivery", "idempotent-under-fire", seed=seed, alongside=SEEDS, duration=10)
     assert exactly_once(charges(summary, "idempotent")) and charges(summary, "idempotent")["expected"] == 50
     assert processed(events, "pay-dedup", "crashed") >= 1 and processed(events, "pay-dedup", "duplicate_skipped") >= 2
     assert holds(summary) == {"effect_once": True, "every_request_accounted": True}
@@ -96,7 +97,7 @@ async def test_switched_to_ack_before_the_work_the_at_least_once_consumer_loses_
     seed: int,
 ) -> None:
     summary, _ = await run_preset(
-        "delivery", "crash-after-ack", seed=seed, duration=DURATION, **{"q.after.ack": "before_work"}
+        "delivery", "crash-after-ack", seed=seed, alongside=SEEDS, duration=DURATION, **{"q.after.ack": "before_work"}
     )
     assert charges(summary, "at_least_once")["lost"] == charges(summary, "at_least_once")["expected"] // 5 == STRUCK
     assert charges(summary, "at_most_once")["lost"] == STRUCK and charges(summary, "idempotent")["lost"] == 0

@@ -6,7 +6,6 @@ seconds past the last scripted toggle, enough to see the recovery the notice pro
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -25,16 +24,11 @@ PLAYED_FOR = {
     "duplicate-delivery": 10,
     "rebuild": 16,
 }
-_played: dict[tuple[str, int], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
 
 
 async def played(preset: str, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Each preset and seed is played once for all the claims about it; a preset's seeds are played together, each
-    on its own virtual clock, so one run's Redis round trips overlap another's."""
-    if (preset, seed) not in _played:
-        runs = [run_preset("event-sourcing", preset, seed=s, duration=PLAYED_FOR[preset]) for s in SEEDS]
-        _played.update({(preset, s): run for s, run in zip(SEEDS, await asyncio.gather(*runs), strict=True)})
-    return _played[(preset, seed)]
+    """Each preset and seed is played once for all the claims about it, a preset's seeds side by side."""
+    return await run_preset("event-sourcing", preset, seed=seed, alongside=SEEDS, duration=PLAYED_FOR[preset])
 
 
 def holds(summary: dict[str, Any]) -> dict[str, tuple[bool, int]]:

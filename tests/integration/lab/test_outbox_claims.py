@@ -38,7 +38,7 @@ def published_twice(events: list[dict[str, Any]]) -> int:
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_publisher_crash_loses_dual_writes_orphans_publish_first_and_leaves_the_outbox_whole(seed: int) -> None:
-    summary, events = await run_preset("outbox", "publisher-crash", seed=seed, duration=DURATION)
+    summary, events = await run_preset("outbox", "publisher-crash", seed=seed, alongside=SEEDS, duration=DURATION)
     dual, first = charges(summary, "dual_write"), charges(summary, "publish_first")
     assert dual["lost"] == crashed(events, "dual_write") == 32 // 5 and dual["orphaned"] == dual["repeated"] == 0
     assert first["orphaned"] == crashed(events, "publish_then_save") >= 6 and first["lost"] == first["repeated"] == 0
@@ -51,7 +51,7 @@ async def test_a_publisher_crash_loses_dual_writes_orphans_publish_first_and_lea
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_relay_crash_publishes_some_orders_twice_and_charges_them_twice(seed: int) -> None:
-    summary, events = await run_preset("outbox", "relay-crash", seed=seed, duration=DURATION)
+    summary, events = await run_preset("outbox", "relay-crash", seed=seed, alongside=SEEDS, duration=DURATION)
     outbox = charges(summary, "outbox")
     relay_crashes = sum(1 for e in events if e["type"] == "relay.crashed")
     assert outbox["lost"] == 0 and outbox["expected"] == 32  # every saved order published at least once
@@ -61,14 +61,18 @@ async def test_a_relay_crash_publishes_some_orders_twice_and_charges_them_twice(
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_deduplicating_by_message_id_misses_the_relays_copies(seed: int) -> None:
-    summary, events = await run_preset("outbox", "relay-crash-dedup-by-message-id", seed=seed, duration=DURATION)
+    summary, events = await run_preset(
+        "outbox", "relay-crash-dedup-by-message-id", seed=seed, alongside=SEEDS, duration=DURATION
+    )
     assert charges(summary, "outbox")["extra"] == published_twice(events) >= 3
     assert not any(e["type"] == "message.processed" and e["outcome"] == "duplicate_skipped" for e in events)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_with_relay_crashes_an_idempotent_consumer_keyed_by_order_charges_exactly_once(seed: int) -> None:
-    summary, events = await run_preset("outbox", "relay-crash-idempotent", seed=seed, duration=DURATION)
+    summary, events = await run_preset(
+        "outbox", "relay-crash-idempotent", seed=seed, alongside=SEEDS, duration=DURATION
+    )
     outbox = charges(summary, "outbox")
     assert outbox["expected"] == outbox["once"] == 32
     skipped = sum(1 for e in events if e["type"] == "message.processed" and e["outcome"] == "duplicate_skipped")

@@ -7,7 +7,6 @@ a run of the preset, played whole on the virtual clock, records in the `metric` 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 
 from lab.model.catalog import EXPERIMENTS
 from lab.model.predictions import judge, metric_value
-from tests.support.engine import run_preset
+from tests.support.engine import run_preset_seeds
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
 SEEDS = (1, 2, 3)
@@ -68,8 +67,7 @@ def test_every_prediction_is_checked_here() -> None:
 
 async def summaries(experiment: str, preset: str, **overrides: Any) -> list[dict[str, Any]]:
     """The preset's summary on each seed, played side by side (each on its own virtual clock)."""
-    played = await asyncio.gather(*(run_preset(experiment, preset, seed=s, **overrides) for s in SEEDS))
-    return [summary for summary, _ in played]
+    return [summary for summary, _ in await run_preset_seeds(experiment, preset, SEEDS, **overrides)]
 
 
 @pytest.mark.parametrize(("experiment", "preset"), sorted(CORRECT_CHOICE_HOLDS))

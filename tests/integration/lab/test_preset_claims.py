@@ -33,7 +33,7 @@ async def test_a_healthy_hybrid_checkout_waits_only_for_payment_and_its_publishe
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_with_email_down_sync_fails_hybrid_succeeds_and_the_email_queue_drains_once_each(seed: int) -> None:
-    summary, events = await run_preset("checkout", "email-down", seed=seed)
+    summary, events = await run_preset("checkout", "email-down", seed=seed, alongside=SEEDS)
     sync_failures = finished(events, mode="sync", outcome="failed")
     assert len(sync_failures) >= 20 and {e["reason"] for e in sync_failures} == {"email: refused"}
     assert summary["by_mode"]["hybrid"]["success_rate_pct"] == 100.0
@@ -44,14 +44,14 @@ async def test_with_email_down_sync_fails_hybrid_succeeds_and_the_email_queue_dr
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_bulkhead_keeps_browse_succeeding_while_slow_inventory_fails_checkouts(seed: int) -> None:
-    summary, _ = await run_preset("cascade", "bulkhead", seed=seed)
+    summary, _ = await run_preset("cascade", "bulkhead", seed=seed, alongside=SEEDS)
     assert summary["by_path"]["browse"]["success_rate_pct"] == 100.0
     assert summary["by_path"]["checkout"]["success_rate_pct"] < 80.0
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_the_breaker_opens_blocks_every_call_while_open_then_closes_once_inventory_is_back(seed: int) -> None:
-    summary, events = await run_preset("cascade", "circuit-breaker", seed=seed)
+    summary, events = await run_preset("cascade", "circuit-breaker", seed=seed, alongside=SEEDS)
     moves = [(e["from"], e["to"]) for e in events if e["type"] == "breaker.state"]
     assert moves[0] == ("CLOSED", "OPEN") and moves[-1] == ("HALF_OPEN", "CLOSED")
     assert ("OPEN", "HALF_OPEN") in moves
@@ -73,7 +73,7 @@ async def cascade(preset: str, seed: int) -> tuple[dict[str, Any], list[dict[str
     """A cascade preset's run, played once per seed for all the claims that read it."""
     if (preset, seed) not in _runs:
         short = {} if preset.startswith("retries-") else {"duration": SLOWDOWN_S}
-        _runs[preset, seed] = await run_preset("cascade", preset, seed=seed, **short)
+        _runs[preset, seed] = await run_preset("cascade", preset, seed=seed, alongside=SEEDS, **short)
     return _runs[preset, seed]
 
 

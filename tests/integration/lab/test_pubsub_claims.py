@@ -32,7 +32,7 @@ def holds(summary: dict[str, Any], name: str) -> bool:
 async def test_one_publish_gives_one_copy_to_each_matching_subscription_and_none_to_the_filtered_one(
     seed: int,
 ) -> None:
-    summary, events = await run_preset("pubsub", "one-publish", seed=seed)
+    summary, events = await run_preset("pubsub", "one-publish", seed=seed, alongside=SEEDS)
     orders = orders_created(events)
     per_order = Counter(
         (e["correlation_id"], e["queue"]) for e in of_type(events, "message.published", key="order.placed")
@@ -45,7 +45,7 @@ async def test_one_publish_gives_one_copy_to_each_matching_subscription_and_none
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_the_aggregator_acts_once_per_order_and_only_after_both_of_its_events(seed: int) -> None:
-    _, events = await run_preset("pubsub", "aggregator-waits", seed=seed)
+    _, events = await run_preset("pubsub", "aggregator-waits", seed=seed, alongside=SEEDS)
     arrived: dict[str, list[float]] = {}
     for e in of_type(events, "aggregate.arrived"):
         arrived.setdefault(e["key"], []).append(e["t"])
@@ -60,7 +60,7 @@ async def test_the_aggregator_acts_once_per_order_and_only_after_both_of_its_eve
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_slow_subscriber_grows_only_its_own_backlog_and_it_drains(seed: int) -> None:
-    summary, events = await run_preset("pubsub", "slow-subscriber", seed=seed)
+    summary, events = await run_preset("pubsub", "slow-subscriber", seed=seed, alongside=SEEDS)
     assert summary["latency_ms"]["p99"] == 5.0
     published = {e["message_id"]: e["t"] for e in of_type(events, "message.published")}
     for sub in ("sub.inventory", "sub.payment", "sub.email"):
@@ -75,8 +75,8 @@ async def test_a_slow_subscriber_grows_only_its_own_backlog_and_it_drains(seed: 
 async def test_the_publishers_latency_follows_the_number_of_consumers_only_when_it_calls_them_itself(
     seed: int,
 ) -> None:
-    four, _ = await run_preset("pubsub", "fan-out-four", seed=seed)
-    one, _ = await run_preset("pubsub", "fan-out-one", seed=seed)
+    four, _ = await run_preset("pubsub", "fan-out-four", seed=seed, alongside=SEEDS)
+    one, _ = await run_preset("pubsub", "fan-out-one", seed=seed, alongside=SEEDS)
     assert four["by_mode"]["pubsub"]["latency_ms"]["p50"] == one["by_mode"]["pubsub"]["latency_ms"]["p50"] == 5.0
     assert four["by_mode"]["p2p"]["latency_ms"]["p50"] == pytest.approx(320, abs=20)
     assert one["by_mode"]["p2p"]["latency_ms"]["p50"] == pytest.approx(80, abs=10)
@@ -84,7 +84,7 @@ async def test_the_publishers_latency_follows_the_number_of_consumers_only_when_
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_with_a_subscriber_down_publishing_succeeds_while_calling_it_directly_fails(seed: int) -> None:
-    summary, events = await run_preset("pubsub", "subscriber-down", seed=seed)
+    summary, events = await run_preset("pubsub", "subscriber-down", seed=seed, alongside=SEEDS)
     assert summary["by_mode"]["pubsub"]["success_rate_pct"] == 100.0
     created = orders_created(events, mode="p2p")
     failed = of_type(events, "request.finished", mode="p2p", outcome="failed")
@@ -96,7 +96,7 @@ async def test_with_a_subscriber_down_publishing_succeeds_while_calling_it_direc
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_pull_subscriber_waits_for_its_poll_while_pushed_copies_are_taken_at_once(seed: int) -> None:
-    _, events = await run_preset("pubsub", "push-or-pull", seed=seed)
+    _, events = await run_preset("pubsub", "push-or-pull", seed=seed, alongside=SEEDS)
     published = {e["message_id"]: e["t"] for e in of_type(events, "message.published")}
 
     def waits(sub: str) -> list[float]:
@@ -109,7 +109,7 @@ async def test_a_pull_subscriber_waits_for_its_poll_while_pushed_copies_are_take
     assert all(e["t"] == pytest.approx(math.ceil(published[e["message_id"]] - 1e-9), abs=0.01) for e in pulled)
     assert sum(1 for e in pulled if e["t"] - published[e["message_id"]] >= 0.4) >= len(pulled) // 2 - 1
 
-    _, faster = await run_preset("pubsub", "push-or-pull", seed=seed, **{"sub.analytics.poll_ms": 250})
+    _, faster = await run_preset("pubsub", "push-or-pull", seed=seed, alongside=SEEDS, **{"sub.analytics.poll_ms": 250})
     sent = {e["message_id"]: e["t"] for e in of_type(faster, "message.published")}
     assert (
         max(e["t"] - sent[e["message_id"]] for e in of_type(faster, "message.consumed", queue="sub.analytics")) < 0.25
@@ -118,7 +118,7 @@ async def test_a_pull_subscriber_waits_for_its_poll_while_pushed_copies_are_take
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_late_subscriber_gets_only_what_is_published_after_it_joins(seed: int) -> None:
-    _, events = await run_preset("pubsub", "late-subscriber", seed=seed)
+    _, events = await run_preset("pubsub", "late-subscriber", seed=seed, alongside=SEEDS)
     created = orders_created(events)
     got = {e["correlation_id"] for e in of_type(events, "message.processed", queue="sub.analytics", outcome="ok")}
     assert {order for order, t in created.items() if t > 5.0} <= got  # the order at second 5 may go either way
@@ -130,7 +130,7 @@ async def test_a_late_subscriber_gets_only_what_is_published_after_it_joins(seed
 async def test_a_durable_subscriber_catches_up_while_a_non_durable_one_misses_what_came_while_it_was_away(
     seed: int,
 ) -> None:
-    summary, events = await run_preset("pubsub", "offline-durable-or-not", seed=seed)
+    summary, events = await run_preset("pubsub", "offline-durable-or-not", seed=seed, alongside=SEEDS)
     created = orders_created(events)
     away = {order for order, t in created.items() if 3.0 < t < 9.0}
     analytics = {e["correlation_id"] for e in of_type(events, "message.processed", queue="sub.analytics", outcome="ok")}
@@ -145,7 +145,7 @@ async def test_a_durable_subscriber_catches_up_while_a_non_durable_one_misses_wh
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_a_filter_and_a_binding_edited_mid_run_reroute_the_next_publishes(seed: int) -> None:
-    _, events = await run_preset("pubsub", "edit-routing", seed=seed)
+    _, events = await run_preset("pubsub", "edit-routing", seed=seed, alongside=SEEDS)
     created = orders_created(events)
     copies = {(e["correlation_id"], e["queue"]) for e in of_type(events, "message.published", key="order.placed")}
     before = [order for order, t in created.items() if t < 5.0]

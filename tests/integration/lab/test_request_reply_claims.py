@@ -7,7 +7,6 @@ on Redis round trips. tests/integration/lab/test_request_reply.py runs the exper
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from lab.model import outcomes
 from quizzes.banks import catalogue
 from quizzes.grading import metric_value
-from tests.support.engine import run_preset
+from tests.support.engine import run_preset_seeds
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
 SEEDS = (1, 2, 3)
@@ -27,7 +26,7 @@ def of_type(events: list[dict[str, Any]], kind: str, **match: Any) -> list[dict[
 
 async def seeded(preset: str, **overrides: Any) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """The preset played once per seed: (summary, events) each."""
-    return await asyncio.gather(*(run_preset("request-reply", preset, seed=s, **overrides) for s in SEEDS))
+    return await run_preset_seeds("request-reply", preset, SEEDS, **overrides)
 
 
 def question(question_id: str) -> Any:

@@ -25,7 +25,7 @@ _played: dict[tuple[str, int], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
 async def play(preset: str, seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A preset's summary and events, played once per seed for all the tests that read it."""
     if (preset, seed) not in _played:
-        _played[preset, seed] = await run_preset("sagas", preset, seed=seed)
+        _played[preset, seed] = await run_preset("sagas", preset, seed=seed, alongside=SEEDS)
     return _played[preset, seed]
 
 

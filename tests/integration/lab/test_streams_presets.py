@@ -41,7 +41,7 @@ def processed_once(events: list[dict[str, Any]], name: str) -> Counter:
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_keyed_partitions_keep_every_orders_events_in_order_and_both_groups_see_every_event(seed: int) -> None:
-    summary, events = await run_preset("streams", "keyed", seed=seed, duration=5)
+    summary, events = await run_preset("streams", "keyed", seed=seed, alongside=SEEDS, duration=5)
     appended = of_type(events, "stream.appended")
     assert len(appended) == 45  # 15 orders x created, paid, shipped
     partitions_of: dict[str, set[int]] = {}
@@ -55,7 +55,7 @@ async def test_keyed_partitions_keep_every_orders_events_in_order_and_both_group
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_round_robin_spreads_each_order_so_fulfilment_handles_every_created_event_late(seed: int) -> None:
-    summary, events = await run_preset("streams", "round-robin", seed=seed, duration=5)
+    summary, events = await run_preset("streams", "round-robin", seed=seed, alongside=SEEDS, duration=5)
     late = [e for e in of_type(events, "stream.processed", group="fulfilment") if e["out_of_order"]]
     assert len(late) == 15 and {e["event"] for e in late} == {"created"}  # one per order
     assert group(summary, "analytics")["out_of_order"] == 0  # one consumer, oldest entry first: still in order
@@ -65,7 +65,7 @@ async def test_round_robin_spreads_each_order_so_fulfilment_handles_every_create
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_side_by_side_on_the_same_orders_only_round_robin_reorders(seed: int) -> None:
-    summary, _ = await run_preset("streams", "side-by-side", seed=seed, duration=5)
+    summary, _ = await run_preset("streams", "side-by-side", seed=seed, alongside=SEEDS, duration=5)
     by_class = group(summary, "fulfilment")["by_partitioning"]
     assert by_class["keyed"]["processed"] == by_class["round_robin"]["processed"] == 21
     assert by_class["keyed"]["out_of_order"] == 0
@@ -76,7 +76,7 @@ async def test_side_by_side_on_the_same_orders_only_round_robin_reorders(seed: i
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_retries_in_place_keep_keyed_order_while_round_robin_retries_come_out_of_order(seed: int) -> None:
-    summary, events = await run_preset("streams", "retries", seed=seed, duration=8)
+    summary, events = await run_preset("streams", "retries", seed=seed, alongside=SEEDS, duration=8)
     assert of_type(events, "retry.scheduled", group="fulfilment")
     by_class = group(summary, "fulfilment")["by_partitioning"]
     assert by_class["keyed"]["out_of_order"] == by_class["keyed"]["out_of_order_after_retry"] == 0
@@ -88,7 +88,7 @@ async def test_retries_in_place_keep_keyed_order_while_round_robin_retries_come_
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_the_resequencer_holds_back_overtaking_events_and_restores_order_per_order(seed: int) -> None:
-    summary, events = await run_preset("streams", "resequencer", seed=seed, duration=5)
+    summary, events = await run_preset("streams", "resequencer", seed=seed, alongside=SEEDS, duration=5)
     fulfilment = group(summary, "fulfilment")
     assert fulfilment["out_of_order"] == 0 and fulfilment["parked"] == 30  # 15 orders' paid and shipped
     assert processed_once(events, "fulfilment") == entries(events)
@@ -97,11 +97,11 @@ async def test_the_resequencer_holds_back_overtaking_events_and_restores_order_p
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_consumers_beyond_the_partitions_add_no_throughput_but_more_partitions_do(seed: int) -> None:
-    six, events = await run_preset("streams", "extra-consumers", seed=seed, duration=5)
+    six, events = await run_preset("streams", "extra-consumers", seed=seed, alongside=SEEDS, duration=5)
     three, _ = await run_preset(
-        "streams", "extra-consumers", seed=seed, duration=5, **{"orders.fulfilment.consumers": 3}
+        "streams", "extra-consumers", seed=seed, alongside=SEEDS, duration=5, **{"orders.fulfilment.consumers": 3}
     )
-    wider, _ = await run_preset("streams", "more-partitions", seed=seed, duration=5)
+    wider, _ = await run_preset("streams", "more-partitions", seed=seed, alongside=SEEDS, duration=5)
     assert {e["instance"] for e in of_type(events, "stream.consumed", group="fulfilment")} == {0, 1, 2}
     assert group(six, "fulfilment")["max_lag"] == group(three, "fulfilment")["max_lag"] >= 15
     assert group(wider, "fulfilment")["max_lag"] <= group(six, "fulfilment")["max_lag"] / 2
@@ -109,7 +109,7 @@ async def test_consumers_beyond_the_partitions_add_no_throughput_but_more_partit
 
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_one_consumer_left_falls_behind_and_three_again_catch_up(seed: int) -> None:
-    summary, events = await run_preset("streams", "rebalance", seed=seed)
+    summary, events = await run_preset("streams", "rebalance", seed=seed, alongside=SEEDS)
     moves = [
         (e["t"], e["consumers"], e["assignment"]) for e in of_type(events, "stream.rebalanced", group="fulfilment")
     ]
@@ -140,7 +140,7 @@ async def test_one_consumer_left_falls_behind_and_three_again_catch_up(seed: int
 async def test_a_rewind_replays_exactly_the_events_from_the_chosen_offset_and_the_queue_keeps_nothing(
     seed: int,
 ) -> None:
-    summary, events = await run_preset("streams", "replay", seed=seed)
+    summary, events = await run_preset("streams", "replay", seed=seed, alongside=SEEDS)
     rewound = of_type(events, "stream.rewound")
     assert [(e["group"], e["to_offset"]) for e in rewound] == [("analytics", 5)]
     before = {
