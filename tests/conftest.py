@@ -84,10 +84,8 @@ def web_server(worker: Worker) -> Iterator[WebServer]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser(web_server: WebServer) -> Iterator[object]:
-    """Chromium for one test module. Playwright's sync API keeps an event loop running in this thread while it is
-    open, which async tests cannot share, so it is closed after each browser module."""
+def chromium() -> Iterator[object]:
+    """Chromium through Playwright's sync API, open until the generator is closed."""
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         missing(f"Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -96,11 +94,18 @@ def browser(web_server: WebServer) -> Iterator[object]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield launched
+            launched.close()
     finally:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture(scope="module")
+def browser(web_server: WebServer) -> Iterator[object]:
+    """Chromium for one test module. Playwright's sync API keeps an event loop running in this thread while it is
+    open, which async tests cannot share, so it is closed after each browser module (tests/e2e shares one)."""
+    yield from chromium()
 
 
 @pytest.fixture
