@@ -107,7 +107,7 @@ async def test_switched_to_ack_before_the_work_the_at_least_once_consumer_loses_
 async def test_a_dedup_key_that_expires_before_the_redelivery_lets_every_crashed_order_be_charged_twice(
     seed: int,
 ) -> None:
-    summary, events = await run_preset("delivery", "key-expires", seed=seed, duration=DURATION)
+    summary, events = await run_preset("delivery", "key-expires", seed=seed, alongside=SEEDS, duration=DURATION)
     dedup = charges(summary, "idempotent")
     crashed = processed(events, "pay-dedup", "crashed")
     assert dedup["expected"] == ORDERS and dedup["lost"] == 0
@@ -119,7 +119,7 @@ async def test_a_dedup_key_that_expires_before_the_redelivery_lets_every_crashed
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_keys_kept_longer_than_the_redelivery_gap_catch_every_crashed_order(seed: int) -> None:
     summary, events = await run_preset(
-        "delivery", "key-expires", seed=seed, duration=DURATION, **{"dedup.ttl_ms": 1000}
+        "delivery", "key-expires", seed=seed, alongside=SEEDS, duration=DURATION, **{"dedup.ttl_ms": 1000}
     )
     assert exactly_once(charges(summary, "idempotent")) and charges(summary, "idempotent")["expected"] == ORDERS
     assert processed(events, "pay-dedup", "duplicate_skipped") == processed(events, "pay-dedup", "crashed") >= STRUCK
