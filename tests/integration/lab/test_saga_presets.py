@@ -311,6 +311,7 @@ async def test_each_lab_question_reads_a_metric_its_preset_reports_and_the_keyed
         "by_style.choreographed.success_rate_pct": 100.0,  # every request answered at the first publish
         "sagas.failed": 16.0,  # 8 orders, each run both ways, every one left charged and reserved
         "sagas.completed": 10.0,  # every saga of the crash preset
+        "sagas.stranded": 3.0,  # the choreographed orders of inventory's three failing seconds
     }
     for seed in SEEDS:
         summary, _ = await play(question.preset, seed)
