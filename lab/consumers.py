@@ -20,6 +20,8 @@ from lab.events import REPLAY_PAGE, group_name
 from lab.model.schema import ConfigError
 
 TAIL_CHECK_S = 1.0
+# How long live events past a hole wait for the frame that fills it before the hole is read from the log.
+HOLE_WAIT_S = 0.1
 # Close code when Redis is unavailable (as comms_lab/asgi.py uses for the handshake); the page reconnects.
 REDIS_DOWN_CLOSE_CODE = 4503
 # After this long without a new event, the socket asks whether the run still has a worker to drive it.
@@ -48,6 +50,8 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.group = group_name(str(self.run.id))
         self.last_sent = 0
         self.send_lock = asyncio.Lock()
+        self.early: dict[int, dict[str, Any]] = {}  # live events past a hole, by seq, until the hole fills
+        self.hole_since: float | None = None  # since when a hole holds them back; read from the log after HOLE_WAIT_S
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json(
@@ -77,26 +81,34 @@ class RunConsumer(AsyncWebsocketConsumer):
             while True:
                 events = await database_sync_to_async(selectors.events_after)(self.run, after, limit=REPLAY_PAGE)
                 if not events:
-                    return
+                    break
                 await self.send_json({"events": events})
                 after = events[-1]["seq"]
                 self.last_sent = max(self.last_sent, after)
                 if len(events) < REPLAY_PAGE:
-                    return
+                    break
+            await self._send_ready()
 
     async def watch_tail(self) -> None:
-        """The channel layer may drop a frame; the log may not. Check it every second for anything missed."""
+        """The channel layer may drop a frame; the log may not. Every second without live events, check it for
+        anything missed (while frames flow, a dropped one shows as a hole in the next)."""
         from lab.events import RunEventLog
 
         log = RunEventLog(str(self.run.id))
         loop = asyncio.get_running_loop()
         quiet_since = refreshed_at = loop.time()
+        heard = self.last_sent
         while True:
             await asyncio.sleep(TAIL_CHECK_S)
+            flowing = self.last_sent > heard and not self.early
+            if self.last_sent > heard:  # live frames arrived since the last look: the run is not silent
+                heard, quiet_since = self.last_sent, loop.time()
             try:
                 if loop.time() - refreshed_at >= sockets.REFRESH_EVERY_S:
                     await sync_to_async(sockets.refresh)(self.holder, self.channel_name)
                     refreshed_at = loop.time()
+                if flowing:
+                    continue
                 last = await sync_to_async(log.last_seq)()
             except (RedisError, OSError):
                 # Tell the page, then close: lab.js reconnects and resumes after its last seq once Redis is back.
@@ -104,9 +116,10 @@ class RunConsumer(AsyncWebsocketConsumer):
                 await self.close(code=REDIS_DOWN_CLOSE_CODE)
                 return
             if last > self.last_sent:
-                quiet_since = asyncio.get_running_loop().time()
+                quiet_since = loop.time()
                 await self.catch_up(self.last_sent)
-            elif asyncio.get_running_loop().time() - quiet_since >= QUIET_BEFORE_CHECK_S and self.run.is_active:
+                heard = self.last_sent
+            elif loop.time() - quiet_since >= QUIET_BEFORE_CHECK_S and self.run.is_active:
                 # A silent running run may have lost its worker: if none is left, close it (the page is told).
                 await database_sync_to_async(self._close_if_abandoned)()
 
@@ -115,22 +128,36 @@ class RunConsumer(AsyncWebsocketConsumer):
         self.run = services.close_if_abandoned(self.run)
 
     async def run_events(self, message: dict[str, Any]) -> None:
-        """Forward a live frame if it continues exactly where we are; otherwise fill from the log.
+        """Forward live events as soon as they continue exactly where we are.
 
-        Worker threads append to the log in seq order but may push in any order, so frames can arrive
-        shuffled or with holes that a later frame fills.
+        Worker processes append to the log in seq order but push in any order, so frames arrive shuffled, with holes
+        that a frame a few milliseconds behind fills: events past a hole wait here for it (reading the log for each
+        shuffle cost the web process more than the frames themselves). A hole still open after HOLE_WAIT_S (a frame
+        the channel layer dropped) is filled from the log, at the next frame or the next tail check.
         """
-        fresh = sorted((e for e in message["events"] if e["seq"] > self.last_sent), key=lambda e: e["seq"])
-        if not fresh:
-            return
-        if fresh[-1]["seq"] - fresh[0]["seq"] + 1 != len(fresh) or fresh[0]["seq"] != self.last_sent + 1:
-            await self.catch_up(self.last_sent)
-            return
         async with self.send_lock:
-            fresh = [e for e in fresh if e["seq"] > self.last_sent]
-            if fresh and fresh[0]["seq"] == self.last_sent + 1:
-                await self.send_json({"events": fresh})
-                self.last_sent = fresh[-1]["seq"]
+            for event in message["events"]:
+                if event["seq"] > self.last_sent:
+                    self.early[event["seq"]] = event
+            await self._send_ready()
+            stuck = self.hole_since is not None and asyncio.get_running_loop().time() - self.hole_since >= HOLE_WAIT_S
+        if stuck:
+            await self.catch_up(self.last_sent)
+
+    async def _send_ready(self) -> None:
+        """Send the held events that now continue the stream, and note since when a hole holds the rest back.
+        Call with send_lock held."""
+        self.early = {seq: e for seq, e in self.early.items() if seq > self.last_sent}
+        ready: list[dict[str, Any]] = []
+        while self.last_sent + len(ready) + 1 in self.early:
+            ready.append(self.early.pop(self.last_sent + len(ready) + 1))
+        if ready:
+            await self.send_json({"events": ready})
+            self.last_sent = ready[-1]["seq"]
+        if not self.early:
+            self.hole_since = None
+        elif self.hole_since is None or ready:
+            self.hole_since = asyncio.get_running_loop().time()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:

@@ -22,9 +22,11 @@ from comms_lab.redis_client import redis_client, rkey
 # Atomically number a batch and append it: stream ids are "0-<seq>", so order and gaplessness come from Redis.
 # KEYS[3] counts every event logged by every run, for /metrics (comms_lab/metrics.py).
 # ARGV: the log's TTL, a floor (the highest seq this writer already handed out for the run, 0 if it knows none),
-# then the events. A counter below the floor means Redis lost the run's last events (a restart losing its last
-# second, or the keys vanished): numbering resumes above the floor, so no seq a page holds is ever reused, and the
-# script returns where the counter was so the writer can end the run (lab/engine/sink.py). Else it returns -1.
+# how much to add to KEYS[4] once the batch is logged (the engine settles a run's outstanding work with the events
+# that show it done, in the same round trip; 0 and no KEYS[4] for none), then the events. A counter below the floor
+# means Redis lost the run's last events (a restart losing its last second, or the keys vanished): numbering resumes
+# above the floor, so no seq a page holds is ever reused, and the script returns where the counter was so the
+# writer can end the run (lab/engine/sink.py). Else it returns -1.
 APPEND_SCRIPT = """
 local floor = tonumber(ARGV[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -33,15 +35,16 @@ if current < floor then
   rewound = current
   redis.call('SET', KEYS[1], floor)
 end
-local n = #ARGV - 2
+local n = #ARGV - 3
 local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
 for i = 1, n do
-  redis.call('XADD', KEYS[2], '0-' .. (first + i - 1), 'e', ARGV[i + 2])
+  redis.call('XADD', KEYS[2], '0-' .. (first + i - 1), 'e', ARGV[i + 3])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('INCRBY', KEYS[3], n)
+if tonumber(ARGV[3]) ~= 0 then redis.call('INCRBY', KEYS[4], ARGV[3]) end
 return {first, rewound}
 """
 
@@ -77,7 +80,7 @@ class RunEventLog:
             return []
         payloads = [json.dumps(e, separators=(",", ":")) for e in events]
         script = redis_client().register_script(APPEND_SCRIPT)
-        first, _ = script(keys=append_keys(self.run_id), args=[settings.LAB_EVENT_LOG_TTL_S, 0, *payloads])
+        first, _ = script(keys=append_keys(self.run_id), args=[settings.LAB_EVENT_LOG_TTL_S, 0, 0, *payloads])
         return [{"seq": first + i, **e} for i, e in enumerate(events)]
 
     def after(self, seq: int, *, limit: int | None = None) -> list[dict[str, Any]]:

@@ -17,6 +17,9 @@ from comms_lab.redis_client import redis_client, rkey
 
 # Keys the run's event log owns; they outlive the run's working state for replays.
 KEPT_KEYS = ("seq", "events", "config", "meta", "topology")
+# The live hash's field that counts the changes made to it since the run started (absent before the first), so an
+# engine re-reads the whole hash only when it moved (lab/engine/state.py); never a knob.
+LIVE_VERSION = "_"
 
 
 class RunState:
@@ -43,7 +46,7 @@ class RunState:
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(self.key("config"), json.dumps(config), ex=ttl)
         pipe.set(self.key("topology"), json.dumps(topology), ex=ttl)
-        pipe.hset(self.key("live"), mapping={k: json.dumps(v) for k, v in live.items()} or {"_": "0"})
+        pipe.hset(self.key("live"), mapping={k: json.dumps(v) for k, v in live.items()} or {LIVE_VERSION: "0"})
         pipe.expire(self.key("live"), ttl)
         pipe.hset(
             self.key("meta"),
@@ -65,11 +68,15 @@ class RunState:
         pipe.hgetall(self.key("live"))
         raw_config, live = pipe.execute()
         params = json.loads(raw_config) if raw_config else {}
-        params.update({k: json.loads(v) for k, v in live.items() if k != "_"})
+        params.update({k: json.loads(v) for k, v in live.items() if k != LIVE_VERSION})
         return params
 
     def set_live(self, values: dict[str, Any]) -> None:
-        self.redis.hset(self.key("live"), mapping={k: json.dumps(v) for k, v in values.items()})
+        """Set knobs and count the change, in one transaction: an engine that sees the new count sees the values."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.key("live"), mapping={k: json.dumps(v) for k, v in values.items()})
+        pipe.hincrby(self.key("live"), LIVE_VERSION, 1)
+        pipe.execute()
 
     def meta(self) -> dict[str, str]:
         return cast(dict[str, str], self.redis.hgetall(self.key("meta")))

@@ -158,14 +158,13 @@ async def _play(
                 await ctx.flush()  # request.created is logged before the cursor passes its request
                 await engine.redis.incrby(ctx.state.key("cursor"), played)
             if now >= next_sample:
-                if not await keep_lease(engine, run_id):
-                    return  # another worker took this run over while we stalled: it drives from here
+                interrupted, stop = await check_in(engine, ctx)
                 await sample(ctx, engine)
                 next_sample = now + SAMPLE_EVERY_S
-                if interrupted := await ctx.state.interrupted_because():
+                if interrupted:
                     status, reason, load_seconds = "interrupted", interrupted, now
                     break
-                if await ctx.state.stop_requested():
+                if stop:
                     load_seconds = now
                     break
             if not actions and now >= config["duration"]:
@@ -194,8 +193,18 @@ def lease_key(run_id: str) -> str:
     return rkey("run", run_id, "driver")
 
 
-async def keep_lease(engine: Engine, run_id: str) -> bool:
-    return bool(await engine.redis.eval(RENEW, 1, lease_key(run_id), ENGINE_ID, LEASE_TTL_S))
+async def check_in(engine: Engine, ctx: RunContext) -> tuple[str | None, bool]:
+    """Renew the driver's lease and read why the run was interrupted (if it was) and whether its learner asked it
+    to stop, in one round trip. Raises LeaseLost when another worker took the run over while this one stalled: it
+    drives from here."""
+    pipe = engine.redis.pipeline(transaction=False)
+    pipe.eval(RENEW, 1, lease_key(ctx.run_id), ENGINE_ID, LEASE_TTL_S)
+    pipe.get(ctx.state.key("interrupted"))
+    pipe.exists(ctx.state.key("stop"))
+    renewed, interrupted, stop = await pipe.execute()
+    if not renewed:
+        raise LeaseLost(ctx.run_id)
+    return interrupted, bool(stop)
 
 
 async def _start(engine: Engine, run_id: str, started: float) -> RunContext:
@@ -226,19 +235,18 @@ async def sample(ctx: RunContext, engine: Engine | None = None) -> None:
     """What the page plots besides events: real queue depths, pool leases and breaker states."""
     topology = ctx.topology
     queues, pools, breakers = topology.queues(), topology.pools(), topology.breaker_targets()
+    seen = await ctx.state.snapshot(queues=queues, pools=pools, breakers=breakers)
     if queues:
-        depths = await ctx.state.queue_depths(queues)
-        ctx.emit("queue.depth", depths=depths, dlq=await ctx.state.dead_letter_count())
+        ctx.emit("queue.depth", depths=seen.depths, dlq=seen.dead_letters)
     if pools or breakers:
-        states = await ctx.state.breaker_states(breakers)
         ctx.emit(
             "pool.usage",
-            pools=await ctx.state.pool_usage(pools),
-            breakers=states,
-            breaker=next(iter(states.values()), "CLOSED"),
+            pools=seen.pools,
+            breakers=seen.breakers,
+            breaker=next(iter(seen.breakers.values()), "CLOSED"),
         )
     if int(ctx.now() / SAMPLE_EVERY_S) % FIDELITY_EVERY_SAMPLES == 0:
-        ctx.emit("fidelity", **await ctx.state.fidelity())
+        ctx.emit("fidelity", **seen.fidelity)
     if engine is not None:
         for sampler in SAMPLERS:
             await sampler(engine, ctx)
@@ -255,8 +263,7 @@ async def _drain(engine: Engine, ctx: RunContext) -> None:
     await ctx.flush()
     deadline = time.time() + DRAIN_GRACE_S
     while await ctx.state.outstanding() > 0 and time.time() < deadline:
-        if not await keep_lease(engine, ctx.run_id):
-            raise LeaseLost(ctx.run_id)
+        await check_in(engine, ctx)
         await sample(ctx, engine)
         await ctx.flush()
         await asyncio.sleep(SAMPLE_EVERY_S)

@@ -93,6 +93,7 @@ class RunContext:
     group_by: str | None
     task_budget: int = 0
     refreshed_at: float = 0.0
+    live_version: str | None = None  # of the live knobs in `params` (lab/runstate.py's LIVE_VERSION); None: at load
     planned_s: float = 0.0  # simulated waiting asked for, and how much later than asked it really ended:
     late_s: float = 0.0  # their ratio is the run's scheduling lag, its fidelity measured rather than assumed
     reported_at: float = 0.0
@@ -125,13 +126,16 @@ class RunContext:
 
     async def refresh(self) -> None:
         if time.monotonic() - self.refreshed_at >= PARAMS_FRESH_S:
-            self.params.update(await self.state.live_params())
+            changed = await self.state.live_params_since(self.live_version)
+            if changed is not None:
+                self.live_version, values = changed
+                self.params.update(values)
             self.refreshed_at = time.monotonic()
 
     async def settle(self, delta: int) -> None:
         """Mark work as done once its events are logged (with the next batch, not a flush of its own), so the
         driver never ends the run before the log holds everything."""
-        self.sink.after_flush(self.run_id, lambda: self.state.add_outstanding(delta))
+        self.sink.settle(self.run_id, self.state.key("outstanding"), delta)
 
     def rng_for(self, *parts: object) -> random.Random:
         """Dice for one call, seeded by run seed and message, so a seed replays the same faults."""

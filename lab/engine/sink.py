@@ -36,7 +36,8 @@ class EventSink:
         self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.scheduled: dict[str, asyncio.Task[None]] = {}
         self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.then: dict[str, list[Callable[[], Awaitable[Any]]]] = defaultdict(list)
+        # Per run: a counter to move once everything emitted so far is logged, and by how much (net).
+        self.settling: dict[str, tuple[str, int]] = {}
         # Commands that go into one transaction with the append of the events pending now (commit_with_log).
         self.atomic: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
         # The highest seq logged per run: if Redis ever numbers below it, it lost the run's last events.
@@ -51,9 +52,11 @@ class EventSink:
         self.pending[run_id].append(event)
         self._schedule(run_id)
 
-    def after_flush(self, run_id: str, action: Callable[[], Awaitable[Any]]) -> None:
-        """Do `action` once everything emitted so far for the run is logged, in the next batch's wake."""
-        self.then[run_id].append(action)
+    def settle(self, run_id: str, counter: str, delta: int) -> None:
+        """Add `delta` to the Redis counter `counter` once everything emitted so far for the run is logged: with the
+        next batch, in the script that appends it (one counter per run)."""
+        _, pending = self.settling.get(run_id, (counter, 0))
+        self.settling[run_id] = (counter, pending + delta)
         self._schedule(run_id)
 
     def commit_with_log(self, run_id: str, add: Callable[[Any], Any]) -> None:
@@ -75,21 +78,23 @@ class EventSink:
     async def flush(self, run_id: str) -> None:
         async with self.locks[run_id]:
             events = self.pending.pop(run_id, [])
-            then = self.then.pop(run_id, [])
+            counter, delta = self.settling.pop(run_id, ("", 0))
             atomic = self.atomic.pop(run_id, [])
             pipe = self.redis.pipeline(transaction=True) if atomic else None
             for add in atomic:
                 add(pipe)
             if not events:
                 if pipe is not None:
+                    if delta:
+                        pipe.incrby(counter, delta)
                     await pipe.execute()
-                for action in then:
-                    await action()
+                elif delta:
+                    await self.redis.incrby(counter, delta)
                 return
             payloads = [json.dumps(e, separators=(",", ":")) for e in events]
             floor = self.logged_up_to.get(run_id, 0)
-            keys = append_keys(run_id)
-            args: list[str | int] = [int(settings.LAB_EVENT_LOG_TTL_S), floor, *payloads]
+            keys = [*append_keys(run_id), *([counter] if delta else [])]
+            args: list[str | int] = [int(settings.LAB_EVENT_LOG_TTL_S), floor, delta, *payloads]
             if pipe is not None:
                 await self.script(keys=keys, args=args, client=pipe)
                 first, rewound = (await pipe.execute())[-1]
@@ -99,8 +104,6 @@ class EventSink:
         if rewound >= 0 and self.on_lost_events is not None:
             log.warning("run %s: Redis lost events %d..%d; numbering resumes after them", run_id, rewound + 1, floor)
             await self.on_lost_events(run_id, rewound + 1, floor)
-        for action in then:
-            await action()
         logged = [{"seq": first + i, **e} for i, e in enumerate(events)]
         try:
             await get_channel_layer().group_send(group_name(run_id), {"type": "run.events", "events": logged})

@@ -7,12 +7,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from comms_lab.redis_client import rkey
 from lab.model.policies import BreakerConfig, CircuitBreaker
+from lab.runstate import LIVE_VERSION
 
 # Take a pool slot if fewer than ARGV[2] leases are live; a lease ends at its score (epoch seconds).
 ACQUIRE = """
@@ -104,6 +106,11 @@ TAKE_BACK = """
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0
 """
+# The whole live hash, unless its version field (ARGV[1]) still reads ARGV[2] ('' for absent): then nothing.
+LIVE_IF_CHANGED = """
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') == ARGV[2] then return false end
+return redis.call('HGETALL', KEYS[1])
+"""
 LEASE_MAX_S = 120
 # Above this much lateness (simulated waits that ended late, as a share of all simulated waiting) a run's
 # timings no longer match its model: the page says so and lab-graded questions do not grade it.
@@ -121,6 +128,7 @@ class EngineState:
         self.dispatch_script = redis.register_script(DISPATCH)
         self.claim_script = redis.register_script(CLAIM_DELIVERY)
         self.take_back_script = redis.register_script(TAKE_BACK)
+        self.live_if_changed_script = redis.register_script(LIVE_IF_CHANGED)
 
     def key(self, *parts: object) -> str:
         return rkey("run", self.run_id, *parts)
@@ -136,19 +144,32 @@ class EngineState:
         if raw_topology is None or raw_config is None:
             raise LookupError(f"run {self.run_id} has no live state")
         params = json.loads(raw_config)
-        params.update({k: json.loads(v) for k, v in live.items() if k != "_"})
+        params.update({k: json.loads(v) for k, v in live.items() if k != LIVE_VERSION})
         started = float(meta["started_at"]) if meta.get("started_at") else time.time()
         return json.loads(raw_topology), params, started, meta
 
     async def live_params(self) -> dict[str, Any]:
         live = cast(dict[str, str], await self.redis.hgetall(self.key("live")))
-        return {k: json.loads(v) for k, v in live.items() if k != "_"}
+        return {k: json.loads(v) for k, v in live.items() if k != LIVE_VERSION}
+
+    async def live_params_since(self, version: str | None) -> tuple[str | None, dict[str, Any]] | None:
+        """The live knobs and their version when it is no longer `version` (None: as the run started), else None:
+        a run's live hash holds every knob, so re-reading it whole on every look costs more than the rest of a hop."""
+        raw = await self.live_if_changed_script(keys=[self.key("live")], args=[LIVE_VERSION, version or ""])
+        if not raw:
+            return None
+        live = dict(zip(raw[::2], raw[1::2], strict=True))
+        return live.get(LIVE_VERSION), {k: json.loads(v) for k, v in live.items() if k != LIVE_VERSION}
+
+    async def set_live(self, values: dict[str, Any]) -> None:
+        """As lab/runstate.py's RunState.set_live: the knobs and their version move together."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.key("live"), mapping={k: json.dumps(v) for k, v in values.items()})
+        pipe.hincrby(self.key("live"), LIVE_VERSION, 1)
+        await pipe.execute()
 
     async def set_meta(self, **values: object) -> None:
         await self.redis.hset(self.key("meta"), mapping={k: str(v) for k, v in values.items()})
-
-    async def stop_requested(self) -> bool:
-        return bool(await self.redis.exists(self.key("stop")))
 
     async def interrupt(self, reason: str) -> None:
         """Ask the driver to end the run `interrupted`, with this reason for the learner."""
@@ -171,9 +192,6 @@ class EngineState:
         pipe.hincrbyfloat(self.key("fidelity"), "planned_s", planned_s)
         pipe.hincrbyfloat(self.key("fidelity"), "late_s", late_s)
         await pipe.execute()
-
-    async def fidelity(self) -> dict[str, float]:
-        return lag_figures(cast(dict[str, str], await self.redis.hgetall(self.key("fidelity"))))
 
     async def mark_processed(self, service: str, message_id: str) -> bool:
         """Record a message as processed by a service; False when it already was (a duplicate)."""
@@ -301,18 +319,9 @@ class EngineState:
         """The consumer finished (or gave back) the message in its hand: it may start the next."""
         await self.redis.hdel(self.key("busy", queue), str(consumer))
 
-    async def queue_depths(self, queues: list[str]) -> dict[str, int]:
-        pipe = self.redis.pipeline(transaction=False)
-        for queue in queues:
-            pipe.llen(self.key("q", queue))
-        return dict(zip(queues, (int(n) for n in await pipe.execute()), strict=True))
-
     async def dead_letter(self, envelope: dict[str, Any], reason: str, last_error: str = "") -> None:
         entry = {**envelope, "reason": reason, "last_error": last_error or reason}
         await self.redis.rpush(self.key("dlq"), json.dumps(entry, separators=(",", ":")))
-
-    async def dead_letter_count(self) -> int:
-        return int(await self.redis.llen(self.key("dlq")))
 
     # Bounded pools (thread pools and bulkheads), as leases that end at a known time
     async def acquire(self, pool: str, size: int, holder: str) -> bool:
@@ -326,13 +335,6 @@ class EngineState:
     async def release(self, pool: str, holder: str) -> None:
         await self.redis.zrem(self.key("pool", pool), holder)
 
-    async def pool_usage(self, pools: list[str]) -> dict[str, int]:
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        for pool in pools:
-            pipe.zcount(self.key("pool", pool), f"({now}", "+inf")
-        return dict(zip(pools, (int(n) for n in await pipe.execute()), strict=True))
-
     # Circuit breakers: one state for every worker process calling the same target
     @asynccontextmanager
     async def breaker(self, target: str, config: BreakerConfig) -> AsyncIterator[CircuitBreaker]:
@@ -342,11 +344,34 @@ class EngineState:
             yield breaker
             await self.redis.set(self.key("breaker", target), json.dumps(breaker.to_dict()), ex=WORKING_TTL_S)
 
-    async def breaker_states(self, targets: list[str]) -> dict[str, str]:
-        if not targets:
-            return {}
-        raws = await self.redis.mget([self.key("breaker", t) for t in targets])
-        return {t: json.loads(raw)["state"] if raw else "CLOSED" for t, raw in zip(targets, raws, strict=True)}
+    async def snapshot(self, *, queues: list[str], pools: list[str], breakers: list[str]) -> Snapshot:
+        """What the page plots besides events, read in one round trip: queue depths, dead letters, live pool
+        leases, breaker states and the fidelity so far."""
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in queues:
+            pipe.llen(self.key("q", queue))
+        pipe.llen(self.key("dlq"))
+        for pool in pools:
+            pipe.zcount(self.key("pool", pool), f"({now}", "+inf")
+        for target in breakers:
+            pipe.get(self.key("breaker", target))
+        pipe.hgetall(self.key("fidelity"))
+        replies = iter(await pipe.execute())
+        depths = {queue: int(next(replies)) for queue in queues}
+        dead_letters = int(next(replies))
+        leases = {pool: int(next(replies)) for pool in pools}
+        states = {t: json.loads(raw)["state"] if (raw := next(replies)) else "CLOSED" for t in breakers}
+        return Snapshot(depths, dead_letters, leases, states, lag_figures(next(replies)))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    depths: dict[str, int]
+    dead_letters: int
+    pools: dict[str, int]
+    breakers: dict[str, str]
+    fidelity: dict[str, Any]
 
 
 def lag_figures(raw: dict[str, str]) -> dict[str, Any]:

@@ -665,7 +665,7 @@ async def _follow_rebuilds(engine: Engine, ctx: RunContext, link: Link) -> None:
         )
         if replay < 0:
             continue
-        await engine.redis.hset(ctx.state.key("live"), name, "false")
+        await ctx.state.set_live({name: False})
         ctx.params[name] = False
         ctx.emit("projection.rebuilt", link=link.id, group=group.id, replay=replay)
         ctx.emit("toggle", values={name: False}, by="engine")
