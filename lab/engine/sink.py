@@ -96,7 +96,9 @@ class EventSink:
             keys = [*append_keys(run_id), *([counter] if delta else [])]
             args: list[str | int] = [int(settings.LAB_EVENT_LOG_TTL_S), floor, delta, *payloads]
             if pipe is not None:
-                await self.script(keys=keys, args=args, client=pipe)
+                # EVAL with the script's text, not the Script helper: in a pipeline the helper costs a SCRIPT EXISTS
+                # round trip per execute, and EVALSHA could fail inside the transaction after the other commands ran.
+                pipe.eval(APPEND_SCRIPT, len(keys), *keys, *args)
                 first, rewound = (await pipe.execute())[-1]
             else:
                 first, rewound = await self.script(keys=keys, args=args)
