@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from lab.model.figures import FIGURE_MEANINGS
 from lab.model.predictions import without_answers
 from lab.model.schema import Schema
 from lab.model.topology import Preset, Topology, diagram, parse_topology, view_spec
@@ -65,6 +66,7 @@ class Experiment:
             "topology": without_answers(self.topology.document),
             "diagram": self.diagram,
             "view": view_spec(self.topology),
+            "figure_meanings": FIGURE_MEANINGS,
         }
 
 

@@ -46,6 +46,42 @@ function callsTable(calls) {
   return [table, meanings];
 }
 
+// The constructs whose figures the main table leaves out: listed whole below it, each under its dotted name.
+const FAMILIES = ["sagas", "replies", "streams", "effects", "messages"];
+
+function meaningOf(path, meanings) {
+  // `*` in a name stands for a name of the run's own within one part of the path, as lab/model/figures.py reads it.
+  for (const [name, meaning] of Object.entries(meanings || {})) {
+    const pattern = name.split(".").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^.]+")).join("\\.");
+    if (new RegExp(`^${pattern}$`).test(path)) return meaning;
+  }
+  return "";
+}
+
+function numericLeaves(value, path, out) {
+  if (typeof value === "number") out.push([path, value]);
+  else if (value && typeof value === "object" && !Array.isArray(value)) {
+    for (const [key, inner] of Object.entries(value)) numericLeaves(inner, `${path}.${key}`, out);
+  }
+  return out;
+}
+
+function allFiguresTable(summary, meanings) {
+  const rows = FAMILIES.filter((f) => summary[f] && typeof summary[f] === "object").flatMap((f) => numericLeaves(summary[f], f, []));
+  if (!rows.length) return [];
+  const table = h("table", { class: "data all-figures" }, h("caption", { class: "sr-only", text: "Every figure of the run" }));
+  const head = table.createTHead().insertRow();
+  for (const title of ["Name in lessons", "Value", "What it means"]) head.append(h("th", { scope: "col", text: title }));
+  const body = table.createTBody();
+  for (const [path, value] of rows) {
+    const tr = body.insertRow();
+    tr.append(h("th", { scope: "row" }, h("code", { text: path })));
+    tr.insertCell().textContent = fmt(value);
+    tr.insertCell().textContent = meaningOf(path, meanings);
+  }
+  return [h("details", { class: "all-figures-box", open: "" }, h("summary", { text: `Every figure of this run under the name lessons and quizzes use (${rows.length})` }), table)];
+}
+
 export function renderSummary(el, summary, exp, config) {
   if (!summary) return;
   const view = exp.view || {};
@@ -88,6 +124,7 @@ export function renderSummary(el, summary, exp, config) {
     parts.push(by);
   }
   if (summary.calls && Object.keys(summary.calls).length) parts.push(...callsTable(summary.calls));
+  parts.push(...allFiguresTable(summary, exp.figure_meanings));
   if (Array.isArray(summary.findings) && summary.findings.length) {
     parts.push(h("h3", { text: "Findings" }), h("ul", {}, ...summary.findings.map((f) => h("li", { text: typeof f === "string" ? f : f.text || JSON.stringify(f) }))));
   }

@@ -53,3 +53,7 @@ def test_a_choreographed_order_whose_event_was_dead_lettered_is_listed_half_done
     expect(steps).to_contain_text("payment saga ended completed")
     expect(steps).not_to_contain_text("inventory")  # the order never reached inventory
     expect(page.locator("#sagas .saga-counts")).to_contain_text("half-done")
+    # the quiz asks for `sagas.stranded`: the Numbers section shows it under that name, with what it means
+    stranded_row = page.locator("#summary .all-figures tr", has=page.locator("code", has_text="sagas.stranded"))
+    expect(stranded_row).to_contain_text("a hand-over never reached the next service")
+    assert int(stranded_row.locator("td").first.inner_text()) >= 1
