@@ -454,6 +454,10 @@ class _BankParser:
         correct = sum(o.correct for o in options)
         if kind == "true_false" and set(ids) != {"true", "false"}:
             add(field, f'a true_false question has exactly the options "true" and "false", got {ids}')
+        elif kind == "true_false":
+            for option in options:  # the screen shows the text: it must say what the id means, nothing else
+                if option.text != option.id.capitalize():
+                    add(f"{field}[{option.id}].text", f"must be {option.id.capitalize()!r}, got {option.text!r}")
         if kind == "multiple" and correct < 1:
             add(field, "at least one option must be correct")
         elif kind != "multiple" and correct != 1:

@@ -100,6 +100,15 @@ def test_it_refuses_true_false_options_other_than_true_and_false(tmp_path: Path)
     assert 'question r-one: options: a true_false question has exactly the options "true" and "false"' in problems(path)
 
 
+def test_it_refuses_a_true_false_option_whose_text_is_not_true_or_false(tmp_path: Path) -> None:
+    question = GOOD_SINGLE.replace("type: single", "type: true_false").replace(
+        "id: a, text: This", 'id: "true", text: "Yes"'
+    )
+    path = write(tmp_path, "retries", question.replace("id: b, text: That", 'id: "false", text: "False"'))
+    assert "question r-one: options[true].text: must be 'True', got 'Yes'" in problems(path)
+    assert "options[false]" not in problems(path)
+
+
 def test_it_checks_numeric_units_tolerances_and_typical_wrong_answers(tmp_path: Path) -> None:
     path = write(
         tmp_path,
