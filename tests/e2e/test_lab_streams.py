@@ -33,6 +33,8 @@ def test_taking_fulfilment_down_shows_its_lag_a_rewind_beyond_the_stream_is_refu
         "must be an offset in stream orders, from 0 to"
     )
 
+    # Stay down a second longer, so the moment scrubbed to below (0.3 s before recovery) comes after the lag seen.
+    page.wait_for_timeout(1_000)
     page.get_by_label("Fulfilment down").uncheck()
     expect(page.locator("#run-status")).to_have_text("finished", timeout=90_000)
     expect(fulfilment_cells.first).to_have_text(re.compile(r"· 0$"))
