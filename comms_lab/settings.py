@@ -132,6 +132,7 @@ STORAGES = {
 }
 
 
+CHANNEL_LAYER_PREFIX = f"{REDIS_KEY_PREFIX}:asgi"
 CHANNEL_LAYERS = {
     "default": {
         # The pub/sub layer lost no messages under burst where the list-based layer dropped thousands
@@ -139,7 +140,10 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-            "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+            "prefix": CHANNEL_LAYER_PREFIX,
+            # JSON on the wire: the event log's append script publishes each batch to the run's group itself
+            # (lab/events.py, live_channel).
+            "serializer_format": "json",
         },
     }
 }

@@ -1,4 +1,5 @@
-"""A run's events: numbered, logged in a Redis stream for replay, and pushed live in batched frames.
+"""A run's events: numbered, logged in a Redis stream for replay, and published live in batched frames, all in one
+script call.
 
 The log is the source of truth. The channel layer is only a fast path and may drop frames (DESIGN.md §2.2):
 consumers fill any gap from the log, and browsers ask for a replay when they see one.
@@ -6,15 +7,10 @@ consumers fill any gap from the log, and browsers ask for a replay when they see
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import threading
 import time
-from collections import defaultdict
 from typing import Any, cast
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from comms_lab.redis_client import redis_client, rkey
@@ -35,22 +31,34 @@ if current < floor then
   rewound = current
   redis.call('SET', KEYS[1], floor)
 end
-local n = #ARGV - 3
+local n = #ARGV - 4
 local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
+local numbered = {}
 for i = 1, n do
-  redis.call('XADD', KEYS[2], '0-' .. (first + i - 1), 'e', ARGV[i + 3])
+  local payload = ARGV[i + 4]
+  redis.call('XADD', KEYS[2], '0-' .. (first + i - 1), 'e', payload)
+  numbered[i] = '{"seq":' .. (first + i - 1) .. ',' .. string.sub(payload, 2)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('INCRBY', KEYS[3], n)
 if tonumber(ARGV[3]) ~= 0 then redis.call('INCRBY', KEYS[4], ARGV[3]) end
+redis.call('PUBLISH', ARGV[4], '{"type":"run.events","events":[' .. table.concat(numbered, ',') .. ']}')
 return {first, rewound}
 """
 
-log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
-PUSH_INTERVAL_S = 0.05
+
+
+def live_channel(run_id: str) -> str:
+    """The Redis pub/sub channel of the run's Channels group, where APPEND_SCRIPT publishes each batch it logs.
+
+    channels_redis' pub/sub layer names a group's channel `<prefix>__group__<group>` and, with the JSON serializer
+    (settings.CHANNEL_LAYERS), reads a message as JSON, so the frame the script builds reaches every socket in the
+    group as if sent with `group_send`, without a second round trip or re-encoding the events.
+    """
+    return f"{settings.CHANNEL_LAYER_PREFIX}__group__{group_name(run_id)}"
 
 
 def append_keys(run_id: str) -> list[str]:
@@ -80,7 +88,8 @@ class RunEventLog:
             return []
         payloads = [json.dumps(e, separators=(",", ":")) for e in events]
         script = redis_client().register_script(APPEND_SCRIPT)
-        first, _ = script(keys=append_keys(self.run_id), args=[settings.LAB_EVENT_LOG_TTL_S, 0, 0, *payloads])
+        args: list[str | int] = [settings.LAB_EVENT_LOG_TTL_S, 0, 0, live_channel(self.run_id), *payloads]
+        first, _ = script(keys=append_keys(self.run_id), args=args)
         return [{"seq": first + i, **e} for i, e in enumerate(events)]
 
     def after(self, seq: int, *, limit: int | None = None) -> list[dict[str, Any]]:
@@ -106,56 +115,7 @@ class RunEventLog:
         redis_client().delete(self.seq_key, self.stream_key)
 
 
-class LivePusher:
-    """One background thread with its own event loop sends each run's new events as one frame per ~50 ms.
-
-    Calling `group_send` per event from worker threads would cost a new loop and connection each time. Threads
-    hand events over with `call_soon_threadsafe`, so nothing ever blocks a thread the interpreter must join.
-    """
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._inbox: asyncio.Queue[tuple[str, list[dict[str, Any]]]] = asyncio.Queue()
-        self._thread = threading.Thread(
-            target=self._loop.run_until_complete, args=(self._send_forever(),), name="lab-live-pusher", daemon=True
-        )
-        self._thread.start()
-
-    def push(self, run_id: str, events: list[dict[str, Any]]) -> None:
-        self._loop.call_soon_threadsafe(self._inbox.put_nowait, (run_id, events))
-
-    async def _send_forever(self) -> None:
-        layer = get_channel_layer()
-        while True:
-            pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            run_id, events = await self._inbox.get()
-            pending[run_id] += events
-            await asyncio.sleep(PUSH_INTERVAL_S)
-            while not self._inbox.empty():
-                run_id, events = self._inbox.get_nowait()
-                pending[run_id] += events
-            for run_id, batch in pending.items():
-                try:
-                    await layer.group_send(group_name(run_id), {"type": "run.events", "events": batch})
-                except Exception:  # the log has the events; consumers fill the gap from it
-                    log.warning("live push to run %s failed", run_id, exc_info=True)
-
-
-_pusher: LivePusher | None = None
-_pusher_lock = threading.Lock()
-
-
-def _live_pusher() -> LivePusher:
-    global _pusher
-    with _pusher_lock:
-        if _pusher is None:
-            _pusher = LivePusher()
-        return _pusher
-
-
 def emit(run_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Log events for a run and push them to watching browsers. Safe to call from any thread."""
+    """Log events for a run; watching browsers get them from the same script call. Safe to call from any thread."""
     now = round(time.time(), 4)
-    logged = RunEventLog(run_id).append([{**e, "emitted_at": now} for e in events])
-    _live_pusher().push(run_id, logged)
-    return logged
+    return RunEventLog(run_id).append([{**e, "emitted_at": now} for e in events])

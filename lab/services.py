@@ -355,9 +355,9 @@ def redrive_dead_letters(run: Run, *, queue: str | None, message_ids: list[str] 
     logged = emit(str(run.id), [{"type": "dlq.redriven", "t": now, **message} for message in moved])
     from lab.tasks import deliver, dispatch
 
-    for message in moved:
-        if message.get("via") == "stream":
-            deliver.delay(str(run.id), message["queue"], message)
+    stream_entries = [(str(run.id), m["queue"], m) for m in moved if m.get("via") == "stream"]
+    if stream_entries:
+        deliver.delay(stream_entries)
     dispatch.delay(str(run.id))
     return logged
 
@@ -425,7 +425,7 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
     run.status = status
     run.summary = summary
     run.finished_at = timezone.now()
-    run.store_events(log.after(0))
+    run.store_events(events + log.after(events[-1]["seq"] if events else 0))  # + run.finished and any late event
     run.save(update_fields=["status", "summary", "finished_at", "event_log", "event_count"])
     release_admission(run)
     state.cleanup()

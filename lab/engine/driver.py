@@ -4,6 +4,7 @@ queue depths, pool use and breaker states, then lets the work drain and closes t
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import random
@@ -154,9 +155,9 @@ async def _play(
                     ctx.record_lag(planned_s=at - last_at, late_s=now - at)  # was each arrival sent on time?
                     last_at = at
                     await _send_request(engine, ctx, *payload)
-            if played:
-                await ctx.flush()  # request.created is logged before the cursor passes its request
-                await engine.redis.incrby(ctx.state.key("cursor"), played)
+            if played:  # the cursor passes its requests in one transaction with the logging of their request.created
+                ctx.sink.commit_with_log(run_id, functools.partial(_pass_cursor, ctx, played))
+                await ctx.flush()
             if now >= next_sample:
                 interrupted, stop = await check_in(engine, ctx)
                 await sample(ctx, engine)
@@ -177,15 +178,19 @@ async def _play(
     except Exception:
         log.exception("run %s failed", run_id)
         status = "failed"
+    ctx.report_fidelity()
     await ctx.flush()
     if status == "finished" and (interrupted := await ctx.state.interrupted_because()):
         status, reason = "interrupted", interrupted  # events were lost while the run drained
-    await ctx.report_fidelity()
     await sync_to_async(services.finish_run)(
         run_id, load_seconds=max(load_seconds, 0.001), status=status, reason=reason
     )
     await engine.redis.delete(lease_key(run_id))
     engine.forget(run_id)
+
+
+def _pass_cursor(ctx: RunContext, played: int, pipe: Any) -> None:
+    pipe.incrby(ctx.state.key("cursor"), played)
 
 
 def lease_key(run_id: str) -> str:
@@ -225,9 +230,11 @@ def correlation_id(index: int, request_class: RequestClass) -> str:
 
 async def _send_request(engine: Engine, ctx: RunContext, index: int, request_class: RequestClass) -> None:
     request_id = correlation_id(index, request_class)
-    await ctx.state.add_outstanding(1)
     tag = {ctx.group_by: request_class.name} if ctx.group_by else {}
     ctx.emit("request.created", correlation_id=request_id, **tag)
+    # Counted as outstanding in the script call that logs request.created; the request settles its own count on this
+    # same sink, so the two can only meet in Redis in that order.
+    await ctx.settle(1)
     ctx.clock.spawn(engine.handle_request(ctx, request_class, correlation_id=request_id, created_at=ctx.clock.time()))
 
 

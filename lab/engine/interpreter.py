@@ -105,9 +105,9 @@ class RunContext:
         self.sink.emit(self.run_id, {"type": event_type, "t": self.now(), **fields})
 
     async def flush(self) -> None:
-        await self.sink.flush(self.run_id)
         if self.planned_s and time.monotonic() - self.reported_at >= FIDELITY_REPORT_S:
-            await self.report_fidelity()
+            self.report_fidelity()
+        await self.sink.flush(self.run_id)
 
     async def sleep(self, seconds: float) -> None:
         """Wait simulated time, and record how late the loop woke us (a busy machine shows here first)."""
@@ -119,10 +119,11 @@ class RunContext:
         self.planned_s += planned_s
         self.late_s += max(0.0, late_s)
 
-    async def report_fidelity(self) -> None:
+    def report_fidelity(self) -> None:
+        """Add the lag measured here since the last report to the run's figures, with the next batch of events."""
         planned, late, self.planned_s, self.late_s = self.planned_s, self.late_s, 0.0, 0.0
         self.reported_at = time.monotonic()
-        await self.state.add_lag(planned_s=planned, late_s=late)
+        self.sink.commit_with_log(self.run_id, lambda pipe: self.state.adding_lag(pipe, planned_s=planned, late_s=late))
 
     async def refresh(self) -> None:
         if time.monotonic() - self.refreshed_at >= PARAMS_FRESH_S:
@@ -521,26 +522,31 @@ class Engine:
             ctx.emit("message.dropped", kind="async", **env)
             return
         copies = 2 if fault.duplicate and not spec.down else 1
-        await ctx.state.add_outstanding(copies)
         for _ in range(copies):
             ctx.emit("message.published", kind="async", **env)
-            if fault.reorder_delay_ms:
+        if fault.reorder_delay_ms:
+            await ctx.state.add_outstanding(copies)
+            for _ in range(copies):
                 ctx.clock.spawn(self._enqueue_later(ctx, queue, env, fault.reorder_delay_ms / 1000))
-            else:
-                await ctx.state.enqueue(queue, env)
-        await self.hand_over(ctx, queue)
+        else:
+            await self.hand_over(ctx, queue, publishing=[env] * copies)
 
     async def _enqueue_later(self, ctx: RunContext, queue: str, env: dict[str, Any], delay_s: float) -> None:
         await ctx.clock.sleep(delay_s)
         await ctx.state.enqueue(queue, env)
         await self.hand_over(ctx, queue)
 
-    async def hand_over(self, ctx: RunContext, queue: str) -> None:
-        """A message is waiting: handed out now, or, on a pull subscription, at its consumers' next poll."""
+    async def hand_over(self, ctx: RunContext, queue: str, *, publishing: list[dict[str, Any]] | None = None) -> None:
+        """A message is waiting: handed out now, or, on a pull subscription, at its consumers' next poll.
+        `publishing`: new messages to put on the queue first (and count as outstanding work)."""
         wait = poll_wait_s(ctx, queue)
         if not wait:
-            await self.dispatch(ctx, queue)
+            await self.dispatch(ctx, queue, publishing=publishing or [])
             return
+        if publishing:
+            await ctx.state.add_outstanding(len(publishing))
+            for message in publishing:
+                await ctx.state.enqueue(queue, message)
 
         async def at_next_poll() -> None:
             await ctx.sleep(wait)
@@ -557,23 +563,25 @@ class Engine:
                     return link, ctx.topology.services[sub.to]
         raise KeyError(f"no queue {queue!r} in run {ctx.run_id}")
 
-    async def dispatch(self, ctx: RunContext, queue: str) -> None:
-        """Hand waiting messages to the consumers with room, as real task messages through Celery."""
+    async def dispatch(self, ctx: RunContext, queue: str, *, publishing: list[dict[str, Any]] | None = None) -> None:
+        """Hand waiting messages to the consumers with room, as real task messages through Celery; `publishing`:
+        new messages to put on the queue first, in the same round trip."""
         link, consumer = self.consumer_of(ctx, queue)
         knobs = link.consumer_knobs  # a queue's knobs, or its subscription's on a topic (both named after `queue`)
-        taken = await ctx.state.take(
+        taken, spent = await ctx.state.take(
             queue,
             consumers=(f"{queue}.consumers" if knobs else "", consumer.instances),
             prefetch=(f"{queue}.prefetch" if knobs else "", link.prefetch),
             down_param=f"{consumer.id}.down",
             subscribed_param=f"{queue}.subscribed" if link.kind == "topic" else "",
+            publishing=publishing or (),
         )
-        if taken and await ctx.state.spend(len(taken)) > ctx.task_budget:
+        if taken and spent > ctx.task_budget:
             for number, message in taken:  # a design that amplifies without end stops here, visibly
                 await ctx.state.dead_letter(message, "the run's task budget is spent")
                 ctx.emit("dlq.added", reason="the run's task budget is spent", **message)
-                await self.acknowledge(ctx, queue, number)
                 await ctx.settle(-1)
+                await self.acknowledge(ctx, queue, number)
             return
         for number, message in taken:
             self.deliver(ctx.run_id, queue, {**message, "consumer": number})
@@ -597,10 +605,15 @@ class Engine:
         except Exception as exc:
             ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
             finished = True
-        await self.acknowledge(ctx, queue, env.get("consumer", 1))
+        await self.finish_delivery(ctx, queue, env, finished=finished)
+
+    async def finish_delivery(self, ctx: RunContext, queue: str, env: dict[str, Any], *, finished: bool) -> None:
+        """The consumer acknowledges the delivery (and, when the message is `finished` with, it stops counting as
+        the run's outstanding work, in the same transaction), then takes the next message if one waits for it."""
         if finished:
             await ctx.settle(-1)
-        await self.dispatch(ctx, queue)
+        if await self.acknowledge(ctx, queue, env.get("consumer", 1)):
+            await self.dispatch(ctx, queue)
 
     async def _consume(self, ctx: RunContext, link: Link, consumer: Service, queue: str, env: dict[str, Any]) -> bool:
         """Process one delivery; True when the message is finished with (done, lost or dead-lettered)."""
@@ -661,12 +674,14 @@ class Engine:
         return True
 
     @staticmethod
-    async def acknowledge(ctx: RunContext, queue: str, consumer: int) -> None:
+    async def acknowledge(ctx: RunContext, queue: str, consumer: int) -> bool:
         """The consumer is done with the message in its hand: acknowledged in one transaction with the logging of
         what it did (call it right after the last emit), so a worker dying in between never leaves a message both
-        logged as handled and redelivered, nor acknowledged with its outcome lost."""
-        ctx.sink.commit_with_log(ctx.run_id, lambda pipe: ctx.state.acknowledging(pipe, queue, consumer))
+        logged as handled and redelivered, nor acknowledged with its outcome lost. True when messages wait on the
+        queue or in the consumer's prefetch buffer (only then is there anything to hand out)."""
+        committed = ctx.sink.commit_with_log(ctx.run_id, lambda pipe: ctx.state.acknowledging(pipe, queue, consumer))
         await ctx.flush()
+        return ctx.state.still_waiting(committed.results)
 
     async def retry_later(self, ctx: RunContext, queue: str, message: dict[str, Any], delay_s: float) -> None:
         """A failed message goes back on its queue after its backoff. Redis holds it meanwhile; the broker's countdown

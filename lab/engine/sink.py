@@ -1,5 +1,5 @@
-"""Events from the engine loop: buffered per run for a few milliseconds, numbered and logged in one script call,
-then pushed to the run's Channels group from the same loop (no thread hop, no new connection per frame)."""
+"""Events from the engine loop: buffered per run for a few milliseconds, then numbered, logged and published to the
+run's Channels group in one script call (lab/events.py's APPEND_SCRIPT)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,25 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from lab.engine.clock import Clock, RealClock
-from lab.events import APPEND_SCRIPT, append_keys, group_name
+from lab.events import APPEND_SCRIPT, append_keys, live_channel
 
 log = logging.getLogger(__name__)
 FLUSH_AFTER_S = 0.01
+
+
+class Committed:
+    """What the commands one `commit_with_log` queued returned, once their transaction ran."""
+
+    def __init__(self) -> None:
+        self.results: list[Any] = []
+
+    @staticmethod
+    def fill(spans: list[tuple[Committed, int, int]], results: list[Any]) -> None:
+        for committed, start, end in spans:
+            committed.results = results[start:end]
 
 
 class EventSink:
@@ -39,7 +50,7 @@ class EventSink:
         # Per run: a counter to move once everything emitted so far is logged, and by how much (net).
         self.settling: dict[str, tuple[str, int]] = {}
         # Commands that go into one transaction with the append of the events pending now (commit_with_log).
-        self.atomic: dict[str, list[Callable[[Any], Any]]] = defaultdict(list)
+        self.atomic: dict[str, list[tuple[Callable[[Any], Any], Committed]]] = defaultdict(list)
         # The highest seq logged per run: if Redis ever numbers below it, it lost the run's last events.
         self.logged_up_to: dict[str, int] = {}
         self.on_lost_events: Callable[[str, int, int], Awaitable[Any]] | None = None
@@ -59,12 +70,15 @@ class EventSink:
         self.settling[run_id] = (counter, pending + delta)
         self._schedule(run_id)
 
-    def commit_with_log(self, run_id: str, add: Callable[[Any], Any]) -> None:
+    def commit_with_log(self, run_id: str, add: Callable[[Any], Any]) -> Committed:
         """`add(pipeline)` queues Redis commands that run in one transaction with the logging of every event emitted
         so far. Call it right after the emit (no await between, so those events are still pending): a worker that
-        dies then leaves both done or neither, never a logged outcome without, say, its acknowledgement."""
-        self.atomic[run_id].append(add)
+        dies then leaves both done or neither, never a logged outcome without, say, its acknowledgement. What those
+        commands returned is in the result's `results` once the transaction ran (after the next flush)."""
+        committed = Committed()
+        self.atomic[run_id].append((add, committed))
         self._schedule(run_id)
+        return committed
 
     def _schedule(self, run_id: str) -> None:
         if run_id not in self.scheduled:
@@ -75,39 +89,49 @@ class EventSink:
         self.scheduled.pop(run_id, None)
         await self.flush(run_id)
 
+    def _transaction(
+        self, atomic: list[tuple[Callable[[Any], Any], Committed]]
+    ) -> tuple[Any, list[tuple[Committed, int, int]]]:
+        """A transaction holding what `commit_with_log` asked for (None when nothing), and where each part's commands
+        sit in it."""
+        if not atomic:
+            return None, []
+        pipe = self.redis.pipeline(transaction=True)
+        spans = []
+        for add, committed in atomic:
+            start = len(pipe)
+            add(pipe)
+            spans.append((committed, start, len(pipe)))
+        return pipe, spans
+
     async def flush(self, run_id: str) -> None:
         async with self.locks[run_id]:
             events = self.pending.pop(run_id, [])
             counter, delta = self.settling.pop(run_id, ("", 0))
             atomic = self.atomic.pop(run_id, [])
-            pipe = self.redis.pipeline(transaction=True) if atomic else None
-            for add in atomic:
-                add(pipe)
+            pipe, spans = self._transaction(atomic)
             if not events:
                 if pipe is not None:
                     if delta:
                         pipe.incrby(counter, delta)
-                    await pipe.execute()
+                    Committed.fill(spans, await pipe.execute())
                 elif delta:
                     await self.redis.incrby(counter, delta)
                 return
             payloads = [json.dumps(e, separators=(",", ":")) for e in events]
             floor = self.logged_up_to.get(run_id, 0)
             keys = [*append_keys(run_id), *([counter] if delta else [])]
-            args: list[str | int] = [int(settings.LAB_EVENT_LOG_TTL_S), floor, delta, *payloads]
+            args: list[str | int] = [int(settings.LAB_EVENT_LOG_TTL_S), floor, delta, live_channel(run_id), *payloads]
             if pipe is not None:
                 # EVAL with the script's text, not the Script helper: in a pipeline the helper costs a SCRIPT EXISTS
                 # round trip per execute, and EVALSHA could fail inside the transaction after the other commands ran.
                 pipe.eval(APPEND_SCRIPT, len(keys), *keys, *args)
-                first, rewound = (await pipe.execute())[-1]
+                results = await pipe.execute()
+                Committed.fill(spans, results)
+                first, rewound = results[-1]
             else:
                 first, rewound = await self.script(keys=keys, args=args)
             self.logged_up_to[run_id] = first + len(events) - 1
         if rewound >= 0 and self.on_lost_events is not None:
             log.warning("run %s: Redis lost events %d..%d; numbering resumes after them", run_id, rewound + 1, floor)
             await self.on_lost_events(run_id, rewound + 1, floor)
-        logged = [{"seq": first + i, **e} for i, e in enumerate(events)]
-        try:
-            await get_channel_layer().group_send(group_name(run_id), {"type": "run.events", "events": logged})
-        except Exception:  # the log has them; consumers fill the gap from it
-            log.warning("live push to run %s failed", run_id, exc_info=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -34,10 +34,17 @@ return 0
 # while, for a topic subscription, its subscriber is away (ARGV[8] is false). A message started is in transit to
 # its consumer through the broker: the unacked ledger (KEYS[6], a field per consumer) holds it from now, claimed
 # by no engine yet and stamped with the time ARGV[9], so a delivery lost with a worker is never lost with it.
-# Returns [consumer, message, consumer, message, ...] for the messages to start now.
+# A publish rides on the same call: the ARGV[10] messages after it are pushed onto the queue first and counted as
+# the run's outstanding work (KEYS[7]). Returns [tasks, consumer, message, consumer, message, ...]: the messages to
+# start now, each with its consumer, after the run's count of broker deliveries (KEYS[8], its task budget's).
 DISPATCH = """
-if redis.call('HGET', KEYS[2], ARGV[5]) == 'true' then return {} end
-if ARGV[8] ~= '' and redis.call('HGET', KEYS[2], ARGV[8]) == 'false' then return {} end
+local pushing = tonumber(ARGV[10])
+if pushing > 0 then
+  for j = 11, 10 + pushing do redis.call('RPUSH', KEYS[1], ARGV[j]) end
+  redis.call('INCRBY', KEYS[7], pushing)
+end
+if redis.call('HGET', KEYS[2], ARGV[5]) == 'true' then return {0} end
+if ARGV[8] ~= '' and redis.call('HGET', KEYS[2], ARGV[8]) == 'false' then return {0} end
 local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or ARGV[3])
 local p = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or ARGV[4])
 local prefix, ttl = ARGV[7], ARGV[6]
@@ -88,6 +95,7 @@ for i = 1, n do
 end
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('EXPIRE', KEYS[6], ttl)
+table.insert(out, 1, #out > 0 and redis.call('INCRBY', KEYS[8], #out / 2) or 0)
 return out
 """
 # A delivery reached its consumer's engine (ARGV[3]): it claims the ledger entry of consumer ARGV[1] if that entry is
@@ -187,11 +195,10 @@ class EngineState:
     async def outstanding(self) -> int:
         return int(await self.redis.get(self.key("outstanding")) or 0)
 
-    async def add_lag(self, *, planned_s: float, late_s: float) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+    def adding_lag(self, pipe: Any, *, planned_s: float, late_s: float) -> None:
+        """Queue on `pipe`: simulated waiting asked for and how much later than asked it ended, added up per run."""
         pipe.hincrbyfloat(self.key("fidelity"), "planned_s", planned_s)
         pipe.hincrbyfloat(self.key("fidelity"), "late_s", late_s)
-        await pipe.execute()
 
     async def mark_processed(self, service: str, message_id: str) -> bool:
         """Record a message as processed by a service; False when it already was (a duplicate)."""
@@ -213,11 +220,14 @@ class EngineState:
         prefetch: tuple[str, int],
         down_param: str,
         subscribed_param: str = "",
-    ) -> list[tuple[int, dict[str, Any]]]:
-        """Messages to start now, each with the consumer (1-based) that takes it. `consumers` and `prefetch` are
-        (live knob, value when the run has no such knob): read inside the script, so a toggle counts at once.
-        `subscribed_param` names a topic subscription's knob that holds its messages while its subscriber is away."""
-        taken = await self.dispatch_script(
+        publishing: Sequence[dict[str, Any]] = (),
+    ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+        """Messages to start now, each with the consumer (1-based) that takes it, and the run's broker deliveries so
+        far (these included). `consumers` and `prefetch` are (live knob, value when the run has no such knob): read
+        inside the script, so a toggle counts at once. `subscribed_param` names a topic subscription's knob that holds
+        its messages while its subscriber is away. `publishing`: messages pushed onto the queue first, in the same
+        round trip, and counted as outstanding work."""
+        spent, *pairs = await self.dispatch_script(
             keys=[
                 self.key("q", queue),
                 self.key("live"),
@@ -225,6 +235,8 @@ class EngineState:
                 self.key("consumers-seen", queue),
                 self.key("turn", queue),
                 self.key("unacked", queue),
+                self.key("outstanding"),
+                self.key("tasks"),
             ],
             args=[
                 consumers[0],
@@ -236,10 +248,11 @@ class EngineState:
                 self.key("buf", queue, ""),
                 subscribed_param,
                 time.time(),
+                len(publishing),
+                *(json.dumps(message, separators=(",", ":")) for message in publishing),
             ],
         )
-        pairs = list(taken or [])
-        return [(int(pairs[i]), json.loads(pairs[i + 1])) for i in range(0, len(pairs), 2)]
+        return [(int(pairs[i]), json.loads(pairs[i + 1])) for i in range(0, len(pairs), 2)], int(spent)
 
     async def consumer_load(self, queue: str, consumers: int) -> tuple[list[int], list[int]]:
         """Per consumer (1-based order): messages it holds (prefetched or in hand), and whether it has one in hand
@@ -272,9 +285,17 @@ class EngineState:
         )
 
     def acknowledging(self, pipe: Any, queue: str, consumer: int) -> None:
-        """Queue on `pipe`: the consumer acknowledged the message in its hand and may start the next."""
+        """Queue on `pipe`: the consumer acknowledged the message in its hand and may start the next; then how many
+        messages wait on the queue and in the consumer's prefetch buffer (read by `still_waiting`)."""
         pipe.hdel(self.key("unacked", queue), str(consumer))
         pipe.hdel(self.key("busy", queue), str(consumer))
+        pipe.llen(self.key("q", queue))
+        pipe.llen(self.key("buf", queue, consumer))
+
+    @staticmethod
+    def still_waiting(acknowledged: list[Any]) -> bool:
+        """From what `acknowledging` returned: whether any message waits for the queue's consumers."""
+        return bool(acknowledged[-1] or acknowledged[-2])
 
     async def unacknowledged(self, queue: str) -> dict[str, str]:
         """The ledger of messages started and not acknowledged, raw, by consumer: `{id, engine, since, env}` JSON,
@@ -310,10 +331,6 @@ class EngineState:
         """Tokens of the backoffs that should have ended before epoch second `before`."""
         entries = cast(dict[str, str], await self.redis.hgetall(self.key("backoff")))
         return [token for token, raw in entries.items() if json.loads(raw)["due"] < before]
-
-    async def spend(self, deliveries: int) -> int:
-        """Count broker deliveries against the run's task budget; the total so far."""
-        return int(await self.redis.incrby(self.key("tasks"), deliveries))
 
     async def done_with(self, queue: str, consumer: int) -> None:
         """The consumer finished (or gave back) the message in its hand: it may start the next."""

@@ -308,10 +308,7 @@ async def serve_request(engine: Engine, ctx: RunContext, queue: str, env: dict[s
     except Exception as exc:  # a handler bug is an event and, for the requester, a missing reply
         ctx.emit("handler.error", message_id=env.get("message_id"), error=repr(exc)[:200])
         finished = True
-    await engine.acknowledge(ctx, queue, env.get("consumer", 1))
-    if finished:
-        await ctx.settle(-1)
-    await engine.dispatch(ctx, queue)
+    await engine.finish_delivery(ctx, queue, env, finished=finished)
 
 
 async def _serve(engine: Engine, ctx: RunContext, responder: Service, queue: str, env: dict[str, Any]) -> bool:
