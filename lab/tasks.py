@@ -67,14 +67,7 @@ def drive_run(run_id: str) -> None:
 
 @shared_task(name="lab.deliver")
 def deliver(deliveries: list[tuple[str, str, dict[str, Any]]]) -> None:
-    loop = engine_loop()
-    for run_id, queue, message in deliveries:
-        loop.submit(_handle(run_id, queue, message))
-
-
-async def _handle(run_id: str, queue: str, message: dict[str, Any]) -> None:
-    engine = _engine()
-    await engine.handle_message(await engine.context(run_id), queue, message)
+    engine_loop().submit(_engine().receive(deliveries))
 
 
 @shared_task(name="lab.requeue")

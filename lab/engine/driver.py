@@ -9,6 +9,7 @@ import heapq
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -16,6 +17,7 @@ from asgiref.sync import sync_to_async
 from comms_lab.redis_client import rkey
 from lab.engine.interpreter import SAMPLERS, Engine, RunContext
 from lab.engine.loop import ENGINE_ID
+from lab.engine.state import Snapshot
 from lab.events import RunEventLog
 from lab.model.failures import healing
 from lab.model.topology import RequestClass, Topology
@@ -159,8 +161,7 @@ async def _play(
                 ctx.sink.commit_with_log(run_id, functools.partial(_pass_cursor, ctx, played))
                 await ctx.flush()
             if now >= next_sample:
-                interrupted, stop = await check_in(engine, ctx)
-                await sample(ctx, engine)
+                interrupted, stop = await check_in_and_sample(engine, ctx)
                 next_sample = now + SAMPLE_EVERY_S
                 if interrupted:
                     status, reason, load_seconds = "interrupted", interrupted, now
@@ -198,17 +199,19 @@ def lease_key(run_id: str) -> str:
     return rkey("run", run_id, "driver")
 
 
-async def check_in(engine: Engine, ctx: RunContext) -> tuple[str | None, bool]:
-    """Renew the driver's lease and read why the run was interrupted (if it was) and whether its learner asked it
-    to stop, in one round trip. Raises LeaseLost when another worker took the run over while this one stalled: it
-    drives from here."""
+async def check_in_and_sample(engine: Engine, ctx: RunContext) -> tuple[str | None, bool]:
+    """Renew the driver's lease, read why the run was interrupted (if it was) and whether its learner asked it to
+    stop, and take a sample, in one round trip. Raises LeaseLost when another worker took the run over while this
+    one stalled: it drives from here."""
     pipe = engine.redis.pipeline(transaction=False)
     pipe.eval(RENEW, 1, lease_key(ctx.run_id), ENGINE_ID, LEASE_TTL_S)
     pipe.get(ctx.state.key("interrupted"))
     pipe.exists(ctx.state.key("stop"))
-    renewed, interrupted, stop = await pipe.execute()
+    read = _snapshot_on(pipe, ctx)
+    renewed, interrupted, stop, *seen = await pipe.execute()
     if not renewed:
         raise LeaseLost(ctx.run_id)
+    await _emit_sample(ctx, engine, read(seen))
     return interrupted, bool(stop)
 
 
@@ -240,12 +243,22 @@ async def _send_request(engine: Engine, ctx: RunContext, index: int, request_cla
 
 async def sample(ctx: RunContext, engine: Engine | None = None) -> None:
     """What the page plots besides events: real queue depths, pool leases and breaker states."""
+    pipe = ctx.state.redis.pipeline(transaction=False)
+    read = _snapshot_on(pipe, ctx)
+    await _emit_sample(ctx, engine, read(await pipe.execute()))
+
+
+def _snapshot_on(pipe: Any, ctx: RunContext) -> Callable[[list[Any]], Snapshot]:
     topology = ctx.topology
-    queues, pools, breakers = topology.queues(), topology.pools(), topology.breaker_targets()
-    seen = await ctx.state.snapshot(queues=queues, pools=pools, breakers=breakers)
-    if queues:
+    return ctx.state.snapshot_on(
+        pipe, queues=topology.queues(), pools=topology.pools(), breakers=topology.breaker_targets()
+    )
+
+
+async def _emit_sample(ctx: RunContext, engine: Engine | None, seen: Snapshot) -> None:
+    if seen.depths:
         ctx.emit("queue.depth", depths=seen.depths, dlq=seen.dead_letters)
-    if pools or breakers:
+    if seen.pools or seen.breakers:
         ctx.emit(
             "pool.usage",
             pools=seen.pools,
@@ -270,8 +283,7 @@ async def _drain(engine: Engine, ctx: RunContext) -> None:
     await ctx.flush()
     deadline = time.time() + DRAIN_GRACE_S
     while await ctx.state.outstanding() > 0 and time.time() < deadline:
-        await check_in(engine, ctx)
-        await sample(ctx, engine)
+        await check_in_and_sample(engine, ctx)
         await ctx.flush()
         await asyncio.sleep(SAMPLE_EVERY_S)
     await sample(ctx, engine)

@@ -8,6 +8,7 @@ consumers through Celery as instances free up.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
@@ -22,12 +23,13 @@ from lab.engine import delivery
 from lab.engine.clock import Clock, RealClock
 from lab.engine.loop import ENGINE_ID
 from lab.engine.sink import EventSink
-from lab.engine.state import EngineState
+from lab.engine.state import EngineState, hold_all
 from lab.engine.subscriptions import poll_wait_s, receiving
 from lab.model.failures import CONNECT_REFUSED_MS, CallFault, FailureSpec, decide
 from lab.model.policies import BreakerConfig, RetryPolicy
 from lab.model.topology import Link, RequestClass, Service, Step, Topology, parse_topology
 
+log = logging.getLogger(__name__)
 # Without a timeout policy a caller waits this long for a reply that never comes (a dropped request).
 DEFAULT_CLIENT_WAIT_MS = 10_000.0
 # How often a caller waiting for a free thread in a full pool looks again.
@@ -590,14 +592,34 @@ class Engine:
         for queue in ctx.topology.queues():
             await self.dispatch(ctx, queue)
 
-    async def handle_message(self, ctx: RunContext, queue: str, env: dict[str, Any]) -> None:
-        """A consumer instance taking one message off its queue, with its faults, retries and dead letters."""
+    async def receive(self, deliveries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """(run, queue, message) deliveries that arrived in one task message: queue messages are claimed in one round
+        trip, then each is handled on its own (a construct's receiver claims its own)."""
+        plain: list[tuple[RunContext, str, dict[str, Any]]] = []
+        for run_id, queue, env in deliveries:
+            try:
+                ctx = await self.context(run_id)
+            except Exception:  # its run is gone (saved and cleaned up): nothing left to deliver to
+                log.warning("a delivery for run %s was dropped: the run's working state is gone", run_id)
+                continue
+            if env.get("via") in RECEIVERS:
+                ctx.clock.spawn(self.handle_message(ctx, queue, env))
+            else:
+                plain.append((ctx, queue, env))
+        held = await hold_all([(ctx.state, queue, env) for ctx, queue, env in plain], ENGINE_ID) if plain else []
+        for (ctx, queue, env), claimed in zip(plain, held, strict=True):
+            if claimed:  # else a stale delivery: the watchdog already put this message back on its queue
+                ctx.clock.spawn(self.handle_message(ctx, queue, env, held=True))
+
+    async def handle_message(self, ctx: RunContext, queue: str, env: dict[str, Any], *, held: bool = False) -> None:
+        """A consumer instance taking one message off its queue, with its faults, retries and dead letters.
+        `held`: this engine already claimed the delivery (`receive`)."""
         HELD_THREAD.set(None)  # a consumer instance holds no pool thread (even when handed over in-process)
         if env.get("via") in RECEIVERS:
             await RECEIVERS[env["via"]](self, ctx, queue, env)
             return
         link, consumer = self.consumer_of(ctx, queue)
-        if not await ctx.state.hold(queue, env, ENGINE_ID):
+        if not held and not await ctx.state.hold(queue, env, ENGINE_ID):
             return  # a stale delivery: the watchdog already put this message back on its queue
         await ctx.refresh()
         try:

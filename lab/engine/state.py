@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -98,16 +98,25 @@ redis.call('EXPIRE', KEYS[6], ttl)
 table.insert(out, 1, #out > 0 and redis.call('INCRBY', KEYS[8], #out / 2) or 0)
 return out
 """
-# A delivery reached its consumer's engine (ARGV[3]): it claims the ledger entry of consumer ARGV[1] if that entry is
-# message ARGV[2] still in transit. 0: someone else claimed it, or the watchdog took it back as lost in transit.
-CLAIM_DELIVERY = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return 0 end
-local entry = cjson.decode(raw)
-if entry.id ~= ARGV[2] or entry.engine ~= '' then return 0 end
-entry.engine = ARGV[3]
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
-return 1
+# Deliveries reached their consumers' engine (the last ARGV): for each ledger KEYS[i], it claims consumer
+# ARGV[2i-1]'s entry if that entry is message ARGV[2i] still in transit. Per delivery, 1 when claimed; 0 when someone
+# else claimed it, or the watchdog took it back as lost in transit.
+CLAIM_DELIVERIES = """
+local engine = ARGV[#ARGV]
+local claimed = {}
+for i = 1, #KEYS do
+  claimed[i] = 0
+  local raw = redis.call('HGET', KEYS[i], ARGV[2 * i - 1])
+  if raw then
+    local entry = cjson.decode(raw)
+    if entry.id == ARGV[2 * i] and entry.engine == '' then
+      entry.engine = engine
+      redis.call('HSET', KEYS[i], ARGV[2 * i - 1], cjson.encode(entry))
+      claimed[i] = 1
+    end
+  end
+end
+return claimed
 """
 # Remove ledger entry ARGV[1] only if it is still exactly ARGV[2] (nobody claimed or finished it meanwhile).
 TAKE_BACK = """
@@ -134,7 +143,7 @@ class EngineState:
         self.redis = redis
         self.acquire_script = redis.register_script(ACQUIRE)
         self.dispatch_script = redis.register_script(DISPATCH)
-        self.claim_script = redis.register_script(CLAIM_DELIVERY)
+        self.claim_script = redis.register_script(CLAIM_DELIVERIES)
         self.take_back_script = redis.register_script(TAKE_BACK)
         self.live_if_changed_script = redis.register_script(LIVE_IF_CHANGED)
 
@@ -279,10 +288,8 @@ class EngineState:
         """The delivery of `env` reached its consumer in this engine: it holds the message, unacknowledged, until it
         acknowledges it (a watchdog redelivers it if this engine dies first). False when this delivery is stale: the
         watchdog took the message back as lost in transit, or another copy of the delivery got there first."""
-        consumer = str(env.get("consumer", 1))
-        return bool(
-            await self.claim_script(keys=[self.key("unacked", queue)], args=[consumer, env["message_id"], engine_id])
-        )
+        [held] = await hold_all([(self, queue, env)], engine_id)
+        return held
 
     def acknowledging(self, pipe: Any, queue: str, consumer: int) -> None:
         """Queue on `pipe`: the consumer acknowledged the message in its hand and may start the next; then how many
@@ -361,11 +368,12 @@ class EngineState:
             yield breaker
             await self.redis.set(self.key("breaker", target), json.dumps(breaker.to_dict()), ex=WORKING_TTL_S)
 
-    async def snapshot(self, *, queues: list[str], pools: list[str], breakers: list[str]) -> Snapshot:
-        """What the page plots besides events, read in one round trip: queue depths, dead letters, live pool
-        leases, breaker states and the fidelity so far."""
+    def snapshot_on(
+        self, pipe: Any, *, queues: list[str], pools: list[str], breakers: list[str]
+    ) -> Callable[[list[Any]], Snapshot]:
+        """Queue on `pipe` the reads of what the page plots besides events (queue depths, dead letters, live pool
+        leases, breaker states and the fidelity so far); returns what turns their replies into a Snapshot."""
         now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
         for queue in queues:
             pipe.llen(self.key("q", queue))
         pipe.llen(self.key("dlq"))
@@ -374,12 +382,24 @@ class EngineState:
         for target in breakers:
             pipe.get(self.key("breaker", target))
         pipe.hgetall(self.key("fidelity"))
-        replies = iter(await pipe.execute())
-        depths = {queue: int(next(replies)) for queue in queues}
-        dead_letters = int(next(replies))
-        leases = {pool: int(next(replies)) for pool in pools}
-        states = {t: json.loads(raw)["state"] if (raw := next(replies)) else "CLOSED" for t in breakers}
-        return Snapshot(depths, dead_letters, leases, states, lag_figures(next(replies)))
+
+        def read(replies: list[Any]) -> Snapshot:
+            answers = iter(replies)
+            depths = {queue: int(next(answers)) for queue in queues}
+            dead_letters = int(next(answers))
+            leases = {pool: int(next(answers)) for pool in pools}
+            states = {t: json.loads(raw)["state"] if (raw := next(answers)) else "CLOSED" for t in breakers}
+            return Snapshot(depths, dead_letters, leases, states, lag_figures(next(answers)))
+
+        return read
+
+
+async def hold_all(deliveries: Sequence[tuple[EngineState, str, dict[str, Any]]], engine_id: str) -> list[bool]:
+    """`EngineState.hold` for deliveries that arrived together (of any runs of this engine), in one round trip."""
+    keys = [state.key("unacked", queue) for state, queue, _ in deliveries]
+    args = [part for _, _, env in deliveries for part in (str(env.get("consumer", 1)), env["message_id"])]
+    claimed = await deliveries[0][0].claim_script(keys=keys, args=[*args, engine_id])
+    return [bool(c) for c in claimed]
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ class VirtualLab:
         return events
 
     def _deliver(self, run_id: str, queue: str, message: dict[str, Any]) -> None:
-        self.clock.spawn(self.engine.handle_message(self.engine.contexts[run_id], queue, message))
+        self.clock.spawn(self.engine.receive([(run_id, queue, message)]))
 
     def _requeue(self, run_id: str, token: str, delay_s: float) -> None:
         async def put_back() -> None:

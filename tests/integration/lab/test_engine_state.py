@@ -1,0 +1,54 @@
+"""A run's working state in Redis as the engine uses it (lab/engine/state.py): publishing onto a queue, handing
+messages out, and claiming the deliveries that arrive."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+from django.conf import settings
+
+from lab.engine.state import EngineState, hold_all
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
+
+
+def new_run() -> EngineState:
+    return EngineState(f"test-{uuid.uuid4().hex}", aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True))
+
+
+async def publish_two(state: EngineState) -> list[tuple[EngineState, str, dict[str, object]]]:
+    """Two messages published onto queue `q` of two idle consumers: each is handed to one of them at once."""
+    messages = [{"message_id": f"{state.run_id}-{n}", "n": n} for n in (1, 2)]
+    taken, spent = await state.take(
+        "q", consumers=("", 2), prefetch=("", 1), down_param="worker.down", publishing=messages
+    )
+    assert spent == 2  # both deliveries count against the run's task budget
+    return [(state, "q", {**message, "consumer": consumer}) for consumer, message in taken]
+
+
+async def test_a_publish_is_queued_counted_as_outstanding_work_and_handed_out_in_one_call() -> None:
+    state = new_run()
+
+    handed = await publish_two(state)
+
+    assert sorted(env["n"] for _, _, env in handed) == [1, 2]
+    assert sorted(env["consumer"] for _, _, env in handed) == [1, 2]
+    assert await state.outstanding() == 2
+    ledger = await state.unacknowledged("q")
+    assert {json.loads(raw)["engine"] for raw in ledger.values()} == {""}  # in transit: claimed by no engine yet
+
+
+async def test_deliveries_arriving_together_are_claimed_at_once_and_a_stale_one_is_refused() -> None:
+    first, second = new_run(), new_run()
+    deliveries = await publish_two(first) + await publish_two(second)
+    _, _, stale = deliveries[1]
+    raw = (await first.unacknowledged("q"))[str(stale["consumer"])]
+    assert await first.take_back("q", str(stale["consumer"]), raw)  # the watchdog took it back as lost
+
+    assert await hold_all(deliveries, "engine-a") == [True, False, True, True]
+    assert await hold_all(deliveries, "engine-b") == [False, False, False, False]  # nobody claims one twice
+    claimed_by = [json.loads(raw)["engine"] for raw in (await second.unacknowledged("q")).values()]
+    assert claimed_by == ["engine-a", "engine-a"]
