@@ -18,6 +18,7 @@ from comms_lab.http import (
 )
 from comms_lab.learners import learner_for
 from lab import predictions, selectors, services
+from lab.model.events import contract_json
 from lab.model.experiments import EXPERIMENTS
 from lab.model.schema import ConfigError
 from lab.model.topology_schema import TOPOLOGY_JSON_SCHEMA
@@ -35,6 +36,12 @@ def experiments(request: HttpRequest) -> JsonResponse:
 def topology_schema(request: HttpRequest) -> JsonResponse:
     """The JSON Schema of topology documents, for editors and for learners writing their own designs."""
     return JsonResponse(TOPOLOGY_JSON_SCHEMA)
+
+
+@require_GET
+def events_contract(request: HttpRequest) -> JsonResponse:
+    """Every run event type with its meaning and fields (lab/model/events.py), as the lab page's log explains them."""
+    return JsonResponse({"events": contract_json()})
 
 
 def runs(request: HttpRequest) -> JsonResponse:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("api/experiments", api.experiments, name="api-experiments"),
     path("api/topology-schema", api.topology_schema, name="api-topology-schema"),
+    path("api/events-contract", api.events_contract, name="api-events-contract"),
     path("api/runs", api.runs, name="api-runs"),
     path("api/predictions", api.prediction_list, name="api-predictions"),
     path("api/runs/<str:run_id>", api.run_detail, name="api-run"),

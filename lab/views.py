@@ -6,6 +6,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from comms_lab.learners import learner_for
 from lab import selectors, services
+from lab.model.events import contract_json
 from lab.model.experiments import DEFAULT_EXPERIMENT, EXPERIMENTS
 
 
@@ -30,7 +31,11 @@ def experiment_page(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(f"No experiment {slug!r}")
     learner_for(request)
     preset = experiment.preset(request.GET.get("preset", "")) or experiment.preset(experiment.default_preset)
-    return render(request, "lab/experiment.html", {"experiment": experiment, "preset": preset, "run": None})
+    return render(
+        request,
+        "lab/experiment.html",
+        {"experiment": experiment, "preset": preset, "run": None, "event_contract": contract_json()},
+    )
 
 
 @ensure_csrf_cookie
@@ -48,5 +53,6 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
             "experiment": experiment,
             "preset": experiment.preset(run.preset),
             "run": selectors.run_as_json(run, can_control=can_control),
+            "event_contract": contract_json(),
         },
     )

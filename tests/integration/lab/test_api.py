@@ -1,6 +1,7 @@
 """The lab's JSON API over HTTP, with session auth and CSRF, against the real worker."""
 
 import json
+import re
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from lab.model.events import EVENTS
 from lab.models import Run
 from tests.support.lab import summary_of, wait_finished
 
@@ -36,6 +38,20 @@ def test_experiments_list_their_presets_and_parameter_schema() -> None:
     rate = next(p for p in by_slug["checkout"]["parameters"] if p["name"] == "rate")
     assert (rate["type"], rate["minimum"], rate["maximum"], rate["unit"]) == ("float", 0.5, 50, "requests/s")
     assert "email-down" in [p["slug"] for p in by_slug["checkout"]["presets"]]
+
+
+def test_the_event_contract_is_served_with_each_types_meaning_and_fields_and_embedded_in_the_lab_page() -> None:
+    contract = Client().get("/lab/api/events-contract").json()["events"]
+    assert set(contract) == set(EVENTS)
+    assert contract["request.finished"] == {
+        "meaning": "A request got its answer.",
+        "fields": ["correlation_id", "latency_ms", "outcome", "reason"],
+        "optional": [],
+    }
+    assert contract["call.finished"]["optional"] == ["reason"]
+    page = Client().get("/lab/checkout/").content.decode()
+    embedded = re.search(r'<script id="event-contract" type="application/json">(.*?)</script>', page)
+    assert embedded and json.loads(embedded.group(1)) == contract
 
 
 def test_starting_a_run_returns_its_id_and_where_to_watch_it() -> None:
