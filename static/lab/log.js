@@ -2,7 +2,10 @@
 // holds only a window of rows around what is visible, reused frame to frame. Rows have a fixed height, so
 // nothing is measured per event: the viewport's height comes from a ResizeObserver, the scroll position from
 // scroll events. One tab stop; arrow keys, Page Up/Down, Home and End move inside; Enter follows a request.
-import { toggleLabel } from "./util.js";
+// Each row says what its event type means, from the event contract (lab/model/events.py, `#event-contract`): as
+// its tooltip, and for the active row in the box under the log, which describes it to screen readers. Both are
+// written only when a row is drawn or becomes active, never per event.
+import { h, toggleLabel } from "./util.js";
 
 const ROW_PX = 20;
 const OVERSCAN = 80;
@@ -38,6 +41,29 @@ export function describe(e) {
   }
 }
 
+/** What a row's event type means: its tooltip. A type the contract does not know says so. */
+function meaningOf(e, spec) {
+  return spec ? `${e.type}: ${spec.meaning}` : `${e.type}: not in the event contract, so this page cannot say what it means`;
+}
+
+function fieldValue(v) {
+  if (v === undefined) return "(absent)";
+  const text = typeof v === "string" ? v : JSON.stringify(v);
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
+/** The box under the log, for the active row: its type, meaning and the contract's fields with this event's values. */
+function explain(box, e, contract) {
+  if (!e) {
+    box.replaceChildren(h("p", { class: "hint", text: "Select a line to see what its event means here; pointing at a line shows it too." }));
+    return;
+  }
+  const spec = contract[e.type];
+  const said = h("p", { id: "event-log-meaning-text", class: spec ? "" : "bad" }, h("code", { text: e.type }), spec ? `: ${spec.meaning}` : ": not in the event contract (lab/model/events.py), so this page cannot say what it means.");
+  const names = spec ? [...spec.fields, ...spec.optional.filter((name) => name in e)] : Object.keys(e).filter((name) => name !== "type");
+  box.replaceChildren(said, h("dl", { class: "event-fields" }, ...names.flatMap((name) => [h("dt", {}, h("code", { text: name })), h("dd", { text: fieldValue(e[name]) })])));
+}
+
 function rowClass(e) {
   if (e.type === "toggle") return "toggle";
   if (e.type === "breaker.state") return "breaker";
@@ -45,7 +71,7 @@ function rowClass(e) {
   return "";
 }
 
-export function createLog(list, { onSelect, invalidate }) {
+export function createLog(list, { contract, meaningBox, onSelect, invalidate }) {
   let all = [];
   let notable = [];
   let thin = false;
@@ -57,6 +83,7 @@ export function createLog(list, { onSelect, invalidate }) {
   let renderedTotal = 0;
   let written = -1; // the scrollTop this code last set
   let current = new Map(); // entry → its <li>
+  let explained; // the entry the meaning box shows (null: none; undefined: the box is not drawn yet)
   const body = list.querySelector(".log-rows"); // padded to the full height; the scroller itself never is
   list.setAttribute("role", "listbox");
   list.setAttribute("aria-orientation", "vertical");
@@ -188,11 +215,14 @@ export function createLog(list, { onSelect, invalidate }) {
         let li = current.get(entry);
         if (!li) {
           li = free.pop() || document.createElement("li");
+          const spec = contract[entry.e.type];
           li.setAttribute("role", "option");
-          li.textContent = describe(entry.e);
-          li.className = rowClass(entry.e);
+          li.textContent = spec ? describe(entry.e) : `${describe(entry.e)} [unknown event type]`;
+          li.className = spec ? rowClass(entry.e) : `${rowClass(entry.e)} unknown`;
+          li.title = meaningOf(entry.e, spec);
           li.isActive = false;
           li.removeAttribute("id");
+          li.removeAttribute("aria-describedby");
           li.setAttribute("aria-selected", "false");
           li.setAttribute("aria-setsize", total);
           li.index = -1;
@@ -207,8 +237,13 @@ export function createLog(list, { onSelect, invalidate }) {
           li.isActive = isActive;
           li.classList.toggle("active", isActive);
           li.setAttribute("aria-selected", String(isActive));
-          if (isActive) li.id = "event-log-active";
-          else li.removeAttribute("id");
+          if (isActive) {
+            li.id = "event-log-active";
+            li.setAttribute("aria-describedby", "event-log-meaning-text");
+          } else {
+            li.removeAttribute("id");
+            li.removeAttribute("aria-describedby");
+          }
         }
         if (isActive) li.setAttribute("aria-setsize", total);
         if (body.children[i] !== li) body.insertBefore(li, body.children[i] || null);
@@ -220,6 +255,11 @@ export function createLog(list, { onSelect, invalidate }) {
       if (active >= first && active < last) list.setAttribute("aria-activedescendant", "event-log-active");
       else list.removeAttribute("aria-activedescendant");
       renderedTotal = total;
+      const activeEntry = shown[active] || null;
+      if (activeEntry !== explained) {
+        explained = activeEntry;
+        explain(meaningBox, explained?.e, contract);
+      }
       if (stick) list.scrollTop = written = scrollTop; // a write, never a read: the position comes from scroll events
     },
   };

@@ -22,6 +22,7 @@ import { createDebrief } from "./debrief.js";
 
 const exp = JSON.parse($("experiment-data").textContent);
 let runInfo = JSON.parse($("run-data").textContent);
+const eventContract = JSON.parse($("event-contract").textContent);
 const view = exp.view || {};
 const diagramNodes = exp.diagram?.nodes || [];
 const clientId = diagramNodes.find((n) => n.kind === "client")?.id;
@@ -72,7 +73,7 @@ const debrief = createDebrief(exp, {
   csrfToken,
   presetUrl: (slug) => `${$("lab").dataset.experimentUrl}?preset=${encodeURIComponent(slug)}`,
 });
-const log = createLog($("event-log"), { onSelect: showJourney, invalidate: () => invalidate() });
+const log = createLog($("event-log"), { contract: eventContract, meaningBox: $("event-log-meaning"), onSelect: showJourney, invalidate: () => invalidate() });
 const sagas = view.sagas?.length ? createSagaPanel($("sagas"), view.sagas, { onOpen: (id) => showJourney({ correlation_id: id }) }) : null;
 const subscriptions = createSubscriptions($("subscriptions"), exp);
 const connection = createConnection({

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from playwright.sync_api import ConsoleMessage, Page, WebSocket, expect
 
+from lab.model.events import EVENTS
 from lab.model.experiments import EXPERIMENTS
 from tests.support.lab_page import start_run
 
@@ -174,6 +175,45 @@ def test_a_dropped_socket_resumes_after_the_last_event_without_duplicates_and_th
     page.keyboard.press("Enter")
     expect(page.locator("#journey strong")).to_have_text("r00002-hybrid")
     expect(waterfall).to_contain_text("order → payment, attempt 1")
+    assert errors == []
+
+
+def test_each_log_line_says_what_its_event_means_from_the_event_contract(page: Page, errors: list[str]) -> None:
+    start(page, "quick-tour", duration=5)
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=60_000)
+    log = page.locator("#event-log")
+    created = log.locator("li", has_text="created").first
+    expect(created).to_have_attribute("title", f"request.created: {EVENTS['request.created'].meaning}")
+    log.focus()
+    page.keyboard.press("Home")
+    started = f"run.started: {EVENTS['run.started'].meaning}"
+    meaning = page.locator("#event-log-meaning")
+    expect(meaning).to_contain_text(started)
+    expect(meaning.locator("dt")).to_have_text(sorted(EVENTS["run.started"].fields))
+    expect(meaning.locator("dd").nth(1)).to_have_text("checkout")  # the experiment this event names
+    active = page.locator("#event-log-active")
+    expect(active).to_contain_text("run started")
+    expect(active).to_have_accessible_description(started)
+    page.keyboard.press("End")
+    expect(active).to_have_accessible_description(f"run.finished: {EVENTS['run.finished'].meaning}")
+    assert errors == []
+
+
+def test_an_event_type_the_contract_does_not_know_is_shown_as_unknown(page: Page, errors: list[str]) -> None:
+    page.goto("/lab/checkout/")
+    page.wait_for_function("() => !!window.commsLab")
+    page.evaluate(
+        """() => window.commsLab.receive([
+        { seq: 1, type: "run.started", t: 0, experiment: "checkout", config: { duration: 10 } },
+        { seq: 2, type: "message.teleported", t: 0.5, from: "order", to: "email" },
+    ], {})"""
+    )
+    row = page.locator("#event-log li", has_text="message.teleported")
+    expect(row).to_contain_text("[unknown event type]")
+    expect(row).to_have_attribute("title", re.compile(r"^message\.teleported: not in the event contract"))
+    page.locator("#event-log").focus()
+    page.keyboard.press("End")
+    expect(page.locator("#event-log-meaning")).to_contain_text("message.teleported: not in the event contract")
     assert errors == []
 
 
