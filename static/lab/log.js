@@ -61,7 +61,7 @@ function explain(box, e, contract) {
   const spec = contract[e.type];
   const said = h("p", { id: "event-log-meaning-text", class: spec ? "" : "bad" }, h("code", { text: e.type }), spec ? `: ${spec.meaning}` : ": not in the event contract (lab/model/events.py), so this page cannot say what it means.");
   const names = spec ? [...spec.fields, ...spec.optional.filter((name) => name in e)] : Object.keys(e).filter((name) => name !== "type");
-  box.replaceChildren(said, h("dl", { class: "event-fields" }, ...names.flatMap((name) => [h("dt", {}, h("code", { text: name })), h("dd", { text: fieldValue(e[name]) })])));
+  box.replaceChildren(said, h("dl", { class: "event-fields" }, ...names.map((name) => h("div", {}, h("dt", {}, h("code", { text: name })), h("dd", { text: fieldValue(e[name]) })))));
 }
 
 function rowClass(e) {
