@@ -336,8 +336,17 @@ class EngineState:
 
     async def backoffs_due(self, *, before: float) -> list[str]:
         """Tokens of the backoffs that should have ended before epoch second `before`."""
-        entries = cast(dict[str, str], await self.redis.hgetall(self.key("backoff")))
-        return [token for token, raw in entries.items() if json.loads(raw)["due"] < before]
+        return due_backoffs(cast(dict[str, str], await self.redis.hgetall(self.key("backoff"))), before=before)
+
+    async def in_flight(self, queues: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+        """What the watchdog looks over, in one round trip: each queue's unacknowledged ledger (as `unacknowledged`
+        returns it) and the run's backoffs (token: raw entry)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in queues:
+            pipe.hgetall(self.key("unacked", queue))
+        pipe.hgetall(self.key("backoff"))
+        *ledgers, backoffs = await pipe.execute()
+        return dict(zip(queues, ledgers, strict=True)), backoffs
 
     async def done_with(self, queue: str, consumer: int) -> None:
         """The consumer finished (or gave back) the message in its hand: it may start the next."""
@@ -392,6 +401,11 @@ class EngineState:
             return Snapshot(depths, dead_letters, leases, states, lag_figures(next(answers)))
 
         return read
+
+
+def due_backoffs(entries: dict[str, str], *, before: float) -> list[str]:
+    """Tokens of the backoff entries (token: raw entry) that should have ended before epoch second `before`."""
+    return [token for token, raw in entries.items() if json.loads(raw)["due"] < before]
 
 
 async def hold_all(deliveries: Sequence[tuple[EngineState, str, dict[str, Any]]], engine_id: str) -> list[bool]:

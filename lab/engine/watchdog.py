@@ -14,6 +14,7 @@ from lab.engine import delivery
 from lab.engine.driver import LEASE_TTL_S, lease_key, resume
 from lab.engine.interpreter import Engine, RunContext
 from lab.engine.loop import ENGINE_ID, spawn
+from lab.engine.state import due_backoffs
 
 log = logging.getLogger(__name__)
 BEAT_EVERY_S = 2.0
@@ -37,14 +38,19 @@ async def watch(engine: Engine) -> None:
 
 
 async def look_after_runs(engine: Engine) -> None:
-    """Active runs are the admission set's members (lab/services.py)."""
+    """Active runs are the admission set's members (lab/services.py); their status and leases are read in one round
+    trip, and each running run's messages in flight in one more."""
     redis = engine.redis
-    for run_id in cast(list[str], await redis.zrange(rkey("lab", "active", "all"), 0, -1)):
-        if await redis.hget(rkey("run", run_id, "meta"), "status") != "running":
+    runs = cast(list[str], await redis.zrange(rkey("lab", "active", "all"), 0, -1))
+    pipe = redis.pipeline(transaction=False)
+    for run_id in runs:
+        pipe.hget(rkey("run", run_id, "meta"), "status")
+        pipe.exists(lease_key(run_id))
+    answers = await pipe.execute() if runs else []
+    for run_id, status, leased in zip(runs, answers[::2], answers[1::2], strict=True):
+        if status != "running":
             continue
-        if not await redis.exists(lease_key(run_id)) and await redis.set(
-            lease_key(run_id), ENGINE_ID, nx=True, ex=LEASE_TTL_S
-        ):
+        if not leased and await redis.set(lease_key(run_id), ENGINE_ID, nx=True, ex=LEASE_TTL_S):
             log.warning("taking over run %s: its driver stopped", run_id)
             spawn(resume(engine, run_id))
         await redeliver_orphans(engine, run_id)
@@ -58,19 +64,21 @@ async def redeliver_orphans(engine: Engine, run_id: str, *, now: float | None = 
     holds for a retry whose countdown task is overdue. `now` is epoch seconds (the wall clock's by default)."""
     now = time.time() if now is None else now
     ctx = await engine.context(run_id)
-    for queue in ctx.topology.queues():
-        for consumer, raw in (await ctx.state.unacknowledged(queue)).items():
+    ledgers, backoffs = await ctx.state.in_flight(ctx.topology.queues())
+    for queue, ledger in ledgers.items():
+        for consumer, raw in ledger.items():
             entry = json.loads(raw)
-            env = json.loads(entry["env"])
             if entry["engine"]:
-                if await engine.redis.exists(engine_key(entry["engine"])):
+                if entry["engine"] == ENGINE_ID or await engine.redis.exists(engine_key(entry["engine"])):
                     continue
                 reason = "its consumer's worker died"
+                env = json.loads(entry["env"])
                 await forget_claim(engine, ctx, queue, env, entry["engine"])
             elif now - float(entry["since"]) < IN_TRANSIT_LIMIT_S:
                 continue
             else:
                 reason = f"its delivery reached no consumer within {IN_TRANSIT_LIMIT_S:g} s (its worker died)"
+                env = json.loads(entry["env"])
             if await ctx.state.take_back(queue, consumer, raw):
                 env = {**env, "consumer": int(consumer), "redelivered": True}
                 ctx.emit("message.redelivered", reason=reason, **env)
@@ -78,7 +86,7 @@ async def redeliver_orphans(engine: Engine, run_id: str, *, now: float | None = 
                 await ctx.state.done_with(queue, int(consumer))
                 await engine.dispatch(ctx, queue)
     lost_timer = f"its retry's countdown task had not come {IN_TRANSIT_LIMIT_S:g} s after it was due (its worker died)"
-    for token in await ctx.state.backoffs_due(before=now - IN_TRANSIT_LIMIT_S):
+    for token in due_backoffs(backoffs, before=now - IN_TRANSIT_LIMIT_S):
         await engine.end_backoff(ctx, token, redelivered_because=lost_timer)
 
 

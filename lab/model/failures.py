@@ -33,9 +33,7 @@ class FailureSpec:
     def from_params(cls, params: dict[str, Any], service: str) -> FailureSpec:
         """Read `<service>.<field>` keys from a run's live parameters."""
         prefix = f"{service}."
-        picked = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
-        fields = {f for f in cls.__dataclass_fields__ if f in picked}
-        return cls(**{f: picked[f] for f in fields})
+        return cls(**{f: params[prefix + f] for f in cls.__dataclass_fields__ if prefix + f in params})
 
     def applies(self, *, call_index: int, now: float) -> bool:
         """Whether the schedule lets this failure hit call number `call_index` (1-based) at run time `now`."""
