@@ -175,10 +175,11 @@ LAB_MAX_RUNS_PER_ADDRESS = env_int("LAB_MAX_RUNS_PER_ADDRESS", 60, minimum=1, ma
 # Run sockets one browser session may hold open (lab/sockets.py); cookie-less share-link viewers count per address.
 LAB_MAX_SOCKETS_PER_SESSION = env_int("LAB_MAX_SOCKETS_PER_SESSION", 10, minimum=1, maximum=1000)
 LAB_MAX_SOCKETS_PER_ADDRESS = env_int("LAB_MAX_SOCKETS_PER_ADDRESS", 300, minimum=1, maximum=100_000)
-LAB_MAX_CONCURRENT_RUNS = env_int("LAB_MAX_CONCURRENT_RUNS", 30, minimum=1, maximum=200)
+LAB_MAX_CONCURRENT_RUNS = env_int("LAB_MAX_CONCURRENT_RUNS", 40, minimum=1, maximum=200)
 # Engine operations per second the machine simulates faithfully (lab/model/cost.py); runs are admitted while
-# their offered loads fit. Measured with bench/capacity.py; scale it with the workers' cores.
-LAB_CAPACITY = env_int("LAB_CAPACITY", 250 * (os.cpu_count() or 1), minimum=10, maximum=1_000_000)
+# their offered loads fit. Measured with bench/capacity.py (docs/benchmarks.md): on 2 cores, 30 checkout learners
+# (28 each) and 12 cascade learners (60 each) keep their timings; scale it with the workers' cores.
+LAB_CAPACITY = env_int("LAB_CAPACITY", 450 * (os.cpu_count() or 1), minimum=10, maximum=1_000_000)
 LAB_MAX_DURATION_S = env_int("LAB_MAX_DURATION_S", 300, minimum=5, maximum=300)
 LAB_MAX_RATE_RPS = env_int("LAB_MAX_RATE_RPS", 50, minimum=1, maximum=50)
 LAB_EVENT_LOG_TTL_S = env_int("LAB_EVENT_LOG_TTL_S", 24 * 3600, minimum=60, maximum=30 * 24 * 3600)
