@@ -22,6 +22,8 @@ from lab.engine.state import WORKING_TTL_S
 
 # Claim a key unless it was claimed less than ARGV[2] run seconds ago (0: ever); ARGV[1] is the run's time now. The
 # claim is '<time>|<engine>': the engine ARGV[4] that claimed it, so a claim whose engine died can be given back.
+# 0: not claimed (a duplicate). With KEYS[2], a claim also adds message ARGV[5] to that processed set: 2 when it was
+# not there yet, 1 when it was; without, 1.
 CLAIM = """
 local held = redis.call('GET', KEYS[1])
 if held then
@@ -29,6 +31,7 @@ if held then
   if tonumber(ARGV[2]) <= 0 or tonumber(ARGV[1]) - at < tonumber(ARGV[2]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'EX', ARGV[3])
+if KEYS[2] then return 1 + redis.call('SADD', KEYS[2], ARGV[5]) end
 return 1
 """
 # Delete the claim if engine ARGV[1] made it.
@@ -62,11 +65,17 @@ def _store_key(ctx: RunContext, consumer: str, key: str) -> str:
     return ctx.state.key("dedup", consumer, key)
 
 
-async def claim(ctx: RunContext, link: Link, consumer: str, key: str) -> bool:
-    """Record `key` in the consumer's dedup store; False when it is there and not expired (a duplicate)."""
+async def claim(
+    ctx: RunContext, link: Link, consumer: str, key: str, *, processing: str | None = None
+) -> tuple[bool, bool | None]:
+    """Record `key` in the consumer's dedup store: (False, None) when it is there and not expired (a duplicate).
+    `processing`: a message id to record as processed by the consumer once claimed (EngineState.mark_processed, in
+    the same round trip); the second value then says whether it was the first time, else it is None."""
     ttl_s = float(ctx.params.get(f"{link.idempotency}.ttl_ms", 0.0) or 0.0) / 1000
-    script = ctx.state.redis.register_script(CLAIM)
-    return bool(await script(keys=[_store_key(ctx, consumer, key)], args=[ctx.now(), ttl_s, WORKING_TTL_S, ENGINE_ID]))
+    keys = [_store_key(ctx, consumer, key), *([ctx.state.processed_key(consumer)] if processing else [])]
+    args: list[str | float] = [ctx.now(), ttl_s, WORKING_TTL_S, ENGINE_ID, *([processing] if processing else [])]
+    claimed = int(await ctx.state.redis.register_script(CLAIM)(keys=keys, args=args))
+    return claimed > 0, (claimed == 2 if claimed and processing else None)
 
 
 async def release(ctx: RunContext, consumer: str, key: str) -> None:

@@ -135,6 +135,11 @@ class RunContext:
                 self.params.update(values)
             self.refreshed_at = time.monotonic()
 
+    def saw_live_version(self, version: str) -> None:
+        """A round trip read the live knobs' version: while it is the one these knobs have, they count as refreshed."""
+        if version == (self.live_version or ""):
+            self.refreshed_at = time.monotonic()
+
     async def settle(self, delta: int) -> None:
         """Mark work as done once its events are logged (with the next batch, not a flush of its own), so the
         driver never ends the run before the log holds everything."""
@@ -607,7 +612,8 @@ class Engine:
             else:
                 plain.append((ctx, queue, env))
         held = await hold_all([(ctx.state, queue, env) for ctx, queue, env in plain], ENGINE_ID) if plain else []
-        for (ctx, queue, env), claimed in zip(plain, held, strict=True):
+        for (ctx, queue, env), (claimed, live_version) in zip(plain, held, strict=True):
+            ctx.saw_live_version(live_version)
             if claimed:  # else a stale delivery: the watchdog already put this message back on its queue
                 ctx.clock.spawn(self.handle_message(ctx, queue, env, held=True))
 
@@ -656,17 +662,23 @@ class Engine:
         if fault.crash == "before_ack" and acks is None:
             return await self._crashed(ctx, queue, env, duration, redelivered=True)
         key = delivery.idempotency_key(ctx, link, env)
-        if key is not None and not await delivery.claim(ctx, link, consumer.id, key):
-            ctx.emit("message.processed", outcome="duplicate_skipped", duration_ms=duration, **env)
-            return True
         over_limit = env.get("hops", 0) > MAX_HOPS
         error = (
             f"passed {MAX_HOPS} hops"
             if over_limit
-            else self._poison(ctx, queue, env)
-            or (f"{consumer.id} failed" if fault.error else None)
-            or await self._handler_error(ctx, consumer, env)
+            else self._poison(ctx, queue, env) or (f"{consumer.id} failed" if fault.error else None)
         )
+        steps = self._handler_steps(consumer, env)
+        first_time: bool | None = None
+        if key is not None:
+            # With nothing left that could fail, the claim also records the message as processed (one round trip).
+            marking = None if error or steps else env["message_id"]
+            claimed, first_time = await delivery.claim(ctx, link, consumer.id, key, processing=marking)
+            if not claimed:
+                ctx.emit("message.processed", outcome="duplicate_skipped", duration_ms=duration, **env)
+                return True
+        if not error and steps:
+            error = await self.run_steps(ctx, consumer, steps, env)
         if error and key is not None:
             await delivery.release(ctx, consumer.id, key)
         if error and acks == "before_work":  # acknowledged already: nobody will deliver it again
@@ -688,7 +700,8 @@ class Engine:
             ctx.emit("message.processed", outcome="error", duration_ms=duration, error=error, **env)
             ctx.emit("dlq.added", reason=reason, last_error=error, **env)
             return True
-        first_time = await ctx.state.mark_processed(consumer.id, env["message_id"])
+        if first_time is None:
+            first_time = await ctx.state.mark_processed(consumer.id, env["message_id"])
         if fault.crash == "before_ack":  # at-least-once: the work is done, the ack never sent
             return await self._crashed(ctx, queue, env, duration, redelivered=True)
         outcome = "lost" if fault.crash == "after_ack" and acks is None else "ok"
@@ -742,9 +755,7 @@ class Engine:
             return "cannot handle this message (poison)"
         return None
 
-    async def _handler_error(self, ctx: RunContext, consumer: Service, env: dict[str, Any]) -> str | None:
-        """Run what the consumer does with the message (its steps, or those for the message's event)."""
-        steps = consumer.on.get(str(env.get("key", "")), consumer.steps)
-        if not steps:
-            return None
-        return await self.run_steps(ctx, consumer, steps, env)
+    @staticmethod
+    def _handler_steps(consumer: Service, env: dict[str, Any]) -> tuple[Step, ...]:
+        """What the consumer does with the message: its steps, or those for the message's event."""
+        return consumer.on.get(str(env.get("key", "")), consumer.steps)

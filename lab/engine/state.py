@@ -98,25 +98,28 @@ redis.call('EXPIRE', KEYS[6], ttl)
 table.insert(out, 1, #out > 0 and redis.call('INCRBY', KEYS[8], #out / 2) or 0)
 return out
 """
-# Deliveries reached their consumers' engine (the last ARGV): for each ledger KEYS[i], it claims consumer
-# ARGV[2i-1]'s entry if that entry is message ARGV[2i] still in transit. Per delivery, 1 when claimed; 0 when someone
-# else claimed it, or the watchdog took it back as lost in transit.
+# Deliveries reached their consumers' engine (the last ARGV): of n deliveries, for each ledger KEYS[i] it claims
+# consumer ARGV[2i-1]'s entry if that entry is message ARGV[2i] still in transit. Returns, per delivery, 1 when
+# claimed (0 when someone else claimed it, or the watchdog took it back as lost in transit), then per delivery the
+# version (field ARGV[#ARGV-1]) of its run's live knobs KEYS[n+i] ('' when none), so a claim doubles as a refresh.
 CLAIM_DELIVERIES = """
+local n = #KEYS / 2
 local engine = ARGV[#ARGV]
-local claimed = {}
-for i = 1, #KEYS do
-  claimed[i] = 0
+local out = {}
+for i = 1, n do
+  out[i] = 0
   local raw = redis.call('HGET', KEYS[i], ARGV[2 * i - 1])
   if raw then
     local entry = cjson.decode(raw)
     if entry.id == ARGV[2 * i] and entry.engine == '' then
       entry.engine = engine
       redis.call('HSET', KEYS[i], ARGV[2 * i - 1], cjson.encode(entry))
-      claimed[i] = 1
+      out[i] = 1
     end
   end
+  out[n + i] = redis.call('HGET', KEYS[n + i], ARGV[#ARGV - 1]) or ''
 end
-return claimed
+return out
 """
 # Remove ledger entry ARGV[1] only if it is still exactly ARGV[2] (nobody claimed or finished it meanwhile).
 TAKE_BACK = """
@@ -209,9 +212,13 @@ class EngineState:
         pipe.hincrbyfloat(self.key("fidelity"), "planned_s", planned_s)
         pipe.hincrbyfloat(self.key("fidelity"), "late_s", late_s)
 
+    def processed_key(self, service: str) -> str:
+        """The set of the message ids a service has processed (its duplicates show as ids already there)."""
+        return self.key("processed", service)
+
     async def mark_processed(self, service: str, message_id: str) -> bool:
         """Record a message as processed by a service; False when it already was (a duplicate)."""
-        return bool(await self.redis.sadd(self.key("processed", service), message_id))
+        return bool(await self.redis.sadd(self.processed_key(service), message_id))
 
     # Queues: waiting messages are a real Redis list per queue; taken ones count against the consumers' capacity
     async def enqueue(self, queue: str, message: dict[str, Any], *, front: bool = False) -> None:
@@ -288,7 +295,7 @@ class EngineState:
         """The delivery of `env` reached its consumer in this engine: it holds the message, unacknowledged, until it
         acknowledges it (a watchdog redelivers it if this engine dies first). False when this delivery is stale: the
         watchdog took the message back as lost in transit, or another copy of the delivery got there first."""
-        [held] = await hold_all([(self, queue, env)], engine_id)
+        [(held, _)] = await hold_all([(self, queue, env)], engine_id)
         return held
 
     def acknowledging(self, pipe: Any, queue: str, consumer: int) -> None:
@@ -408,12 +415,17 @@ def due_backoffs(entries: dict[str, str], *, before: float) -> list[str]:
     return [token for token, raw in entries.items() if json.loads(raw)["due"] < before]
 
 
-async def hold_all(deliveries: Sequence[tuple[EngineState, str, dict[str, Any]]], engine_id: str) -> list[bool]:
-    """`EngineState.hold` for deliveries that arrived together (of any runs of this engine), in one round trip."""
+async def hold_all(
+    deliveries: Sequence[tuple[EngineState, str, dict[str, Any]]], engine_id: str
+) -> list[tuple[bool, str]]:
+    """`EngineState.hold` for deliveries that arrived together (of any runs of this engine), in one round trip; with
+    each, the version of its run's live knobs now (as `live_params_since` compares it)."""
     keys = [state.key("unacked", queue) for state, queue, _ in deliveries]
+    keys += [state.key("live") for state, _, _ in deliveries]
     args = [part for _, _, env in deliveries for part in (str(env.get("consumer", 1)), env["message_id"])]
-    claimed = await deliveries[0][0].claim_script(keys=keys, args=[*args, engine_id])
-    return [bool(c) for c in claimed]
+    answers = await deliveries[0][0].claim_script(keys=keys, args=[*args, LIVE_VERSION, engine_id])
+    n = len(deliveries)
+    return [(bool(answers[i]), str(answers[n + i])) for i in range(n)]
 
 
 @dataclass(frozen=True)

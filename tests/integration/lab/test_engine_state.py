@@ -48,7 +48,20 @@ async def test_deliveries_arriving_together_are_claimed_at_once_and_a_stale_one_
     raw = (await first.unacknowledged("q"))[str(stale["consumer"])]
     assert await first.take_back("q", str(stale["consumer"]), raw)  # the watchdog took it back as lost
 
-    assert await hold_all(deliveries, "engine-a") == [True, False, True, True]
-    assert await hold_all(deliveries, "engine-b") == [False, False, False, False]  # nobody claims one twice
+    assert [claimed for claimed, _ in await hold_all(deliveries, "engine-a")] == [True, False, True, True]
+    again = await hold_all(deliveries, "engine-b")
+    assert [claimed for claimed, _ in again] == [False, False, False, False]  # nobody claims one twice
     claimed_by = [json.loads(raw)["engine"] for raw in (await second.unacknowledged("q")).values()]
     assert claimed_by == ["engine-a", "engine-a"]
+
+
+async def test_a_claim_reports_the_version_of_each_runs_live_knobs_so_it_doubles_as_a_refresh() -> None:
+    quiet, toggled = new_run(), new_run()
+    await toggled.set_live({"worker.down": False})
+    deliveries = await publish_two(quiet) + await publish_two(toggled)
+
+    versions = [version for _, version in await hold_all(deliveries, "engine-a")]
+
+    assert versions[:2] == ["", ""]  # never toggled
+    assert versions[2] == versions[3] != ""
+    assert (await toggled.live_params_since(None) or ("",))[0] == versions[2]  # the version a refresh would read
