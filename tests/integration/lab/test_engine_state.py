@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,7 +20,7 @@ def new_run() -> EngineState:
     return EngineState(f"test-{uuid.uuid4().hex}", aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True))
 
 
-async def publish_two(state: EngineState) -> list[tuple[EngineState, str, dict[str, object]]]:
+async def publish_two(state: EngineState) -> list[tuple[EngineState, str, dict[str, Any]]]:
     """Two messages published onto queue `q` of two idle consumers: each is handed to one of them at once."""
     messages = [{"message_id": f"{state.run_id}-{n}", "n": n} for n in (1, 2)]
     taken, spent = await state.take(
