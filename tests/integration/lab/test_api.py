@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from lab.model.events import EVENTS
 from lab.models import Run
-from tests.support.lab import summary_of, wait_finished
+from tests.support.lab import stop_and_wait, summary_of, wait_finished
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -114,7 +114,7 @@ def test_a_third_concurrent_run_is_refused_with_when_to_retry() -> None:
     assert 1 <= third.json()["retry_after_s"] <= 120
     assert third["Retry-After"] == str(third.json()["retry_after_s"])
     for run in started:
-        wait_finished(Run.objects.get(pk=run.json()["id"]))
+        stop_and_wait(Run.objects.get(pk=run.json()["id"]))
 
 
 def test_toggles_are_validated_and_only_the_owner_may_send_them() -> None:
@@ -134,7 +134,7 @@ def test_toggles_are_validated_and_only_the_owner_may_send_them() -> None:
     assert watcher.get(f"/lab/api/runs/{run['id']}?share={share}").json()["can_control"] is False
     assert post(watcher, f"{path}?share={share}", {"values": {"email.down": False}}).status_code == 403
 
-    finished = wait_finished(Run.objects.get(pk=run["id"]))
+    finished = stop_and_wait(Run.objects.get(pk=run["id"]))
     toggles = [e for e in finished.stored_events() if e["type"] == "toggle"]
     assert toggles[0]["values"] == {"email.down": True} and toggles[0]["by"] == "learner"
     assert post(owner, path, {"values": {"email.down": False}}).status_code == 409
@@ -163,7 +163,7 @@ def test_runs_are_admitted_by_the_load_they_offer_not_by_their_number(settings) 
     assert refused.value.retry_after_s >= 1
     small = start(new_learner(), preset="sync-baseline", duration=5, rate=1)  # offers 6: it still fits
     for run in (first, small):
-        wait_finished(run)
+        stop_and_wait(run)
 
 
 def test_a_run_whose_row_was_deleted_mid_run_ends_quietly_and_leaves_nothing_in_redis() -> None:
@@ -188,7 +188,7 @@ def test_one_address_may_hold_only_so_many_runs_however_many_sessions_it_opens(s
     assert [a.status_code for a in answers] == [201, 201, 429]
     assert "Your network address already has 2 runs going" in answers[2].json()["error"]
     for answer in answers[:2]:
-        wait_finished(Run.objects.get(pk=answer.json()["id"]))
+        stop_and_wait(Run.objects.get(pk=answer.json()["id"]))
 
 
 def test_signing_in_mid_run_keeps_the_anonymous_runs_counted_against_the_learner() -> None:
@@ -201,5 +201,5 @@ def test_signing_in_mid_run_keeps_the_anonymous_runs_counted_against_the_learner
     third = post(client, "/lab/api/runs", {"config": {"duration": 5, "rate": 1}})
     assert third.status_code == 429 and "You already have 2 runs going" in third.json()["error"]
     for answer in started:
-        run = wait_finished(Run.objects.get(pk=answer.json()["id"]))
+        run = stop_and_wait(Run.objects.get(pk=answer.json()["id"]))
         assert run.user_id == user.pk

@@ -12,7 +12,7 @@ from redis.asyncio.connection import DEFAULT_SOCKET_TIMEOUT
 from comms_lab.asgi import application
 from lab import sockets
 from lab.selectors import state_at_version
-from tests.support.lab import new_learner, session_cookie_for, start, wait_finished
+from tests.support.lab import new_learner, session_cookie_for, start, stop_and_wait, wait_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker"), pytest.mark.django_db(transaction=True)]
 ORIGIN = (b"origin", b"http://testserver")
@@ -99,7 +99,7 @@ async def test_a_socket_from_a_foreign_origin_is_refused() -> None:
     )
     connected, _ = await communicator.connect(timeout=10)
     assert not connected
-    await sync_to_async(wait_finished)(run)
+    await sync_to_async(stop_and_wait)(run)
 
 
 async def test_someone_without_the_share_link_cannot_watch() -> None:
@@ -110,7 +110,7 @@ async def test_someone_without_the_share_link_cannot_watch() -> None:
     )
     connected, code = await communicator.connect(timeout=10)
     assert not connected or code == 4404
-    await sync_to_async(wait_finished)(run)
+    await sync_to_async(stop_and_wait)(run)
 
 
 async def test_a_share_link_can_watch_but_not_steer() -> None:
@@ -126,7 +126,7 @@ async def test_a_share_link_can_watch_but_not_steer() -> None:
         frames.append(frame)
     assert frame["code"] == 403
     await watcher.disconnect()
-    await sync_to_async(wait_finished)(run)
+    await sync_to_async(stop_and_wait)(run)
 
 
 async def test_malformed_frames_get_an_error_and_the_socket_stays_open() -> None:
@@ -189,7 +189,7 @@ async def test_an_idle_socket_stays_open_past_its_liveness_refresh_and_the_redis
     """Quiet for longer than the socket's refresh period (lab/sockets.py) and over twice redis-py's default read
     timeout, which once dropped idle sockets after ~5 s (DESIGN.md §2.1), it is still open and answering."""
     run, cookie = await start_run(**TINY)
-    await sync_to_async(wait_finished)(run)
+    await sync_to_async(stop_and_wait)(run)
     socket = await open_socket(run, cookie)
     await read_events(socket)
     quiet_s = max(sockets.REFRESH_EVERY_S, 2 * DEFAULT_SOCKET_TIMEOUT) + 2
