@@ -36,7 +36,8 @@ def test_a_crash_before_the_ack_double_charges_the_at_least_once_consumer_alone(
 
 async def test_over_the_websocket_an_out_of_range_ack_mode_or_key_memory_gets_an_error_frame_naming_each_knob() -> None:
     client = await sync_to_async(learner_client)()
-    response = await sync_to_async(post)(client, "/lab/api/runs", {"experiment": "delivery", "preset": "healthy"})
+    body = {"experiment": "delivery", "preset": "healthy", "config": {"duration": 5}}
+    response = await sync_to_async(post)(client, "/lab/api/runs", body)
     assert response.status_code == 201
     run = await Run.objects.aget(pk=response.json()["id"])
     socket = await open_socket(run, f"sessionid={client.cookies['sessionid'].value}")

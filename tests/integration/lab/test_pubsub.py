@@ -62,7 +62,9 @@ async def test_a_subscriber_consumer_count_over_its_limit_gets_a_400_and_an_erro
 ):
     client = Client(enforce_csrf_checks=True)
     await sync_to_async(client.get)("/lab/")
-    status, run = await sync_to_async(post)(client, "/lab/api/runs", {"experiment": "pubsub", "preset": "one-publish"})
+    status, run = await sync_to_async(post)(
+        client, "/lab/api/runs", {"experiment": "pubsub", "preset": "one-publish", "config": {"duration": 5}}
+    )
     assert status == 201
     toggles = f"/lab/api/runs/{run['id']}/toggles"
     status, refused = await sync_to_async(post)(client, toggles, {"values": {"sub.email.consumers": 65}})
