@@ -25,7 +25,7 @@ def test_sync_checkouts_take_the_sum_of_the_chain_and_hybrid_ones_only_payment(t
 
 
 def test_with_email_down_sync_checkouts_fail_while_hybrid_ones_queue_and_drain(transactional_db: None) -> None:
-    run = start(mode="side_by_side", duration=12, rate=2)
+    run = start(mode="side_by_side", duration=9, rate=2)  # email is down from second 2 to 7; two more to recover
     started = wait_until_running(run)
     time.sleep(max(0.0, started + 2 - time.time()))
     toggle(run, email__down=True)
