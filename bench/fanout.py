@@ -31,13 +31,19 @@ RATE = float(os.environ.get("BENCH_RATE", "50"))
 
 def watch(url: str, origin: str, cookie: str, results: list, index: int) -> None:
     seqs, started = [], time.monotonic()
-    with connect(url, origin=Origin(origin), additional_headers={"Cookie": cookie}, max_size=None) as socket:
-        while True:
-            frame = json.loads(socket.recv(timeout=120))
-            events = frame.get("events", [])
-            seqs += [e["seq"] for e in events]
-            if any(e["type"] == "run.finished" for e in events):
-                break
+    try:
+        with connect(url, origin=Origin(origin), additional_headers={"Cookie": cookie}, max_size=None) as socket:
+            while True:
+                frame = json.loads(socket.recv(timeout=120))
+                if frame.get("type") == "error":
+                    raise RuntimeError(frame.get("error"))
+                events = frame.get("events", [])
+                seqs += [e["seq"] for e in events]
+                if any(e["type"] == "run.finished" for e in events):
+                    break
+    except Exception as exc:  # this watcher's result says so; the others still count
+        results[index] = exc
+        return
     results[index] = (seqs, time.monotonic() - started)
 
 
@@ -50,6 +56,8 @@ def main() -> None:
             DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3",
             REDIS_KEY_PREFIX="clbench",
             LOG_LEVEL="WARNING",
+            # Every watcher shares the bench's one session, which may hold 10 sockets by default.
+            LAB_MAX_SOCKETS_PER_SESSION=str(max(WATCHERS, 10)),
         )
         stack = subprocess.Popen(
             [sys.executable, "-m", "comms_lab.stack", "run"],
@@ -83,6 +91,9 @@ def main() -> None:
                 t.start()
             for t in threads:
                 t.join()
+            failed = [f"watcher {i + 1}: {r!r}" for i, r in enumerate(results) if not isinstance(r, tuple)]
+            if failed:
+                raise SystemExit("watchers failed:\n" + "\n".join(failed))
             total = max(seqs[-1] for seqs, _ in results if seqs)
             for _ in range(40):  # the run is saved just after run.finished is sent
                 detail = client.get(f"/lab/api/runs/{run['id']}").json()
