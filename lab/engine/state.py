@@ -311,11 +311,6 @@ class EngineState:
         """From what `acknowledging` returned: whether any message waits for the queue's consumers."""
         return bool(acknowledged[-1] or acknowledged[-2])
 
-    async def unacknowledged(self, queue: str) -> dict[str, str]:
-        """The ledger of messages started and not acknowledged, raw, by consumer: `{id, engine, since, env}` JSON,
-        `engine` empty while the delivery is in transit through the broker."""
-        return cast(dict[str, str], await self.redis.hgetall(self.key("unacked", queue)))
-
     async def take_back(self, queue: str, consumer: str, raw: str) -> bool:
         """Remove a ledger entry unless it changed since it was read as `raw`; True when this caller removed it."""
         return bool(await self.take_back_script(keys=[self.key("unacked", queue)], args=[consumer, raw]))
@@ -341,13 +336,10 @@ class EngineState:
         entry = json.loads(raw)
         return entry["queue"], entry["env"]
 
-    async def backoffs_due(self, *, before: float) -> list[str]:
-        """Tokens of the backoffs that should have ended before epoch second `before`."""
-        return due_backoffs(cast(dict[str, str], await self.redis.hgetall(self.key("backoff"))), before=before)
-
     async def in_flight(self, queues: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-        """What the watchdog looks over, in one round trip: each queue's unacknowledged ledger (as `unacknowledged`
-        returns it) and the run's backoffs (token: raw entry)."""
+        """What the watchdog looks over, in one round trip: each queue's ledger of messages started and not
+        acknowledged (consumer: raw `{id, engine, since, env}` JSON, `engine` empty while the delivery is in transit
+        through the broker) and the run's backoffs (token: raw entry)."""
         pipe = self.redis.pipeline(transaction=False)
         for queue in queues:
             pipe.hgetall(self.key("unacked", queue))

@@ -17,6 +17,7 @@ from django.conf import settings
 
 from lab.engine.clock import VirtualClock
 from lab.engine.interpreter import Engine, RunContext
+from lab.engine.state import EngineState
 from lab.events import RunEventLog
 from lab.model.catalog import Experiment
 from lab.model.events import problems
@@ -182,3 +183,9 @@ async def _play_preset(
     summary["invariants"] = check_invariants(topology.invariants, events, summary, group_by=topology.workload.group_by)
     summary["findings"] = findings(summary, group_by=topology.workload.group_by, events=events)
     return summary, events
+
+
+async def ledger_of(state: EngineState, queue: str) -> dict[str, str]:
+    """A queue's messages started and not acknowledged, by consumer, as the watchdog reads them."""
+    ledgers, _ = await state.in_flight([queue])
+    return ledgers[queue]

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from lab.engine.state import EngineState, hold_all
+from tests.support.engine import ledger_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
 
@@ -38,7 +39,7 @@ async def test_a_publish_is_queued_counted_as_outstanding_work_and_handed_out_in
     assert sorted(env["n"] for _, _, env in handed) == [1, 2]
     assert sorted(env["consumer"] for _, _, env in handed) == [1, 2]
     assert await state.outstanding() == 2
-    ledger = await state.unacknowledged("q")
+    ledger = await ledger_of(state, "q")
     assert {json.loads(raw)["engine"] for raw in ledger.values()} == {""}  # in transit: claimed by no engine yet
 
 
@@ -46,13 +47,13 @@ async def test_deliveries_arriving_together_are_claimed_at_once_and_a_stale_one_
     first, second = new_run(), new_run()
     deliveries = await publish_two(first) + await publish_two(second)
     _, _, stale = deliveries[1]
-    raw = (await first.unacknowledged("q"))[str(stale["consumer"])]
+    raw = (await ledger_of(first, "q"))[str(stale["consumer"])]
     assert await first.take_back("q", str(stale["consumer"]), raw)  # the watchdog took it back as lost
 
     assert [claimed for claimed, _ in await hold_all(deliveries, "engine-a")] == [True, False, True, True]
     again = await hold_all(deliveries, "engine-b")
     assert [claimed for claimed, _ in again] == [False, False, False, False]  # nobody claims one twice
-    claimed_by = [json.loads(raw)["engine"] for raw in (await second.unacknowledged("q")).values()]
+    claimed_by = [json.loads(raw)["engine"] for raw in (await ledger_of(second, "q")).values()]
     assert claimed_by == ["engine-a", "engine-a"]
 
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from lab.engine.state import due_backoffs
 from lab.engine.watchdog import IN_TRANSIT_LIMIT_S, redeliver_orphans
-from tests.support.engine import VirtualLab
+from tests.support.engine import VirtualLab, ledger_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
 
@@ -62,7 +63,7 @@ async def test_a_delivery_its_worker_never_started_is_put_back_once_past_the_tra
     assert len(swallowed) == 1
     await redeliver_orphans(lab.engine, lab.run_id, now=time.time() + IN_TRANSIT_LIMIT_S / 2)
     await lab.clock.run_until_idle()
-    assert len(await (await lab.context()).state.unacknowledged("q.pay")) == 1  # in transit: not given up on yet
+    assert len(await ledger_of((await lab.context()).state, "q.pay")) == 1  # in transit: not given up on yet
     await redeliver_orphans(lab.engine, lab.run_id, now=time.time() + IN_TRANSIT_LIMIT_S + 1)
     events = await lab.finish()
     redelivered = [e for e in events if e["type"] == "message.redelivered"]
@@ -124,7 +125,8 @@ async def test_a_retry_whose_countdown_task_died_with_its_worker_still_comes_bac
     await lab.clock.run_until_idle()
     assert len(timers) == 1  # the failed charge waits out its backoff; its countdown task is gone
     await redeliver_orphans(lab.engine, lab.run_id, now=time.time() + IN_TRANSIT_LIMIT_S / 2)
-    assert await (await lab.context()).state.backoffs_due(before=time.time() + 60)  # not overdue enough yet
+    _, backoffs = await (await lab.context()).state.in_flight([])
+    assert due_backoffs(backoffs, before=time.time() + 60)  # not overdue enough yet
     await redeliver_orphans(lab.engine, lab.run_id, now=time.time() + 0.2 + IN_TRANSIT_LIMIT_S + 1)
     await lab.clock.run_until_idle()
     await lab.engine.end_backoff(await lab.context(), timers[0])  # the countdown task, arriving after all
