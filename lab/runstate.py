@@ -22,6 +22,12 @@ KEPT_KEYS = ("seq", "events", "config", "meta", "topology")
 LIVE_VERSION = "_"
 
 
+def live_changes_channel() -> str:
+    """The Redis pub/sub channel where each change to a run's live knobs is announced with the run's id: engines
+    follow it and re-read a run's knobs only when told (lab/engine/interpreter.py, Engine.follow_live_changes)."""
+    return rkey("lab", "live-changed")
+
+
 class RunState:
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
@@ -76,6 +82,7 @@ class RunState:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.key("live"), mapping={k: json.dumps(v) for k, v in values.items()})
         pipe.hincrby(self.key("live"), LIVE_VERSION, 1)
+        pipe.publish(live_changes_channel(), self.run_id)
         pipe.execute()
 
     def meta(self) -> dict[str, str]:

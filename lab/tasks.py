@@ -28,6 +28,7 @@ def _engine() -> Engine:
     redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30)
     engine = Engine(redis, deliver=_deliver, requeue=_requeue)
     engine_loop().submit(watch(engine))
+    engine_loop().submit(engine.follow_live_changes())
     return engine
 
 

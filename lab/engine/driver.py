@@ -37,7 +37,8 @@ class LeaseLost(Exception):
 
 
 SAMPLE_EVERY_S = 0.25
-FIDELITY_EVERY_SAMPLES = 4
+# Every this many samples one goes out whole, with the fidelity figures; in between, only what changed.
+WHOLE_EVERY_SAMPLES = 4
 # Time after the load ends for queues to drain and retries to finish before the run is closed.
 DRAIN_GRACE_S = 45
 
@@ -241,11 +242,11 @@ async def _send_request(engine: Engine, ctx: RunContext, index: int, request_cla
     ctx.clock.spawn(engine.handle_request(ctx, request_class, correlation_id=request_id, created_at=ctx.clock.time()))
 
 
-async def sample(ctx: RunContext, engine: Engine | None = None) -> None:
-    """What the page plots besides events: real queue depths, pool leases and breaker states."""
+async def sample(ctx: RunContext, engine: Engine | None = None, *, whole: bool = False) -> None:
+    """What the page plots besides events: real queue depths, pool leases and breaker states (`_emit_sample`)."""
     pipe = ctx.state.redis.pipeline(transaction=False)
     read = _snapshot_on(pipe, ctx)
-    await _emit_sample(ctx, engine, read(await pipe.execute()))
+    await _emit_sample(ctx, engine, read(await pipe.execute()), whole=whole)
 
 
 def _snapshot_on(pipe: Any, ctx: RunContext) -> Callable[[list[Any]], Snapshot]:
@@ -255,21 +256,27 @@ def _snapshot_on(pipe: Any, ctx: RunContext) -> Callable[[list[Any]], Snapshot]:
     )
 
 
-async def _emit_sample(ctx: RunContext, engine: Engine | None, seen: Snapshot) -> None:
+async def _emit_sample(ctx: RunContext, engine: Engine | None, seen: Snapshot, *, whole: bool = False) -> None:
+    """Queue depths and pool figures go out when they changed since the last sample, and whole once a second (then
+    with the fidelity figures, and always when `whole`): a run whose queues stay put costs no event, log entry or
+    live frame for them three samples in four, and the page draws samples as steps that hold until the next."""
+    whole = whole or int(ctx.now() / SAMPLE_EVERY_S) % WHOLE_EVERY_SAMPLES == 0
     if seen.depths:
-        ctx.emit("queue.depth", depths=seen.depths, dlq=seen.dead_letters)
+        _emit_if_changed(ctx, "queue.depth", {"depths": seen.depths, "dlq": seen.dead_letters}, whole)
     if seen.pools or seen.breakers:
-        ctx.emit(
-            "pool.usage",
-            pools=seen.pools,
-            breakers=seen.breakers,
-            breaker=next(iter(seen.breakers.values()), "CLOSED"),
-        )
-    if int(ctx.now() / SAMPLE_EVERY_S) % FIDELITY_EVERY_SAMPLES == 0:
+        breaker = next(iter(seen.breakers.values()), "CLOSED")
+        _emit_if_changed(ctx, "pool.usage", {"pools": seen.pools, "breakers": seen.breakers, "breaker": breaker}, whole)
+    if whole:
         ctx.emit("fidelity", **seen.fidelity)
     if engine is not None:
         for sampler in SAMPLERS:
             await sampler(engine, ctx)
+
+
+def _emit_if_changed(ctx: RunContext, event_type: str, figures: dict[str, Any], whole: bool) -> None:
+    if whole or ctx.sampled.get(event_type) != figures:
+        ctx.emit(event_type, **figures)
+        ctx.sampled[event_type] = figures
 
 
 async def _drain(engine: Engine, ctx: RunContext) -> None:
@@ -286,4 +293,4 @@ async def _drain(engine: Engine, ctx: RunContext) -> None:
         await check_in_and_sample(engine, ctx)
         await ctx.flush()
         await asyncio.sleep(SAMPLE_EVERY_S)
-    await sample(ctx, engine)
+    await sample(ctx, engine, whole=True)  # the run's last figures, whatever the one before said

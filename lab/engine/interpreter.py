@@ -8,13 +8,14 @@ consumers through Celery as instances free up.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -23,19 +24,23 @@ from lab.engine import delivery
 from lab.engine.clock import Clock, RealClock
 from lab.engine.loop import ENGINE_ID
 from lab.engine.sink import EventSink
-from lab.engine.state import EngineState, hold_all
+from lab.engine.state import EngineState, Handing, hold_all
 from lab.engine.subscriptions import poll_wait_s, receiving
 from lab.model.failures import CONNECT_REFUSED_MS, CallFault, FailureSpec, decide
 from lab.model.policies import BreakerConfig, RetryPolicy
 from lab.model.topology import Link, RequestClass, Service, Step, Topology, parse_topology
+from lab.runstate import live_changes_channel
 
 log = logging.getLogger(__name__)
 # Without a timeout policy a caller waits this long for a reply that never comes (a dropped request).
 DEFAULT_CLIENT_WAIT_MS = 10_000.0
 # How often a caller waiting for a free thread in a full pool looks again.
 POOL_POLL_S = 0.02
-# Live toggles are re-read at most this often per run and process: a toggle applies within one frame.
+# Live toggles are re-read at most this often per run and process: a toggle applies within one frame. While the
+# engine follows the announcements of changes (Engine.follow_live_changes) it re-reads a run's knobs when told, and
+# this rarely otherwise, in case an announcement was lost while its connection to Redis was down.
 PARAMS_FRESH_S = 0.05
+PARAMS_FOLLOWED_FRESH_S = 5.0
 # How often a process adds its measured scheduling lag for a run to the run's total in Redis.
 FIDELITY_REPORT_S = 0.5
 # Broker deliveries a run may make when its admission did not set a budget (lab/services.py does).
@@ -95,10 +100,12 @@ class RunContext:
     group_by: str | None
     task_budget: int = 0
     refreshed_at: float = 0.0
+    fresh_for_s: float = PARAMS_FRESH_S  # how long knobs read count as fresh (Engine.follow_live_changes)
     live_version: str | None = None  # of the live knobs in `params` (lab/runstate.py's LIVE_VERSION); None: at load
     planned_s: float = 0.0  # simulated waiting asked for, and how much later than asked it really ended:
     late_s: float = 0.0  # their ratio is the run's scheduling lag, its fidelity measured rather than assumed
     reported_at: float = 0.0
+    sampled: dict[str, dict[str, Any]] = field(default_factory=dict)  # the last sample of each kind sent, by kind
 
     def now(self) -> float:
         return round(self.clock.time() - self.started_at, 3)
@@ -128,7 +135,7 @@ class RunContext:
         self.sink.commit_with_log(self.run_id, lambda pipe: self.state.adding_lag(pipe, planned_s=planned, late_s=late))
 
     async def refresh(self) -> None:
-        if time.monotonic() - self.refreshed_at >= PARAMS_FRESH_S:
+        if time.monotonic() - self.refreshed_at >= self.fresh_for_s:
             changed = await self.state.live_params_since(self.live_version)
             if changed is not None:
                 self.live_version, values = changed
@@ -269,6 +276,33 @@ class Engine:
         self.deliver = deliver
         self.requeue = requeue
         self.contexts: dict[str, RunContext] = {}
+        self.fresh_for_s = PARAMS_FRESH_S
+
+    async def follow_live_changes(self) -> None:
+        """Learn of each run's toggles as they happen (lab/runstate.py announces them), so a run's knobs are
+        re-read when they changed rather than looked at before each request and message: while subscribed, a
+        context's knobs count as fresh until an announcement names its run."""
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(live_changes_channel())
+                async for notice in pubsub.listen():
+                    if notice["type"] == "subscribe":  # (again, after a reconnection): every change is announced
+                        self._knobs_fresh_for(PARAMS_FOLLOWED_FRESH_S)  # from now; those before may be unread
+                    elif ctx := self.contexts.get(notice["data"]):
+                        ctx.refreshed_at = float("-inf")
+            except Exception:  # Redis may blink: poll meanwhile, and subscribe again
+                log.warning("lab engine: not following live changes for now", exc_info=True)
+            finally:
+                self._knobs_fresh_for(PARAMS_FRESH_S)
+                await pubsub.aclose()
+            await asyncio.sleep(1.0)
+
+    def _knobs_fresh_for(self, seconds: float) -> None:
+        self.fresh_for_s = seconds
+        for ctx in self.contexts.values():
+            ctx.fresh_for_s = seconds
+            ctx.refreshed_at = float("-inf")
 
     async def context(self, run_id: str) -> RunContext:
         ctx = self.contexts.get(run_id)
@@ -287,6 +321,7 @@ class Engine:
                 started_at=started_at,
                 group_by=topology.workload.group_by,
                 refreshed_at=time.monotonic(),
+                fresh_for_s=self.fresh_for_s,
             )
             self.contexts[run_id] = ctx
         return ctx
@@ -378,9 +413,17 @@ class Engine:
         self, ctx: RunContext, service: Service, steps: tuple[Step, ...], env: dict[str, Any]
     ) -> str | None:
         """Run a handler's steps in order; the first failing one ends it with its reason."""
+        sending: list[tuple[Link, dict[str, Any]]] = []  # consecutive queue and topic sends, published together
         for step in steps:
             if "when" in step.options and not ctx.params.get(step.options["when"]):
                 continue  # a step switched off by its knob (`when`), e.g. a call to a consumer no longer wanted
+            link = ctx.topology.links.get(step.target) if step.kind == "send" else None
+            if link is not None and link.kind not in LINK_SENDERS:
+                sending.append((link, step.options))
+                continue
+            if sending:
+                await self.publish_together(ctx, sending, env)
+                sending = []
             if step.kind == "call":
                 result = await self.call(ctx, ctx.topology.links[step.target], env)
                 if not result.ok:
@@ -399,6 +442,8 @@ class Engine:
                     return reason
             else:
                 raise NotImplementedError(f"the engine cannot run {step.kind!r} steps yet")
+        if sending:
+            await self.publish_together(ctx, sending, env)
         return None
 
     # Sync calls
@@ -513,21 +558,40 @@ class Engine:
         if link.kind in LINK_SENDERS:
             await LINK_SENDERS[link.kind](self, ctx, link, caller_env, options)
             return
-        routing_key = str(options.get("key", ""))
-        body = dict(options.get("body") or {})
-        if link.kind == "topic":
-            destinations = [(sub.id, sub.to) for sub in await receiving(ctx, link, caller_env, routing_key, body)]
-        else:
-            destinations = [(link.id, link.target)]
-        for queue, consumer in destinations:
-            env = onward(ctx, caller_env, source=link.source, target=consumer, queue=queue, key=routing_key, body=body)
-            await self._send(ctx, queue, env)
+        await self.publish_together(ctx, [(link, options)], caller_env)
+
+    async def publish_together(
+        self, ctx: RunContext, sends: list[tuple[Link, dict[str, Any]]], caller_env: dict[str, Any]
+    ) -> None:
+        """Queue and topic sends made one after another, as a producer pipelines its publishes: each copy meets its
+        transit faults and is logged in order, then every queue's copies are handed over in one round trip."""
+        handing: list[tuple[str, list[dict[str, Any]]]] = []
+        for link, options in sends:
+            routing_key = str(options.get("key", ""))
+            body = dict(options.get("body") or {})
+            if link.kind == "topic":
+                destinations = [(sub.id, sub.to) for sub in await receiving(ctx, link, caller_env, routing_key, body)]
+            else:
+                destinations = [(link.id, link.target)]
+            for queue, consumer in destinations:
+                env = onward(
+                    ctx, caller_env, source=link.source, target=consumer, queue=queue, key=routing_key, body=body
+                )
+                if copies := await self._in_transit(ctx, queue, env):
+                    handing.append((queue, copies))
+        await self.hand_over_all(ctx, handing)
 
     async def _send(self, ctx: RunContext, queue: str, env: dict[str, Any]) -> None:
+        if copies := await self._in_transit(ctx, queue, env):
+            await self.hand_over_all(ctx, [(queue, copies)])
+
+    async def _in_transit(self, ctx: RunContext, queue: str, env: dict[str, Any]) -> list[dict[str, Any]]:
+        """A message on its way to `queue`, through the transit faults: the copies to hand over now (none when it
+        was dropped, or when a reorder fault holds it back to enqueue later on its own)."""
         spec, fault = await ctx.fault_for(env["to"], env["message_id"], "transit", transit=True)
         if fault.drop and not spec.down:
             ctx.emit("message.dropped", kind="async", **env)
-            return
+            return []
         copies = 2 if fault.duplicate and not spec.down else 1
         for _ in range(copies):
             ctx.emit("message.published", kind="async", **env)
@@ -535,31 +599,35 @@ class Engine:
             await ctx.state.add_outstanding(copies)
             for _ in range(copies):
                 ctx.clock.spawn(self._enqueue_later(ctx, queue, env, fault.reorder_delay_ms / 1000))
-        else:
-            await self.hand_over(ctx, queue, publishing=[env] * copies)
+            return []
+        return [env] * copies
 
     async def _enqueue_later(self, ctx: RunContext, queue: str, env: dict[str, Any], delay_s: float) -> None:
         await ctx.clock.sleep(delay_s)
         await ctx.state.enqueue(queue, env)
-        await self.hand_over(ctx, queue)
+        await self.hand_over_all(ctx, [(queue, [])])
 
-    async def hand_over(self, ctx: RunContext, queue: str, *, publishing: list[dict[str, Any]] | None = None) -> None:
-        """A message is waiting: handed out now, or, on a pull subscription, at its consumers' next poll.
-        `publishing`: new messages to put on the queue first (and count as outstanding work)."""
-        wait = poll_wait_s(ctx, queue)
-        if not wait:
-            await self.dispatch(ctx, queue, publishing=publishing or [])
-            return
-        if publishing:
-            await ctx.state.add_outstanding(len(publishing))
-            for message in publishing:
-                await ctx.state.enqueue(queue, message)
+    async def hand_over_all(self, ctx: RunContext, handing: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        """Messages are waiting on these queues (with, for each, new ones to put on it first and count as
+        outstanding work): handed out now, in one round trip, or, on a pull subscription, at its consumers' next
+        poll."""
+        now: list[tuple[str, list[dict[str, Any]]]] = []
+        for queue, publishing in handing:
+            wait = poll_wait_s(ctx, queue)
+            if not wait:
+                now.append((queue, publishing))
+                continue
+            if publishing:
+                await ctx.state.add_outstanding(len(publishing))
+                for message in publishing:
+                    await ctx.state.enqueue(queue, message)
+            ctx.clock.spawn(self._dispatch_after(ctx, queue, wait))
+        if now:
+            await self.dispatch_many(ctx, now)
 
-        async def at_next_poll() -> None:
-            await ctx.sleep(wait)
-            await self.dispatch(ctx, queue)
-
-        ctx.clock.spawn(at_next_poll())
+    async def _dispatch_after(self, ctx: RunContext, queue: str, wait_s: float) -> None:
+        await ctx.sleep(wait_s)
+        await self.dispatch(ctx, queue)
 
     def consumer_of(self, ctx: RunContext, queue: str) -> tuple[Link, Service]:
         for link in ctx.topology.links.values():
@@ -570,32 +638,39 @@ class Engine:
                     return link, ctx.topology.services[sub.to]
         raise KeyError(f"no queue {queue!r} in run {ctx.run_id}")
 
-    async def dispatch(self, ctx: RunContext, queue: str, *, publishing: list[dict[str, Any]] | None = None) -> None:
-        """Hand waiting messages to the consumers with room, as real task messages through Celery; `publishing`:
-        new messages to put on the queue first, in the same round trip."""
-        link, consumer = self.consumer_of(ctx, queue)
-        knobs = link.consumer_knobs  # a queue's knobs, or its subscription's on a topic (both named after `queue`)
-        taken, spent = await ctx.state.take(
-            queue,
-            consumers=(f"{queue}.consumers" if knobs else "", consumer.instances),
-            prefetch=(f"{queue}.prefetch" if knobs else "", link.prefetch),
-            down_param=f"{consumer.id}.down",
-            subscribed_param=f"{queue}.subscribed" if link.kind == "topic" else "",
-            publishing=publishing or (),
-        )
-        if taken and spent > ctx.task_budget:
-            for number, message in taken:  # a design that amplifies without end stops here, visibly
-                await ctx.state.dead_letter(message, "the run's task budget is spent")
-                ctx.emit("dlq.added", reason="the run's task budget is spent", **message)
-                await ctx.settle(-1)
-                await self.acknowledge(ctx, queue, number)
-            return
-        for number, message in taken:
-            self.deliver(ctx.run_id, queue, {**message, "consumer": number})
+    async def dispatch(self, ctx: RunContext, queue: str) -> None:
+        """Hand a queue's waiting messages to the consumers with room, as real task messages through Celery."""
+        await self.dispatch_many(ctx, [(queue, [])])
+
+    async def dispatch_many(self, ctx: RunContext, handing: list[tuple[str, list[dict[str, Any]]]]) -> None:
+        """`dispatch` for several queues in one round trip, each with new messages to put on it first."""
+        asks = []
+        for queue, publishing in handing:
+            link, consumer = self.consumer_of(ctx, queue)
+            knobs = link.consumer_knobs  # a queue's knobs, or its subscription's on a topic (both named after `queue`)
+            asks.append(
+                Handing(
+                    queue,
+                    consumers=(f"{queue}.consumers" if knobs else "", consumer.instances),
+                    prefetch=(f"{queue}.prefetch" if knobs else "", link.prefetch),
+                    down_param=f"{consumer.id}.down",
+                    subscribed_param=f"{queue}.subscribed" if link.kind == "topic" else "",
+                    publishing=publishing,
+                )
+            )
+        for ask, (taken, spent) in zip(asks, await ctx.state.take(asks), strict=True):
+            if taken and spent > ctx.task_budget:
+                for number, message in taken:  # a design that amplifies without end stops here, visibly
+                    await ctx.state.dead_letter(message, "the run's task budget is spent")
+                    ctx.emit("dlq.added", reason="the run's task budget is spent", **message)
+                    await ctx.settle(-1)
+                    await self.acknowledge(ctx, ask.queue, number)
+                continue
+            for number, message in taken:
+                self.deliver(ctx.run_id, ask.queue, {**message, "consumer": number})
 
     async def dispatch_all(self, ctx: RunContext) -> None:
-        for queue in ctx.topology.queues():
-            await self.dispatch(ctx, queue)
+        await self.dispatch_many(ctx, [(queue, []) for queue in ctx.topology.queues()])
 
     async def receive(self, deliveries: list[tuple[str, str, dict[str, Any]]]) -> None:
         """(run, queue, message) deliveries that arrived in one task message: queue messages are claimed in one round

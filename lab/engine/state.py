@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from comms_lab.redis_client import rkey
 from lab.model.policies import BreakerConfig, CircuitBreaker
-from lab.runstate import LIVE_VERSION
+from lab.runstate import LIVE_VERSION, live_changes_channel
 
 # Take a pool slot if fewer than ARGV[2] leases are live; a lease ends at its score (epoch seconds).
 ACQUIRE = """
@@ -145,7 +145,6 @@ class EngineState:
         self.run_id = run_id
         self.redis = redis
         self.acquire_script = redis.register_script(ACQUIRE)
-        self.dispatch_script = redis.register_script(DISPATCH)
         self.claim_script = redis.register_script(CLAIM_DELIVERIES)
         self.take_back_script = redis.register_script(TAKE_BACK)
         self.live_if_changed_script = redis.register_script(LIVE_IF_CHANGED)
@@ -186,6 +185,7 @@ class EngineState:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.key("live"), mapping={k: json.dumps(v) for k, v in values.items()})
         pipe.hincrby(self.key("live"), LIVE_VERSION, 1)
+        pipe.publish(live_changes_channel(), self.run_id)
         await pipe.execute()
 
     async def set_meta(self, **values: object) -> None:
@@ -228,47 +228,46 @@ class EngineState:
         else:
             await self.redis.rpush(self.key("q", queue), payload)
 
-    async def take(
-        self,
-        queue: str,
-        *,
-        consumers: tuple[str, int],
-        prefetch: tuple[str, int],
-        down_param: str,
-        subscribed_param: str = "",
-        publishing: Sequence[dict[str, Any]] = (),
-    ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
-        """Messages to start now, each with the consumer (1-based) that takes it, and the run's broker deliveries so
-        far (these included). `consumers` and `prefetch` are (live knob, value when the run has no such knob): read
-        inside the script, so a toggle counts at once. `subscribed_param` names a topic subscription's knob that holds
-        its messages while its subscriber is away. `publishing`: messages pushed onto the queue first, in the same
-        round trip, and counted as outstanding work."""
-        spent, *pairs = await self.dispatch_script(
-            keys=[
-                self.key("q", queue),
-                self.key("live"),
-                self.key("busy", queue),
-                self.key("consumers-seen", queue),
-                self.key("turn", queue),
-                self.key("unacked", queue),
-                self.key("outstanding"),
-                self.key("tasks"),
-            ],
-            args=[
-                consumers[0],
-                prefetch[0],
-                consumers[1],
-                prefetch[1],
-                down_param,
-                WORKING_TTL_S,
-                self.key("buf", queue, ""),
-                subscribed_param,
-                time.time(),
-                len(publishing),
-                *(json.dumps(message, separators=(",", ":")) for message in publishing),
-            ],
-        )
-        return [(int(pairs[i]), json.loads(pairs[i + 1])) for i in range(0, len(pairs), 2)], int(spent)
+    async def take(self, handing: Sequence[Handing]) -> list[tuple[list[tuple[int, dict[str, Any]]], int]]:
+        """Per queue handed to: the messages to start now, each with the consumer (1-based) that takes it, and the
+        run's broker deliveries so far (these included); several queues in one round trip (a pipeline of DISPATCH
+        calls, each atomic on its own)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for hand in handing:
+            # EVAL with the script's text: in a pipeline the Script helper costs a SCRIPT EXISTS round trip
+            pipe.eval(DISPATCH, 8, *self._dispatch_keys(hand.queue), *self._dispatch_args(hand))
+        taken = []
+        for spent, *pairs in await pipe.execute():
+            messages = [(int(pairs[i]), json.loads(pairs[i + 1])) for i in range(0, len(pairs), 2)]
+            taken.append((messages, int(spent)))
+        return taken
+
+    def _dispatch_keys(self, queue: str) -> list[str]:
+        return [
+            self.key("q", queue),
+            self.key("live"),
+            self.key("busy", queue),
+            self.key("consumers-seen", queue),
+            self.key("turn", queue),
+            self.key("unacked", queue),
+            self.key("outstanding"),
+            self.key("tasks"),
+        ]
+
+    def _dispatch_args(self, hand: Handing) -> list[str | int | float]:
+        return [
+            hand.consumers[0],
+            hand.prefetch[0],
+            hand.consumers[1],
+            hand.prefetch[1],
+            hand.down_param,
+            WORKING_TTL_S,
+            self.key("buf", hand.queue, ""),
+            hand.subscribed_param,
+            time.time(),
+            len(hand.publishing),
+            *(json.dumps(message, separators=(",", ":")) for message in hand.publishing),
+        ]
 
     async def consumer_load(self, queue: str, consumers: int) -> tuple[list[int], list[int]]:
         """Per consumer (1-based order): messages it holds (prefetched or in hand), and whether it has one in hand
@@ -418,6 +417,21 @@ async def hold_all(
     answers = await deliveries[0][0].claim_script(keys=keys, args=[*args, LIVE_VERSION, engine_id])
     n = len(deliveries)
     return [(bool(answers[i]), str(answers[n + i])) for i in range(n)]
+
+
+@dataclass(frozen=True)
+class Handing:
+    """One queue's part of `EngineState.take`. `consumers` and `prefetch` are (live knob, value when the run has no
+    such knob): read inside the script, so a toggle counts at once. `subscribed_param` names a topic subscription's
+    knob that holds its messages while its subscriber is away. `publishing`: messages pushed onto the queue first, in
+    the same call, and counted as outstanding work."""
+
+    queue: str
+    consumers: tuple[str, int]
+    prefetch: tuple[str, int]
+    down_param: str
+    subscribed_param: str = ""
+    publishing: Sequence[dict[str, Any]] = ()
 
 
 @dataclass(frozen=True)

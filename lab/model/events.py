@@ -59,7 +59,12 @@ EVENTS: dict[str, EventSpec] = {
         "A sync call returned to its caller.", "kind", "outcome", "duration_ms", envelope=True, optional=("reason",)
     ),
     "breaker.state": _spec("A circuit breaker changed state.", "target", "from", "to", "reason"),
-    "pool.usage": _spec("Sample: leases held per pool, and breaker states.", "pools", "breakers", "breaker"),
+    "pool.usage": _spec(
+        "Sample (when a figure changed, and once a second): leases held per pool, and breaker states.",
+        "pools",
+        "breakers",
+        "breaker",
+    ),
     "service.event": _spec("A service's `emit` step.", "service", "name", "correlation_id"),
     # queues and topics
     "message.published": _spec("A message was put on a queue or subscription.", "queue", envelope=True),
@@ -83,7 +88,11 @@ EVENTS: dict[str, EventSpec] = {
     "dlq.added": _spec(
         "A message went to the dead-letter queue.", "reason", envelope=True, optional=("queue", "last_error")
     ),
-    "queue.depth": _spec("Sample: messages waiting per queue, and dead letters.", "depths", "dlq"),
+    "queue.depth": _spec(
+        "Sample (when a depth changed, and once a second): messages waiting per queue, and dead letters.",
+        "depths",
+        "dlq",
+    ),
     "consumer.load": _spec(
         "Sample: messages each consumer of a scalable queue holds (prefetched or in hand), and its one in hand.",
         "held",

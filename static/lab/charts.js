@@ -113,8 +113,11 @@ export function createCharts(container, exp, { nodeLabel, state }) {
       case "throughput":
         return [line("attempts/s", 2), line("goodput/s", 3), line("success %", 0, { scale: "pct", dash: [5, 3] })];
       case "queue_depth":
-      case "pool_usage":
-        return (spec.series || []).map((id, i) => line(nodeLabel(id), i));
+      case "pool_usage": {
+        // samples hold until the next one (the engine sends one only when a figure changed, and all once a second)
+        const steps = window.uPlot?.paths?.stepped ? window.uPlot.paths.stepped({ align: 1 }) : undefined;
+        return (spec.series || []).map((id, i) => line(nodeLabel(id), i, { paths: steps }));
+      }
       case "arrivals":
         return [line("calls", 2, { fill: `${colours[2]}40` })];
       case "retry_waves":
@@ -210,10 +213,12 @@ export function createCharts(container, exp, { nodeLabel, state }) {
         const last = xs.length - 1;
         if (last >= 0) text = `Second ${xs[last]}: ${att[last]} attempts/s, ${good[last]} successes/s, ${pct[last] === null ? "—" : Math.round(pct[last])}% success`;
       } else if (spec.kind === "queue_depth" || spec.kind === "pool_usage") {
-        const samples = spec.kind === "queue_depth" ? m.depth : m.pools;
+        const now = spec.kind === "queue_depth" ? m.depthNow : m.poolsNow;
+        let samples = spec.kind === "queue_depth" ? m.depth : m.pools;
+        const last = samples[samples.length - 1];
+        if (last && m.maxT > last.t) samples = [...samples, { t: m.maxT, values: now }]; // unchanged up to now
         const ids = spec.series || [];
         data = [samples.map((d) => d.t), ...ids.map((id) => samples.map((d) => d.values[id] ?? null))];
-        const now = spec.kind === "queue_depth" ? m.depthNow : m.poolsNow;
         if (samples.length) text = `Now: ${ids.map((id) => `${nodeLabel(id)} ${now[id] ?? "—"}`).join(", ")}`;
       } else if (spec.kind === "arrivals") {
         const counts = m.arrivals.get(spec.target) || new Map(), bucket = (spec.bucket_ms || 100) / 1000;

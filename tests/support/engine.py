@@ -189,3 +189,9 @@ async def ledger_of(state: EngineState, queue: str) -> dict[str, str]:
     """A queue's messages started and not acknowledged, by consumer, as the watchdog reads them."""
     ledgers, _ = await state.in_flight([queue])
     return ledgers[queue]
+
+
+def depth_at(events: list[dict[str, Any]], queue: str, t: float) -> int:
+    """The queue's depth in the last sample taken at or before `t` (a sample is sent when a depth changed, and once a
+    second whatever)."""
+    return [e["depths"][queue] for e in events if e["type"] == "queue.depth" and e["t"] <= t][-1]

@@ -12,7 +12,7 @@ import pytest
 
 from lab.model.catalog import EXPERIMENTS
 from lab.runstate import RunState
-from tests.support.engine import VirtualLab, run_preset
+from tests.support.engine import VirtualLab, depth_at, run_preset
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
 SEEDS = (1, 2, 3)
@@ -70,7 +70,7 @@ async def test_throughput_grows_with_workers_until_it_reaches_the_producers_rate
 async def test_one_worker_builds_a_backlog_that_three_drain_while_jobs_keep_coming(seed: int) -> None:
     # the claim is over by 20 s
     summary, events = await run_preset(SLUG, "too-few-workers", seed=seed, alongside=SEEDS, duration=20)
-    depth = {round(e["t"] * 4) / 4: e["depths"]["jobs"] for e in of_type(events, "queue.depth")}
+    depth = {t: depth_at(events, "jobs", t) for t in (10.0, 15.0, 20.0)}
     assert 60 <= depth[10.0] <= 80  # 12 a second in, 5 out, for 10 s
     assert depth[10.0] - 25 <= depth[15.0] <= depth[10.0] - 10  # 12 in, 15 out: about 3 a second less
     assert depth[15.0] - 25 <= depth[20.0] <= depth[15.0] - 10  # still draining while the jobs keep coming

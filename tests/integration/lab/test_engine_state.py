@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from lab.engine.state import EngineState, hold_all
+from lab.engine.state import EngineState, Handing, hold_all
 from tests.support.engine import ledger_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
@@ -21,12 +21,14 @@ def new_run() -> EngineState:
     return EngineState(f"test-{uuid.uuid4().hex}", aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True))
 
 
+def two_idle_consumers(queue: str, publishing: list[dict[str, Any]]) -> Handing:
+    return Handing(queue, consumers=("", 2), prefetch=("", 1), down_param="worker.down", publishing=publishing)
+
+
 async def publish_two(state: EngineState) -> list[tuple[EngineState, str, dict[str, Any]]]:
     """Two messages published onto queue `q` of two idle consumers: each is handed to one of them at once."""
     messages = [{"message_id": f"{state.run_id}-{n}", "n": n} for n in (1, 2)]
-    taken, spent = await state.take(
-        "q", consumers=("", 2), prefetch=("", 1), down_param="worker.down", publishing=messages
-    )
+    [(taken, spent)] = await state.take([two_idle_consumers("q", messages)])
     assert spent == 2  # both deliveries count against the run's task budget
     return [(state, "q", {**message, "consumer": consumer}) for consumer, message in taken]
 
@@ -41,6 +43,18 @@ async def test_a_publish_is_queued_counted_as_outstanding_work_and_handed_out_in
     assert await state.outstanding() == 2
     ledger = await ledger_of(state, "q")
     assert {json.loads(raw)["engine"] for raw in ledger.values()} == {""}  # in transit: claimed by no engine yet
+
+
+async def test_publishes_onto_several_queues_share_one_call_and_each_queue_hands_out_its_own() -> None:
+    state = new_run()
+    sends = {queue: [{"message_id": f"{state.run_id}-{queue}-{n}", "n": n} for n in (1, 2, 3)] for queue in "abc"}
+
+    handed = await state.take([two_idle_consumers(queue, messages) for queue, messages in sends.items()])
+
+    assert [sorted(m["n"] for _, m in taken) for taken, _ in handed] == [[1, 2]] * 3  # two consumers each
+    assert [spent for _, spent in handed] == [2, 4, 6]  # the run's deliveries so far, counted queue by queue
+    assert await state.outstanding() == 9  # every message published counts, handed out or waiting
+    assert [await state.redis.llen(state.key("q", queue)) for queue in "abc"] == [1, 1, 1]
 
 
 async def test_deliveries_arriving_together_are_claimed_at_once_and_a_stale_one_is_refused() -> None:

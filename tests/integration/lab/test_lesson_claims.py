@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.engine import run_preset
+from tests.support.engine import depth_at, run_preset
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
 SEEDS = (1, 2, 3)
@@ -22,11 +22,6 @@ HYBRID_QUEUES = {"q.inventory", "q.email", "q.warehouse", "q.analytics"}
 
 def finished(events: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
     return [e for e in events if e["type"] == "request.finished" and all(e.get(k) == v for k, v in match.items())]
-
-
-def depth_at(events: list[dict[str, Any]], queue: str, t: float) -> int:
-    """The queue's depth in the last sample taken at or before `t`."""
-    return [e["depths"][queue] for e in events if e["type"] == "queue.depth" and e["t"] <= t][-1]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
