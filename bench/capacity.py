@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -289,7 +290,7 @@ class Watch:
     seqs: list[int] = field(default_factory=list)
     delays_ms: list[float] = field(default_factory=list)
     created: int = 0
-    pool_samples: list[dict[str, int]] = field(default_factory=list)
+    pool_samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)  # (run second, leases by pool)
     summary: dict[str, Any] | None = None
 
     @property
@@ -350,7 +351,7 @@ async def learner(base: str, body: dict[str, Any], start: asyncio.Event, timeout
                     if kind == "request.created":
                         watch.created += 1
                     elif kind == "pool.usage":
-                        watch.pool_samples.append(event.get("pools") or {})
+                        watch.pool_samples.append((float(event.get("t", 0.0)), event.get("pools") or {}))
                     elif kind == "run.finished":
                         watch.summary = event.get("summary") or {}
     except (TimeoutError, OSError, ValueError) as exc:
@@ -511,13 +512,16 @@ def report_checkout(n: int, crowd: list[Phase], lone: list[Phase], floor: Floor,
 
 
 def exhaustion(watch: Watch, sizes: dict[str, tuple[str | None, int]]) -> dict[str, float]:
-    """Per pool: % of the run's pool samples at which every thread of the pool was taken."""
+    """Per pool: % of the run's time (from its first pool sample to its last) during which every thread of the pool
+    was taken. A sample holds until the next: the engine sends one when a figure changed, and all once a second."""
     config = (watch.run or {}).get("config") or {}
     result = {}
     for pool, (param, size) in sizes.items():
         limit = int(config.get(param, size)) if param else size
-        samples = [s[pool] for s in watch.pool_samples if pool in s]
-        result[pool] = 100.0 * sum(1 for v in samples if v >= limit) / len(samples) if samples else 0.0
+        samples = [(t, leases[pool]) for t, leases in watch.pool_samples if pool in leases]
+        spans = [(later - t, held) for (t, held), (later, _) in pairwise(samples)]
+        total = sum(span for span, _ in spans)
+        result[pool] = 100.0 * sum(span for span, held in spans if held >= limit) / total if total else 0.0
     return result
 
 
