@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from lab.model.events import EVENTS
 from lab.models import Run
-from tests.support.lab import stop_and_wait, summary_of, wait_finished
+from tests.support.lab import new_learner, session_cookie_for, stop_and_wait, summary_of, wait_finished
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -141,9 +141,11 @@ def test_toggles_are_validated_and_only_the_owner_may_send_them() -> None:
 
 
 def test_a_run_whose_worker_vanished_is_closed_as_failed_when_next_looked_at() -> None:
-    owner = learner_client()
-    learner_id = owner.session["learner_id"]
-    run = Run.objects.create(experiment="checkout", config={"duration": 5}, anonymous_id=learner_id, status="running")
+    learner = new_learner()
+    owner = Client(HTTP_COOKIE=session_cookie_for(learner))
+    run = Run.objects.create(
+        experiment="checkout", config={"duration": 5}, anonymous_id=learner.anonymous_id, status="running"
+    )
     Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=10))
     detail = owner.get(f"/lab/api/runs/{run.id}").json()
     assert detail["status"] == "failed"
