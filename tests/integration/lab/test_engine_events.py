@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from lab.engine.driver import sample
 from tests.support.engine import VirtualLab, trace
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
@@ -209,3 +210,18 @@ async def test_a_design_that_amplifies_messages_without_end_is_stopped_by_its_ta
     stopped = [e for e in events if e["type"] == "dlq.added" and e["reason"] == "the run's task budget is spent"]
     assert len(consumed) <= 40 < len(consumed) + len(stopped)
     assert events[-1]["type"] != "handler.error"
+
+
+async def test_queue_depths_go_out_when_they_change_and_whole_once_a_second() -> None:
+    lab = VirtualLab(queued(), **{"worker.down": True})
+    ctx = await lab.context()
+    for tick in range(9):  # the driver's samples, every 250 ms for two seconds
+        await lab.later(tick / 4, lambda: sample(ctx, lab.engine))
+    await lab.later(0.6, lambda: lab.request("job"))  # waits on the queue: its consumer is down
+    await lab.later(1.6, lambda: lab.toggle(worker__down=False))
+    await lab.later(1.6, lab.dispatch_all)
+    events = await lab.finish()
+    depths = [(t, e["depths"]["jobs"]) for e in events if e["type"] == "queue.depth" for t in [round(e["t"] * 1000)]]
+    assert depths == [(0, 0), (750, 1), (1000, 1), (1750, 0), (2000, 0)]  # 0.25 and 0.5 s: unchanged, not sent
+    fidelity = [round(e["t"] * 1000) for e in events if e["type"] == "fidelity"]
+    assert fidelity == [0, 1000, 2000]
