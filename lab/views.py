@@ -5,13 +5,14 @@ import functools
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.html import json_script
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from comms_lab.learners import current_learner, learner_for
+from comms_lab.learners import current_learner
 from lab import selectors, services
 from lab.model.events import contract_json
-from lab.model.experiments import DEFAULT_EXPERIMENT, EXPERIMENTS
+from lab.model.experiments import DEFAULT_EXPERIMENT, EXPERIMENTS, Experiment
 
 
 @ensure_csrf_cookie
@@ -45,13 +46,13 @@ def experiment_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "lab/experiment.html",
-        {"experiment": experiment, "preset": preset, "run": None, "event_contract": contract_json()},
+        {"experiment": experiment, "preset": preset, "run": None, "page_data": page_data(experiment)},
     )
 
 
 @ensure_csrf_cookie
 def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
-    access = selectors.run_access(run_id, learner_for(request), request.GET.get("share"))
+    access = selectors.run_access(run_id, current_learner(request), request.GET.get("share"))
     if access is None:
         raise Http404("No run you can see here")
     run, can_control = access
@@ -64,6 +65,23 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
             "experiment": experiment,
             "preset": experiment.preset(run.preset),
             "run": selectors.run_as_json(run, can_control=can_control),
-            "event_contract": contract_json(),
+            "page_data": page_data(experiment),
         },
     )
+
+
+def page_data(experiment: Experiment) -> SafeString:
+    """The experiment's document, parameters and view spec, and the event contract, as the page's JSON scripts:
+    encoded once per built-in experiment (they load with the process), per view for a learner-made design."""
+    if EXPERIMENTS.get(experiment.slug) is experiment:
+        return _built_in_page_data(experiment.slug)
+    return _page_data(experiment)
+
+
+@functools.cache
+def _built_in_page_data(slug: str) -> SafeString:
+    return _page_data(EXPERIMENTS[slug])
+
+
+def _page_data(experiment: Experiment) -> SafeString:
+    return json_script(experiment.as_json(), "experiment-data") + json_script(contract_json(), "event-contract")

@@ -42,3 +42,16 @@ def test_the_index_lists_the_learners_own_runs_and_nobody_elses() -> None:
     assert "checkout · hybrid-baseline" in html
     assert "cascade · slow-inventory" not in html
     assert "No runs yet" not in html
+
+
+def test_a_shared_run_opened_without_cookies_shows_the_run_and_writes_no_session(client: Client) -> None:
+    run = Run.objects.create(
+        experiment="checkout", preset="hybrid-baseline", config={"duration": 5}, anonymous_id="its-owner"
+    )
+
+    shared = client.get(f"/lab/runs/{run.id}/?share={run.share_token}")
+    guessed = client.get(f"/lab/runs/{run.id}/")
+
+    assert shared.status_code == 200 and str(run.id) in shared.content.decode()
+    assert guessed.status_code == 404  # a stranger without the share link sees nothing
+    assert not Session.objects.exists()
