@@ -14,6 +14,7 @@ from collections.abc import Callable
 import redis
 from django.http import HttpRequest, HttpResponse
 from django.middleware import common as django_common
+from django.middleware.csrf import get_token
 from django.template import engines
 from django.utils.http import escape_leading_slashes
 
@@ -91,3 +92,21 @@ class CommonMiddleware(django_common.CommonMiddleware):
 
     def get_full_path_with_slash(self, request: HttpRequest) -> str:
         return escape_leading_slashes(request.get_full_path(force_append_slash=True))
+
+
+class CsrfCookieMiddleware:
+    """Every page leaves the browser a `csrftoken` cookie, even one with no form.
+
+    htmx and the pages' scripts send the cookie's value in X-CSRFToken (static/js/csrf.js), so a page without a
+    form carries no token and costs no masking per view; a browser without the cookie (a first visit) gets one
+    here. Sits just after Django's CsrfViewMiddleware, which then sets the cookie on the response.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "CSRF_COOKIE" not in request.META and response.get("Content-Type", "").startswith("text/html"):
+            get_token(request)
+        return response

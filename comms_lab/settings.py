@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "comms_lab.middleware.CommonMiddleware",  # Django's, without the DEBUG-only 500 on POST to a slashless URL
     "django.middleware.csrf.CsrfViewMiddleware",
+    "comms_lab.middleware.CsrfCookieMiddleware",  # inside Django's, which then sets the cookie it asks for
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -2,8 +2,9 @@
 
 Template rendering was most of a page's cost (issue 14: a page took 3-10x the CPU of a minimal view). A page's
 HTML depends on the content, on what the learner has done (the view folds that into the cache key) and, per
-request, only on the CSRF token and the lesson's visit token: those are rendered as placeholders and filled in
-on the way out, so a cached page is one dictionary lookup and a string replacement.
+request, only on the CSRF token of its forms and the lesson's visit token: those are rendered as placeholders and
+filled in on the way out, so a cached page is one dictionary lookup and a string replacement. A page without a
+form has no token to fill in (htmx sends the CSRF cookie's value, static/js/csrf.js), so it is not masked anew.
 
 The cache lives in the lessons catalog (`Catalog.cached`), so reloading the content drops it; it holds at most
 MAX_BYTES of pages per process, least recently used first out. The key is the path (never the query string, so
@@ -85,7 +86,8 @@ def render_page(
         rendered = render(request, template, {**context, "csrf_token": CSRF_PLACEHOLDER, "visit": VISIT_PLACEHOLDER})
         html = rendered.content.decode()
         cache.put(full_key, html)
-    html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    if CSRF_PLACEHOLDER in html:  # a form that posts without JavaScript; htmx sends the cookie's value itself
+        html = html.replace(CSRF_PLACEHOLDER, get_token(request))
     if visit:
         html = html.replace(VISIT_PLACEHOLDER, visit)
     return HttpResponse(html)

@@ -13,14 +13,6 @@
   var FIRST_REPORT_S = 15; // reading this long is worth keeping: the lesson becomes "in progress"
   var REPORT_EVERY_S = 60;
 
-  function csrfToken() {
-    try {
-      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
-    } catch (e) {
-      return "";
-    }
-  }
-
   // ---- Reading time and completion ------------------------------------------------------------------------
   function reading(end) {
     var seconds = 0;
@@ -43,7 +35,7 @@
       reported = seconds;
       fetch(end.dataset.readingUrl, {
         method: "POST", body: body(), credentials: "same-origin", keepalive: true,
-        headers: { "X-CSRFToken": csrfToken() },
+        headers: { "X-CSRFToken": window.commsLabCsrfToken() },
       }).catch(function () { reported = 0; });
     }
 

@@ -227,21 +227,39 @@ def test_every_lesson_diagram_fits_the_column_with_legible_text() -> None:
             assert 13 * 782 / max(782, float(width)) >= 10
 
 
-def test_a_cached_page_carries_a_fresh_working_csrf_token_for_each_visitor() -> None:
+def test_a_cached_pages_form_posts_without_javascript_with_a_token_masked_afresh_for_each_view() -> None:
+    client = Client(enforce_csrf_checks=True)
     tokens = []
     for _ in range(2):
-        client = Client(enforce_csrf_checks=True)
         html = client.get(f"/lessons/{SLUG}/").content.decode()
         assert page_cache.CSRF_PLACEHOLDER not in html and page_cache.VISIT_PLACEHOLDER not in html
-        token = first_group(r'"X-CSRFToken": "([^"]+)"', html)
-        form_token = first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-        visit_token = first_group(r'name="visit" value="([^"]+)"', html)
-        assert token == form_token
-        tokens.append(token)
-        form = {"visit": visit_token, "seconds": 0}
-        assert client.post(f"/lessons/{SLUG}/reading/", form, headers={"X-CSRFToken": token}).status_code == 204
-    assert tokens[0] != tokens[1]
+        tokens.append(first_group(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
+    # The same secret, masked differently in each response (Django's defence against BREACH).
+    assert tokens[0] != tokens[1] and client.cookies["csrftoken"].value not in tokens
     assert page_cache.pages().hits >= 1
+    form = {"csrfmiddlewaretoken": tokens[0], "visit": visit(ago=3600)}
+    response = client.post(f"/lessons/{SLUG}/complete/", form)
+    assert (response.status_code, response["Location"]) == (302, f"{the_lesson().url}#lesson-end")
+
+
+def test_a_first_visit_to_a_page_without_a_form_gets_the_cookie_that_htmx_sends_back() -> None:
+    client = Client(enforce_csrf_checks=True)
+    html = client.get("/lessons/").content.decode()
+    assert "csrfmiddlewaretoken" not in html  # nothing on the page to post: no token, no masking per view
+    cookie = client.cookies["csrftoken"].value
+    htmx = {"HX-Request": "true", "X-CSRFToken": cookie}  # what static/js/csrf.js adds to every htmx request
+    response = client.post(f"/lessons/{SLUG}/complete/", {"visit": visit(ago=3600)}, headers=htmx)
+    assert response.status_code == 200 and "Completed" in response.content.decode()
+
+
+@pytest.mark.parametrize("token", [None, "forged-0123456789abcdef0123456789abcdef"])
+def test_a_cross_site_post_without_the_secret_is_refused(token: str | None) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.get("/lessons/")  # the browser holds the cookie; another site cannot read it
+    headers = {"HX-Request": "true", **({"X-CSRFToken": token} if token else {})}
+    response = client.post(f"/lessons/{SLUG}/complete/", {"visit": visit(ago=3600)}, headers=headers)
+    assert response.status_code == 403
+    assert not LessonProgress.objects.exists()
 
 
 def test_a_cached_page_changes_with_what_the_learner_has_done(client: Client) -> None:
