@@ -10,7 +10,7 @@ Why it stays true:
 - The token is replaced when a row is saved or deleted and again once the transaction commits, so a page that
   read the rows just before a commit cannot keep them under the token that follows it.
 - Tokens are random, never counters, so a Redis restart or flush cannot bring an old token back.
-- Writes that bypass the signals (a bulk `update()`) call `forget` themselves.
+- Writes that bypass the signals (a bulk `update()`) call `changed` themselves.
 - When Redis cannot be reached nothing is reused (pages read the database as before) and this process drops what
   it remembered; an entry is also never older than MAX_AGE_S, which bounds what a write that could not reach
   Redis leaves behind in other processes.
@@ -125,10 +125,14 @@ def owner_key(row: Model) -> str:
     return Learner(user_id=user_id, anonymous_id=getattr(row, "anonymous_id", "") or "").key
 
 
+def changed(learner_key: str) -> None:
+    """The learner's rows were just written: forget now, and again once the transaction under way commits."""
+    forget(learner_key)
+    transaction.on_commit(lambda: forget(learner_key), robust=True)
+
+
 def _row_changed(sender: type[Model], instance: Model, **_: Any) -> None:
-    key = owner_key(instance)
-    forget(key)
-    transaction.on_commit(lambda: forget(key), robust=True)
+    changed(owner_key(instance))
 
 
 def forget_on_change(*models: type[Model]) -> None:

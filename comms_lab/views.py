@@ -15,7 +15,7 @@ from lab import selectors
 def home(request: HttpRequest) -> HttpResponse:
     """The front page; viewing it writes nothing (a first visit gets no session row)."""
     learner = current_learner(request)
-    return render(request, "home.html", {"recent_runs": selectors.runs_of(learner, limit=3) if learner.known else []})
+    return render(request, "home.html", {"recent_runs": selectors.recent_runs(learner) if learner.known else []})
 
 
 def bench_minimal(request: HttpRequest) -> HttpResponse:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.db.models import QuerySet
 from django.urls import reverse
 
+from comms_lab import learner_state
 from comms_lab.http import BadRequest
 from comms_lab.learners import Learner
 from lab.events import RunEventLog
@@ -125,6 +127,19 @@ def run_as_json(run: Run, *, can_control: bool) -> dict[str, Any]:
 
 
 def runs_of(learner: Learner, *, limit: int = 20) -> list[Run]:
+    return list(_runs_of(learner)[:limit])
+
+
+def recent_runs(learner: Learner, *, limit: int = 3) -> list[Run]:
+    """The learner's newest runs as the home page lists them (no config, summary or event log), read once and
+    reused until one of their runs changes. Shared between requests: do not change them."""
+    fields = ("id", "experiment", "preset", "status", "created_at", "user_id", "anonymous_id")
+    return learner_state.remembered(
+        learner, f"recent-runs:{limit}", lambda: list(_runs_of(learner).only(*fields)[:limit])
+    )
+
+
+def _runs_of(learner: Learner) -> QuerySet[Run]:
     if learner.user_id:
-        return list(Run.objects.filter(user_id=learner.user_id)[:limit])
-    return list(Run.objects.filter(anonymous_id=learner.anonymous_id, user__isnull=True)[:limit])
+        return Run.objects.filter(user_id=learner.user_id)
+    return Run.objects.filter(anonymous_id=learner.anonymous_id, user__isnull=True)

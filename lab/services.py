@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from comms_lab import learner_state
 from comms_lab.learners import Learner
 from comms_lab.redis_client import redis_client, rkey
 from lab.engine.driver import DRAIN_GRACE_S
@@ -276,6 +277,7 @@ def claim_run(run_id: str) -> tuple[str, list[tuple[float, dict[str, Any]]]] | N
     if not claimed:
         return None
     run = Run.objects.get(pk=run_id)
+    learner_state.changed(learner_state.owner_key(run))  # update() sends no signal
     return run.preset, run_script(run_id) or []
 
 
@@ -404,6 +406,7 @@ def finish_run(run_id: str, *, load_seconds: float, status: str = Run.Status.FIN
         return None
     if not closing:
         return run
+    learner_state.changed(learner_state.owner_key(run))  # update() sends no signal
     log = RunEventLog(run_id)
     topology = experiment_for(run).topology
     group_by = topology.workload.group_by

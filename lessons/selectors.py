@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils.safestring import SafeString, mark_safe
 
+from comms_lab import learner_state
 from comms_lab.learners import Learner
 from lessons.catalog import Lesson, get_catalog
 from lessons.glossary import GlossaryTerm
@@ -133,6 +135,14 @@ def lesson_progress(learner: Learner) -> list[LessonStatus]:
     """Every lesson in guided order with this learner's status and completion reason (one query at most)."""
     rows = {p.lesson: p for p in owned_by(learner)}
     return [_status(lesson, rows.get(lesson.slug)) for lesson in get_catalog().lessons]
+
+
+def remembered_progress(learner: Learner) -> list[LessonStatus]:
+    """`lesson_progress`, read once and reused until the learner's progress or the content changes (a returning
+    learner who only browses costs no query). Shared between requests: do not change it."""
+    catalog = get_catalog()
+    version = catalog.cached("version", lambda: uuid.uuid4().hex)
+    return learner_state.remembered(learner, f"lessons:{version}", lambda: lesson_progress(learner))
 
 
 def progress_summary(statuses: list[LessonStatus]) -> ProgressSummary:

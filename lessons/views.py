@@ -13,16 +13,13 @@ per content version and reused.
 
 from __future__ import annotations
 
-import uuid
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
-from comms_lab import learner_state
-from comms_lab.learners import Learner, current_learner, learner_for
+from comms_lab.learners import current_learner, learner_for
 from lessons import selectors, services
 from lessons.catalog import Lesson, get_catalog
 from lessons.page_cache import render_page
@@ -31,7 +28,7 @@ MAX_QUERY = 100
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    statuses = _statuses(current_learner(request))
+    statuses = selectors.remembered_progress(current_learner(request))
     query = request.GET.get("q", "").strip()[:MAX_QUERY]
     result = selectors.search(query) if query else None
     context = {
@@ -50,7 +47,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def detail(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = _lesson_or_404(slug)
-    status = next(s for s in _statuses(current_learner(request)) if s.slug == slug)
+    status = next(s for s in selectors.remembered_progress(current_learner(request)) if s.slug == slug)
     context = {
         "lesson": lesson,
         "status": status,
@@ -101,13 +98,6 @@ def complete(request: HttpRequest, slug: str) -> HttpResponse:
         context["visit"] = services.visit_token(slug=slug, read_seconds=status.read_seconds)
         return render(request, "lessons/detail.html#completion", context)
     return redirect(f"{lesson.url}{'' if completed else '?early=1'}#lesson-end")
-
-
-def _statuses(learner: Learner) -> list[selectors.LessonStatus]:
-    """Every lesson with the learner's status, read once and reused until their progress or the content changes
-    (a returning learner who only browses costs no query)."""
-    version = get_catalog().cached("version", lambda: uuid.uuid4().hex)
-    return learner_state.remembered(learner, f"lessons:{version}", lambda: selectors.lesson_progress(learner))
 
 
 def _worth_keeping(request: HttpRequest, visit: services.Visit | None) -> bool:

@@ -21,7 +21,7 @@ register = template.Library()
 @register.inclusion_tag("lessons/_continue_learning.html", takes_context=True)
 def continue_learning(context: dict[str, Any]) -> dict[str, Any]:
     learner = current_learner(context["request"])
-    statuses = selectors.lesson_progress(learner)
+    statuses = selectors.remembered_progress(learner)
     return {"next": selectors.continue_learning(learner, statuses), "summary": selectors.progress_summary(statuses)}
 
 

@@ -12,6 +12,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from comms_lab.learners import SESSION_KEY, Learner
+from lab import services as lab_services
+from lab.models import Run
 from lessons import diagrams, page_cache, selectors, services
 from lessons.catalog import Lesson, get_catalog
 from lessons.models import LessonProgress
@@ -144,7 +146,7 @@ def returning(client: Client) -> Client:
         ("/lessons/", 1, 0),  # the learner's progress rows, then nothing (the session is read from Redis)
         (f"/lessons/{SLUG}/", 1, 0),  # the same rows (shared with the index), then nothing
         ("/glossary/", 0, 0),  # the header only asks whether the learner is signed in: the session says so
-        ("/", 2, 2),  # progress rows (continue where you left off), recent lab runs
+        ("/", 2, 0),  # progress rows (continue where you left off) and recent lab runs, then nothing
     ],
 )
 def test_a_returning_learners_page_takes_the_fewest_queries(
@@ -155,6 +157,20 @@ def test_a_returning_learners_page_takes_the_fewest_queries(
         assert client.get(path).status_code == 200
     with django_assert_num_queries(again):  # type: ignore[operator]
         assert client.get(path).status_code == 200
+
+
+def test_the_home_page_shows_a_runs_new_status_on_the_next_view(client: Client) -> None:
+    returning(client)
+    learner = learner_of(client)
+    run = Run.objects.create(experiment="checkout", config={}, anonymous_id=learner.anonymous_id)
+    status = r'<span class="badge status-(\w+)">'
+    assert first_group(status, client.get("/").content.decode()) == "queued"
+    assert first_group(status, client.get("/").content.decode()) == "queued"  # remembered
+    lab_services.claim_run(str(run.id))  # a worker takes it (a bulk update, no model signal)
+    assert first_group(status, client.get("/").content.decode()) == "running"
+    run.status = Run.Status.FINISHED
+    run.save()
+    assert first_group(status, client.get("/").content.decode()) == "finished"
 
 
 def test_a_returning_learner_sees_new_progress_on_the_next_page(client: Client) -> None:
