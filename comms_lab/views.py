@@ -1,7 +1,7 @@
 """Site-wide pages: home, health, and JSON-aware CSRF failures (the progress page lives in quizzes)."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.utils.timesince import timesince
 from django.views.csrf import csrf_failure as html_csrf_failure
 from django.views.decorators.cache import never_cache
 
@@ -10,12 +10,21 @@ from comms_lab.health import health
 from comms_lab.http import json_error
 from comms_lab.learners import current_learner
 from lab import selectors
+from lessons import selectors as lesson_selectors
+from lessons.page_cache import render_page
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The front page; viewing it writes nothing (a first visit gets no session row)."""
+    """The front page; viewing it writes nothing (a first visit gets no session row). Rendered once per content
+    version and what it shows of the learner: the lesson to continue and their recent runs, with their age."""
     learner = current_learner(request)
-    return render(request, "home.html", {"recent_runs": selectors.recent_runs(learner) if learner.known else []})
+    runs = selectors.recent_runs(learner) if learner.known else []
+    statuses = lesson_selectors.remembered_progress(learner)
+    key = (
+        tuple((s.status, s.touched_at) for s in statuses),
+        tuple((run.id, run.status, timesince(run.created_at)) for run in runs),
+    )
+    return render_page(request, "home.html", {"recent_runs": runs}, key=key)
 
 
 def bench_minimal(request: HttpRequest) -> HttpResponse:
