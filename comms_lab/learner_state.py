@@ -11,6 +11,8 @@ Why it stays true:
   read the rows just before a commit cannot keep them under the token that follows it.
 - Tokens are random, never counters, so a Redis restart or flush cannot bring an old token back.
 - Writes that bypass the signals (a bulk `update()`) call `changed` themselves.
+- The session store reads the token in the same round trip as the session (`prefetched`, comms_lab/sessions.py);
+  any change made during the request drops what it read, so a view reads its own writes.
 - When Redis cannot be reached nothing is reused (pages read the database as before) and this process drops what
   it remembered; an entry is also never older than MAX_AGE_S, which bounds what a write that could not reach
   Redis leaves behind in other processes.
@@ -24,6 +26,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import transaction
@@ -69,20 +72,32 @@ class _Remembered:
 
 
 _REMEMBERED = _Remembered()
+# (learner key, token) that this request's session store read with the session; None when it read none.
+_PREFETCHED: ContextVar[tuple[str, str] | None] = ContextVar("learner_state_prefetched", default=None)
 
 
-def _token_key(learner_key: str) -> str:
+def token_key(learner_key: str) -> str:
+    """Where the learner's token lives in Redis."""
     return rkey("learner-state", learner_key)
+
+
+def prefetched(learner_key: str, token: str | None) -> None:
+    """The session store read this learner's token along with the session (one round trip instead of two): this
+    request uses it. Every session load calls this, with no token when it read none, so nothing outlives it."""
+    _PREFETCHED.set((learner_key, token) if learner_key and token else None)
 
 
 def _token(learner: Learner) -> str | None:
     """The learner's current token, drawn now if they have none; None when Redis cannot be reached."""
+    hint = _PREFETCHED.get()
+    if hint is not None and hint[0] == learner.key:
+        return hint[1]
     client = redis_client()
     try:
-        token = client.get(_token_key(learner.key))
+        token = client.get(token_key(learner.key))
         if token is None:
-            client.set(_token_key(learner.key), uuid.uuid4().hex, nx=True, ex=TOKEN_TTL_S)
-            token = client.get(_token_key(learner.key))
+            client.set(token_key(learner.key), uuid.uuid4().hex, nx=True, ex=TOKEN_TTL_S)
+            token = client.get(token_key(learner.key))
     except RedisError as exc:
         log.warning("learner state not reused, Redis unreachable: %s", exc)
         _REMEMBERED.clear()
@@ -112,8 +127,9 @@ def remembered[T](learner: Learner, name: str, read: Callable[[], T]) -> T:
 
 def forget(learner_key: str) -> None:
     """The learner's rows changed: nothing read before now is reused, in any process."""
+    _PREFETCHED.set(None)
     try:
-        redis_client().set(_token_key(learner_key), uuid.uuid4().hex, ex=TOKEN_TTL_S)
+        redis_client().set(token_key(learner_key), uuid.uuid4().hex, ex=TOKEN_TTL_S)
     except RedisError as exc:
         log.warning("could not tell other processes that %s changed, Redis unreachable: %s", learner_key, exc)
         _REMEMBERED.clear()

@@ -11,10 +11,15 @@ from django.contrib.sessions.models import Session
 from django.core import signing
 from django.test import Client
 
+from comms_lab.learners import SESSION_KEY, Learner
 from comms_lab.redis_client import redis_client, rkey
 from lessons import services
 
 pytestmark = pytest.mark.django_db
+
+
+def learner_of(client: Client) -> Learner:
+    return Learner(user_id=None, anonymous_id=client.session[SESSION_KEY])
 
 
 def test_a_logged_out_session_cannot_be_used_again(client: Client) -> None:
@@ -47,3 +52,19 @@ def test_with_redis_out_of_reach_a_learner_starts_and_keeps_a_session(client: Cl
     assert Session.objects.count() == 1
     page = client.get("/lessons/sagas/").content.decode()  # the session, read from the database, names the learner
     assert 'class="badge lesson-in_progress"' in page
+
+
+def test_a_learner_key_altered_in_redis_never_shows_another_learners_progress() -> None:
+    """Redis keeps the learner's key unsigned beside the signed session (to read their state token in the same
+    round trip): pointing it at someone else changes nothing on the page."""
+    reader, other = Client(), Client()
+    for client, seconds in ((reader, 60), (other, 0)):
+        visit = services.visit_token(slug="sagas", read_seconds=0, now=time.time() - 60)
+        client.post("/lessons/sagas/reading/", {"visit": visit, "seconds": max(seconds, 15)})
+    services.mark_lesson_completed(learner=learner_of(reader), slug="sagas", reason="read")
+    assert 'class="badge lesson-completed"' in reader.get("/lessons/sagas/").content.decode()
+    assert 'class="badge lesson-completed"' not in other.get("/lessons/sagas/").content.decode()
+    cached = rkey("session", other.cookies["sessionid"].value)
+    encoded = redis_client().get(cached).rpartition("\n")[2]
+    redis_client().set(cached, f"{learner_of(reader).key}\n{encoded}")
+    assert 'class="badge lesson-completed"' not in other.get("/lessons/sagas/").content.decode()
