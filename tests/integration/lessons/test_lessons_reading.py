@@ -298,5 +298,5 @@ def test_the_page_cache_keeps_within_its_byte_budget(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(page_cache, "MAX_BYTES", 1000)
     cache = page_cache._Pages()
     for n in range(10):
-        cache.put(n, "x" * 300)
+        cache.put(n, page_cache.cut("x" * 300))
     assert cache.size <= 1000 and list(cache.pages) == [7, 8, 9]
