@@ -65,6 +65,6 @@ def test_a_learner_key_altered_in_redis_never_shows_another_learners_progress() 
     assert 'class="badge lesson-completed"' in reader.get("/lessons/sagas/").content.decode()
     assert 'class="badge lesson-completed"' not in other.get("/lessons/sagas/").content.decode()
     cached = rkey("session", other.cookies["sessionid"].value)
-    encoded = redis_client().get(cached).rpartition("\n")[2]
+    encoded = str(redis_client().get(cached)).rpartition("\n")[2]
     redis_client().set(cached, f"{learner_of(reader).key}\n{encoded}")
     assert 'class="badge lesson-completed"' not in other.get("/lessons/sagas/").content.decode()
