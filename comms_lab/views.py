@@ -29,8 +29,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def bench_minimal(request: HttpRequest) -> HttpResponse:
     """The benchmarks' baseline: the least a Django view can do, behind the same middleware as every page.
-    Routed only when COMMS_LAB_BENCH=1 (bench/pages.py)."""
-    return HttpResponse("hello")
+    Routed only when COMMS_LAB_BENCH=1 (bench/pages.py). Plain text, so that it is given no CSRF cookie
+    (CsrfCookieMiddleware leaves one on every HTML page)."""
+    return HttpResponse("hello", content_type="text/plain")
 
 
 @never_cache
