@@ -130,12 +130,14 @@ def runs_of(learner: Learner, *, limit: int = 20) -> list[Run]:
     return list(_runs_of(learner)[:limit])
 
 
-def recent_runs(learner: Learner, *, limit: int = 3) -> list[Run]:
-    """The learner's newest runs as the home page lists them (no config, summary or event log), read once and
-    reused until one of their runs changes. Shared between requests: do not change them."""
-    fields = ("id", "experiment", "preset", "status", "created_at", "user_id", "anonymous_id")
+def recent_runs(learner: Learner, *, limit: int = 3, summaries: bool = False) -> list[Run]:
+    """The learner's newest runs as the home page (3) and the lab's index (20, with their summaries) list them (no
+    config or event log), read once and reused until one of their runs changes. Shared between requests: do not
+    change them."""
+    fields: tuple[str, ...] = ("id", "experiment", "preset", "status", "created_at", "user_id", "anonymous_id")
+    fields += ("summary",) if summaries else ()
     return learner_state.remembered(
-        learner, f"recent-runs:{limit}", lambda: list(_runs_of(learner).only(*fields)[:limit])
+        learner, f"recent-runs:{limit}:{summaries}", lambda: list(_runs_of(learner).only(*fields)[:limit])
     )
 
 

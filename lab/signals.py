@@ -10,7 +10,7 @@ from comms_lab import heartbeat, learner_state
 from comms_lab.learners import SESSION_KEY, Learner
 from lab.models import Run
 
-learner_state.forget_on_change(Run)  # the home page's recent runs (lab.selectors.recent_runs)
+learner_state.forget_on_change(Run)  # runs as home and the lab index list them (lab.selectors.recent_runs)
 
 
 @worker_ready.connect

@@ -24,7 +24,7 @@ def index(request: HttpRequest) -> HttpResponse:
         {
             "cards": experiment_cards(),
             "default": EXPERIMENTS[DEFAULT_EXPERIMENT],
-            "runs": selectors.runs_of(learner) if learner.known else [],
+            "runs": selectors.recent_runs(learner, limit=20, summaries=True) if learner.known else [],
         },
     )
 

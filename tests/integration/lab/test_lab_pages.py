@@ -55,3 +55,20 @@ def test_a_shared_run_opened_without_cookies_shows_the_run_and_writes_no_session
     assert shared.status_code == 200 and str(run.id) in shared.content.decode()
     assert guessed.status_code == 404  # a stranger without the share link sees nothing
     assert not Session.objects.exists()
+
+
+def test_a_returning_learners_index_takes_no_query_until_one_of_their_runs_changes(
+    django_assert_num_queries: object,
+) -> None:
+    learner = new_learner()
+    Run.objects.create(experiment="checkout", preset="hybrid-baseline", config={}, anonymous_id=learner.anonymous_id)
+    client = Client(HTTP_COOKIE=session_cookie_for(learner))
+    client.get("/lab/")
+
+    with django_assert_num_queries(0):  # type: ignore[operator]
+        again = client.get("/lab/").content.decode()
+    Run.objects.create(experiment="cascade", preset="slow-inventory", config={}, anonymous_id=learner.anonymous_id)
+    after_a_new_run = client.get("/lab/").content.decode()
+
+    assert "checkout · hybrid-baseline" in again
+    assert "cascade · slow-inventory" in after_a_new_run
