@@ -100,6 +100,10 @@ class RunContext:
     group_by: str | None
     task_budget: int = 0
     refreshed_at: float = 0.0
+    # Announced changes to this run's knobs so far (Engine.follow_live_changes), and how many of them the knobs in
+    # `params` were read after: an announcement that lands while a read is on its way leaves the knobs stale.
+    changes_announced: int = 0
+    changes_read: int = 0
     fresh_for_s: float = PARAMS_FRESH_S  # how long knobs read count as fresh (Engine.follow_live_changes)
     live_version: str | None = None  # of the live knobs in `params` (lab/runstate.py's LIVE_VERSION); None: at load
     planned_s: float = 0.0  # simulated waiting asked for, and how much later than asked it really ended:
@@ -134,18 +138,33 @@ class RunContext:
         self.reported_at = time.monotonic()
         self.sink.commit_with_log(self.run_id, lambda pipe: self.state.adding_lag(pipe, planned_s=planned, late_s=late))
 
+    @property
+    def stale(self) -> bool:
+        """Whether the live knobs must be read again: a change was announced since they were, or they are older
+        than `fresh_for_s`."""
+        return self.changes_read < self.changes_announced or time.monotonic() - self.refreshed_at >= self.fresh_for_s
+
+    def announce_change(self) -> None:
+        self.changes_announced += 1
+
     async def refresh(self) -> None:
-        if time.monotonic() - self.refreshed_at >= self.fresh_for_s:
+        if self.stale:
+            announced = self.changes_announced
             changed = await self.state.live_params_since(self.live_version)
             if changed is not None:
                 self.live_version, values = changed
                 self.params.update(values)
-            self.refreshed_at = time.monotonic()
+            self._read(announced)
 
-    def saw_live_version(self, version: str) -> None:
-        """A round trip read the live knobs' version: while it is the one these knobs have, they count as refreshed."""
+    def saw_live_version(self, version: str, *, announced: int) -> None:
+        """A round trip read the live knobs' version, sent when `announced` changes were announced: while it is the
+        one these knobs have, they count as read then."""
         if version == (self.live_version or ""):
-            self.refreshed_at = time.monotonic()
+            self._read(announced)
+
+    def _read(self, announced: int) -> None:
+        self.changes_read = max(self.changes_read, announced)
+        self.refreshed_at = time.monotonic()
 
     async def settle(self, delta: int) -> None:
         """Mark work as done once its events are logged (with the next batch, not a flush of its own), so the
@@ -290,7 +309,7 @@ class Engine:
                     if notice["type"] == "subscribe":  # (again, after a reconnection): every change is announced
                         self._knobs_fresh_for(PARAMS_FOLLOWED_FRESH_S)  # from now; those before may be unread
                     elif ctx := self.contexts.get(notice["data"]):
-                        ctx.refreshed_at = float("-inf")
+                        ctx.announce_change()
             except Exception:  # Redis may blink: poll meanwhile, and subscribe again
                 log.warning("lab engine: not following live changes for now", exc_info=True)
             finally:
@@ -302,7 +321,7 @@ class Engine:
         self.fresh_for_s = seconds
         for ctx in self.contexts.values():
             ctx.fresh_for_s = seconds
-            ctx.refreshed_at = float("-inf")
+            ctx.announce_change()
 
     async def context(self, run_id: str) -> RunContext:
         ctx = self.contexts.get(run_id)
@@ -686,9 +705,10 @@ class Engine:
                 ctx.clock.spawn(self.handle_message(ctx, queue, env))
             else:
                 plain.append((ctx, queue, env))
+        announced = [ctx.changes_announced for ctx, _, _ in plain]  # before the claim reads the knobs' versions
         held = await hold_all([(ctx.state, queue, env) for ctx, queue, env in plain], ENGINE_ID) if plain else []
-        for (ctx, queue, env), (claimed, live_version) in zip(plain, held, strict=True):
-            ctx.saw_live_version(live_version)
+        for (ctx, queue, env), (claimed, live_version), before in zip(plain, held, announced, strict=True):
+            ctx.saw_live_version(live_version, announced=before)
             if claimed:  # else a stale delivery: the watchdog already put this message back on its queue
                 ctx.clock.spawn(self.handle_message(ctx, queue, env, held=True))
 
