@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 import redis
@@ -30,7 +31,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def missing(what: str) -> None:
+def missing(what: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"{what} is required in CI", pytrace=False)
     pytest.skip(f"{what} is not available")

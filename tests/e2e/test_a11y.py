@@ -1,15 +1,9 @@
 """Every page type except the lab's, in both colour schemes: axe-core finds no serious or critical violation, and
-the enforced Content-Security-Policy reports nothing, including after htmx swaps.
-
-axe-core comes from the npm registry into a git-ignored folder (`.npm-axe/`), fetched with `npm pack` the first
-time; no browser is downloaded (the system Chromium, as in tests/conftest.py).
+the enforced Content-Security-Policy reports nothing, including after htmx swaps (axe-core: tests/support/axe.py).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,46 +18,17 @@ from comms_lab.learners import SESSION_KEY, Learner
 from lessons import services as lesson_services
 from quizzes import services as quiz_services
 from quizzes.banks import catalogue
-from tests.conftest import missing
 from tests.integration.quizzes.conftest import right_form, wrong_form
+from tests.support.axe import AXE_RUN
 from tests.support.processes import WebServer
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-AXE_VERSION = "4.14.1"
-AXE_DIR = ROOT / ".npm-axe"
-AXE_JS = AXE_DIR / "package" / "axe.min.js"
 QUIZ = "observability"  # no lab questions: the seeded attempts answer every question from the key
-
-# Serious and critical only; colour contrast is included (both schemes are checked).
-AXE_RUN = """async () => {
-  const result = await axe.run(document, { resultTypes: ["violations"] });
-  return result.violations
-    .filter(v => v.impact === "serious" || v.impact === "critical")
-    .map(v => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 5).map(n => n.target.join(" ")) }));
-}"""
 CSP_LISTENER = """document.addEventListener("securitypolicyviolation", e => {
   const where = `${e.sourceFile}:${e.lineNumber}`;
   (window.__csp = window.__csp || []).push(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${where}`);
 });"""
-
-
-@pytest.fixture(scope="module")
-def axe_js() -> Path:
-    """axe.min.js from the npm registry (npm pack into .npm-axe/, which git ignores)."""
-    if not AXE_JS.is_file():
-        if not shutil.which("npm"):
-            missing("npm (to fetch axe-core)")
-        AXE_DIR.mkdir(exist_ok=True)
-        done = subprocess.run(
-            ["npm", "pack", f"axe-core@{AXE_VERSION}", "--silent"], cwd=AXE_DIR, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            missing(f"axe-core from npm ({done.stderr.strip()[:200]})")
-        with tarfile.open(AXE_DIR / done.stdout.strip().splitlines()[-1]) as archive:
-            archive.extractall(AXE_DIR, filter="data")
-    return AXE_JS
 
 
 def known_learner(page: Page) -> Learner:

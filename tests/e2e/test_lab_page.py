@@ -12,19 +12,13 @@ from playwright.sync_api import ConsoleMessage, Page, WebSocket, expect
 
 from lab.model.events import EVENTS
 from lab.model.experiments import EXPERIMENTS
+from tests.support.axe import AXE_RUN
 from tests.support.lab_page import start_run
 
 pytestmark = pytest.mark.e2e
 
-# axe-core as tests/e2e/test_a11y.py fetches it (npm pack into the git-ignored .npm-axe/); skipped when absent.
 ROOT = Path(__file__).resolve().parents[2]
-AXE_JS = ROOT / ".npm-axe" / "package" / "axe.min.js"
 SKELETONS = ROOT / "lab" / "experiments" / "skeletons"
-AXE_RUN = """async () => {
-  const result = await axe.run(document, { resultTypes: ["violations"] });
-  return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.slice(0, 5).map((n) => n.target.join(" ")) }));
-}"""
 
 
 @pytest.fixture
@@ -290,10 +284,8 @@ def test_a_hundred_thousand_events_keep_the_log_small_and_usable(page: Page, err
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_no_serious_violation_before_during_and_after_a_run(
-    browser, web_server, transactional_db, scheme: str
+    browser, web_server, transactional_db, axe_js: Path, scheme: str
 ) -> None:
-    if not AXE_JS.is_file():
-        pytest.skip("axe-core is not in .npm-axe/ (tests/e2e/test_a11y.py fetches it)")
     # axe is injected as a script, which the enforced CSP would block: this context ignores the CSP (the lab's
     # pages are checked under it in test_lab_csp.py)
     context = browser.new_context(base_url=web_server.url, color_scheme=scheme, bypass_csp=True)
@@ -302,7 +294,7 @@ def test_axe_finds_no_serious_violation_before_during_and_after_a_run(
     found = {}
 
     def check(stage: str) -> None:
-        page.add_script_tag(path=str(AXE_JS))
+        page.add_script_tag(path=str(axe_js))
         found[stage] = page.evaluate(AXE_RUN)
 
     try:
