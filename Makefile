@@ -7,6 +7,9 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	  command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { command -v $$p; exit; }; done; \
 	  for v in 3.13.0 3.12.1; do p=$$(pyenv prefix $$v 2>/dev/null)/bin/python3; [ -x "$$p" ] && { echo $$p; exit; }; done)
 TEST_ENV := REDIS_KEY_PREFIX=cltest DEBUG=1 LAB_MAX_CONCURRENT_RUNS=20 LAB_CAPACITY=100000 LAB_MAX_RUNS_PER_ADDRESS=1000
+# pytest-xdist processes for `make test`, each with its own key prefix, test database, Celery worker and daphne
+# (tests/support/xdist_worker.py). Most tests wait on real-time lab runs, so 3 beat 2 on two cores (docs/testing.md).
+TEST_WORKERS ?= 3
 
 .PHONY: run test lint format e2e-deps bench clean help
 help:
@@ -40,10 +43,10 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 
 test: $(VENV)/.installed e2e-deps lint
-	$(TEST_ENV) $(PY) -m comms_lab.stack exec -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m comms_lab.stack exec -- $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) -m comms_lab.stack exec -- $(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .staticfiles .test-db.sqlite3*
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .staticfiles .test-db*.sqlite3*
