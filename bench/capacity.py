@@ -551,7 +551,7 @@ def report_cascade(k: int, crowd: list[Phase], lone: list[Phase], sizes: dict[st
         "  lone run: failed "
         + ", ".join(f"{p} {v:.1f}%" for p, v in base_fail.items())
         + "; pools full "
-        + ", ".join(f"{p} {v:.1f}% of samples" for p, v in base_pool.items())
+        + ", ".join(f"{p} {v:.1f}% of the time" for p, v in base_pool.items())
     )
     if len(lone_ok) > 1:  # how far lone runs of the same seeded preset differ from each other: the noise floor
         spread = max(
@@ -572,7 +572,7 @@ def report_cascade(k: int, crowd: list[Phase], lone: list[Phase], sizes: dict[st
         "  crowd (median): failed "
         + ", ".join(f"{p} {v:.1f}%" for p, v in crowd_fail.items())
         + "; pools full "
-        + ", ".join(f"{p} {v:.1f}% of samples" for p, v in crowd_pool.items())
+        + ", ".join(f"{p} {v:.1f}% of the time" for p, v in crowd_pool.items())
     )
     every = len(crowd_ok) == len(crowd_all)
     target(f"cascade runs finished (K={k})", every, f"{len(crowd_ok)} of {len(crowd_all)}", "all")
