@@ -467,21 +467,16 @@ async def _run_compensation(
 
 # What the page shows between events: how many instances are in each state, read from Redis.
 
-_last_counts: dict[str, dict[str, int]] = {}
-
 
 async def sample_saga_states(engine: Engine, ctx: RunContext) -> None:
     """Emit `saga.states` {counts} when the number of instances in some state changed since the last sample."""
     if not has_sagas(ctx.topology):
         return
     raw = await ctx.state.redis.hgetall(ctx.state.key("saga-states"))
-    counts = {state: int(raw.get(state, 0)) for state in STATES}
-    if _last_counts.get(ctx.run_id) == counts:
-        return
-    if len(_last_counts) > 1000:
-        _last_counts.clear()
-    _last_counts[ctx.run_id] = counts
-    ctx.emit("saga.states", counts=counts)
+    figures = {"counts": {state: int(raw.get(state, 0)) for state in STATES}}
+    if ctx.sampled.get("saga.states") != figures:
+        ctx.sampled["saga.states"] = figures
+        ctx.emit("saga.states", **figures)
 
 
 SAMPLERS.append(sample_saga_states)
