@@ -12,7 +12,8 @@ lone learner (1, N, 1, N ...) so the baseline is measured beside it. Printed per
   events emitted after the socket said hello (earlier ones are catch-up, not delivery);
 - every checkout accounted: requests + unfinished == request.created events seen;
 - CPU ms per completed checkout of the worker processes + Redis (utime+stime from /proc), daphne separately,
-  against a floor: 5 empty Celery task round trips (`lab.noop` chains) measured on the same stack.
+  against a floor: 5 empty Celery task round trips (`lab.noop` chains) measured on the same stack, before the
+  phases of each N and after each of its crowd phases (the mean of those; the machine's speed drifts).
 Then the cascade: --cascade K learners on `slow-inventory` at its default rate against a lone run: failure rates
 per path and pool exhaustion (share of pool samples at the pool's size) within 5 points, no fidelity warning.
 
@@ -424,8 +425,21 @@ def checkout_p50(watch: Watch) -> float | None:
     return (((watch.summary or {}).get("by_mode") or {}).get("hybrid") or {}).get("latency_ms", {}).get("p50")
 
 
-def report_checkout(n: int, crowd: list[Phase], lone: list[Phase], floor: Floor, idle: Idle) -> None:
+def report_checkout(n: int, crowd: list[Phase], lone: list[Phase], floors: list[Floor], idle: Idle) -> None:
+    """`floors`: measured before and after the crowd phases; they are judged against the mean of them, as the
+    machine's speed drifts over minutes (a quarter within hours has been seen) and a floor taken once at the start
+    may be minutes away from the phase it is compared with."""
     print(f"\n-- {n} concurrent learner{'s' if n > 1 else ''} (checkout hybrid-baseline), {len(crowd)} repeat(s)")
+    floor = Floor(
+        statistics.fmean(f.gross_ms for f in floors),
+        statistics.fmean(f.net_ms for f in floors),
+        statistics.fmean(f.trips_per_s for f in floors),
+        any(f.restarted for f in floors),
+    )
+    print(
+        f"  floor beside these phases: {', '.join(f'{f.net_ms:.3f}' for f in floors)} ms per empty task round trip "
+        f"(mean {floor.net_ms:.3f})" + ("  ! a process restarted meanwhile" if floor.restarted else "")
+    )
     for phase in crowd + lone:
         for error in phase.errors[:3]:
             print(f"  ! {phase.learners}-learner phase: {error}")
@@ -657,12 +671,15 @@ def main(argv: list[str] | None = None) -> int:
             durations = {e["slug"]: e for e in experiments}
             for n in counts:
                 crowd, lone = [], []
+                floors = [floor]  # measured just before this N's phases, then after each of its crowd phases
                 timeout = (args.duration or 60) + 180
                 for _ in range(max(1, args.repeats)):
                     if n != 1:
                         lone.append(run_phase(stack, 1, checkout, timeout))
                     crowd.append(run_phase(stack, n, checkout, timeout))
-                report_checkout(n, crowd, lone, floor, idle)
+                    floors.append(measure_floor(stack, args.floor_trips, idle))
+                floor = floors[-1]
+                report_checkout(n, crowd, lone, floors, idle)
             if args.cascade:
                 services = durations["cascade"]["topology"]["services"]
                 sizes = {

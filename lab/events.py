@@ -18,12 +18,31 @@ from comms_lab.redis_client import redis_client, rkey
 # Atomically number a batch and append it: stream ids are "0-<seq>", so order and gaplessness come from Redis.
 # KEYS[3] counts every event logged by every run, for /metrics (comms_lab/metrics.py).
 # ARGV: the log's TTL, a floor (the highest seq this writer already handed out for the run, 0 if it knows none),
-# how much to add to KEYS[4] once the batch is logged (the engine settles a run's outstanding work with the events
-# that show it done, in the same round trip; 0 and no KEYS[4] for none), then the events. A counter below the floor
+# how much to add to KEYS[5] once the batch is logged (the engine settles a run's outstanding work with the events
+# that show it done, in the same round trip; 0 and no KEYS[5] for none), then the events. A counter below the floor
 # means Redis lost the run's last events (a restart losing its last second, or the keys vanished): numbering resumes
 # above the floor, so no seq a page holds is ever reused, and the script returns where the counter was so the
 # writer can end the run (lab/engine/sink.py). Else it returns -1.
+# An event may be one of several: "?<outcome>" then each alternative on a line of its own (compact JSON has no line
+# breaks). A command that ran before the script in the same transaction chose it: it left the alternative's index
+# (0-based) in the run's outcomes hash KEYS[4] under <outcome>, which the script takes out.
 APPEND_SCRIPT = """
+local n = #ARGV - 4
+local payloads, chosen = {}, {}
+for i = 1, n do
+  local payload = ARGV[i + 4]
+  if string.sub(payload, 1, 1) == '?' then
+    local lines = {}
+    for line in string.gmatch(payload, '[^\\n]+') do table.insert(lines, line) end
+    local outcome = string.sub(lines[1], 2)
+    local pick = redis.call('HGET', KEYS[4], outcome)
+    if not pick then return redis.error_reply('no outcome ' .. outcome .. ' to choose an event by') end
+    payload = lines[tonumber(pick) + 2]
+    table.insert(chosen, outcome)
+  end
+  payloads[i] = payload
+end
+if #chosen > 0 then redis.call('HDEL', KEYS[4], unpack(chosen)) end
 local floor = tonumber(ARGV[2])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local rewound = -1
@@ -31,19 +50,17 @@ if current < floor then
   rewound = current
   redis.call('SET', KEYS[1], floor)
 end
-local n = #ARGV - 4
 local last = redis.call('INCRBY', KEYS[1], n)
 local first = last - n + 1
 local numbered = {}
 for i = 1, n do
-  local payload = ARGV[i + 4]
-  redis.call('XADD', KEYS[2], '0-' .. (first + i - 1), 'e', payload)
-  numbered[i] = '{"seq":' .. (first + i - 1) .. ',' .. string.sub(payload, 2)
+  redis.call('XADD', KEYS[2], '0-' .. (first + i - 1), 'e', payloads[i])
+  numbered[i] = '{"seq":' .. (first + i - 1) .. ',' .. string.sub(payloads[i], 2)
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('INCRBY', KEYS[3], n)
-if tonumber(ARGV[3]) ~= 0 then redis.call('INCRBY', KEYS[4], ARGV[3]) end
+if tonumber(ARGV[3]) ~= 0 then redis.call('INCRBY', KEYS[5], ARGV[3]) end
 redis.call('PUBLISH', ARGV[4], '{"type":"run.events","events":[' .. table.concat(numbered, ',') .. ']}')
 return {first, rewound}
 """
@@ -62,8 +79,15 @@ def live_channel(run_id: str) -> str:
 
 
 def append_keys(run_id: str) -> list[str]:
-    """The keys APPEND_SCRIPT writes for a run: its seq counter, its log, and the global event counter."""
-    return [rkey("run", run_id, "seq"), rkey("run", run_id, "events"), events_logged_key()]
+    """The keys APPEND_SCRIPT writes for a run: its seq counter, its log, the global event counter, and the outcomes
+    its chosen events are picked by."""
+    return [rkey("run", run_id, "seq"), rkey("run", run_id, "events"), events_logged_key(), outcomes_key(run_id)]
+
+
+def outcomes_key(run_id: str) -> str:
+    """A run's outcomes hash: a command committed with a batch of events records here which of an event's
+    alternatives to log (APPEND_SCRIPT)."""
+    return rkey("run", run_id, "outcomes")
 
 
 def events_logged_key() -> str:

@@ -19,20 +19,29 @@ from typing import TYPE_CHECKING, Any
 
 from lab.engine.loop import ENGINE_ID
 from lab.engine.state import WORKING_TTL_S
+from lab.events import outcomes_key
 
 # Claim a key unless it was claimed less than ARGV[2] run seconds ago (0: ever); ARGV[1] is the run's time now. The
 # claim is '<time>|<engine>': the engine ARGV[4] that claimed it, so a claim whose engine died can be given back.
-# 0: not claimed (a duplicate). With KEYS[2], a claim also adds message ARGV[5] to that processed set: 2 when it was
-# not there yet, 1 when it was; without, 1.
+# Returns 0 when not claimed (a duplicate); else, with a message ARGV[5] to add to processed set KEYS[2], 2 when it
+# was not there yet and 1 when it was; without ('' ), 1. With ARGV[6], the answer is also left in outcomes hash
+# KEYS[3] under that name, for an event logged in the same transaction to be chosen by (lab/events.py).
 CLAIM = """
+local answer = 1
 local held = redis.call('GET', KEYS[1])
 if held then
   local at = tonumber(string.match(held, '^[^|]+'))
-  if tonumber(ARGV[2]) <= 0 or tonumber(ARGV[1]) - at < tonumber(ARGV[2]) then return 0 end
+  if tonumber(ARGV[2]) <= 0 or tonumber(ARGV[1]) - at < tonumber(ARGV[2]) then answer = 0 end
 end
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'EX', ARGV[3])
-if KEYS[2] then return 1 + redis.call('SADD', KEYS[2], ARGV[5]) end
-return 1
+if answer == 1 then
+  redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[4], 'EX', ARGV[3])
+  if ARGV[5] ~= '' then answer = 1 + redis.call('SADD', KEYS[2], ARGV[5]) end
+end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[6], answer)
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+end
+return answer
 """
 # Delete the claim if engine ARGV[1] made it.
 FORGET = """
@@ -71,11 +80,25 @@ async def claim(
     """Record `key` in the consumer's dedup store: (False, None) when it is there and not expired (a duplicate).
     `processing`: a message id to record as processed by the consumer once claimed (EngineState.mark_processed, in
     the same round trip); the second value then says whether it was the first time, else it is None."""
-    ttl_s = float(ctx.params.get(f"{link.idempotency}.ttl_ms", 0.0) or 0.0) / 1000
-    keys = [_store_key(ctx, consumer, key), *([ctx.state.processed_key(consumer)] if processing else [])]
-    args: list[str | float] = [ctx.now(), ttl_s, WORKING_TTL_S, ENGINE_ID, *([processing] if processing else [])]
-    claimed = int(await ctx.state.redis.register_script(CLAIM)(keys=keys, args=args))
+    script = ctx.state.redis.register_script(CLAIM)
+    claimed = int(await script(keys=_claim_keys(ctx, consumer, key), args=_claim_args(ctx, link, processing or "", "")))
     return claimed > 0, (claimed == 2 if claimed and processing else None)
+
+
+def claiming(ctx: RunContext, pipe: Any, link: Link, consumer: str, key: str, *, processing: str, outcome: str) -> None:
+    """Queue on `pipe` (a transaction about to log events) the claim `claim` makes, marking `processing` as processed
+    once claimed: its answer (0 a duplicate, 1 claimed but processed before, 2 the first time) picks the event
+    logged under `outcome` (RunContext.emit_one_of)."""
+    pipe.eval(CLAIM, 3, *_claim_keys(ctx, consumer, key), *_claim_args(ctx, link, processing, outcome))
+
+
+def _claim_keys(ctx: RunContext, consumer: str, key: str) -> list[str]:
+    return [_store_key(ctx, consumer, key), ctx.state.processed_key(consumer), outcomes_key(ctx.run_id)]
+
+
+def _claim_args(ctx: RunContext, link: Link, processing: str, outcome: str) -> list[str | float]:
+    ttl_s = float(ctx.params.get(f"{link.idempotency}.ttl_ms", 0.0) or 0.0) / 1000
+    return [ctx.now(), ttl_s, WORKING_TTL_S, ENGINE_ID, processing, outcome]
 
 
 async def release(ctx: RunContext, consumer: str, key: str) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import functools
 import heapq
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -160,10 +161,9 @@ async def _play(
                     await _send_request(engine, ctx, *payload)
             if played:  # the cursor passes its requests in one transaction with the logging of their request.created
                 ctx.sink.commit_with_log(run_id, functools.partial(_pass_cursor, ctx, played))
-                await ctx.flush()
             if now >= next_sample:
                 interrupted, stop = await check_in_and_sample(engine, ctx)
-                next_sample = now + SAMPLE_EVERY_S
+                next_sample = next_beat(time.time()) - ctx.started_at
                 if interrupted:
                     status, reason, load_seconds = "interrupted", interrupted, now
                     break
@@ -200,16 +200,27 @@ def lease_key(run_id: str) -> str:
     return rkey("run", run_id, "driver")
 
 
+def next_beat(now: float) -> float:
+    """The epoch second of the next sample after `now`: on a beat of SAMPLE_EVERY_S shared by every run, so the runs
+    a process drives wake together and check in with one round trip between them (Engine.together)."""
+    return (math.floor(now / SAMPLE_EVERY_S) + 1) * SAMPLE_EVERY_S
+
+
 async def check_in_and_sample(engine: Engine, ctx: RunContext) -> tuple[str | None, bool]:
     """Renew the driver's lease, read why the run was interrupted (if it was) and whether its learner asked it to
-    stop, and take a sample, in one round trip. Raises LeaseLost when another worker took the run over while this
-    one stalled: it drives from here."""
-    pipe = engine.redis.pipeline(transaction=False)
-    pipe.eval(RENEW, 1, lease_key(ctx.run_id), ENGINE_ID, LEASE_TTL_S)
-    pipe.get(ctx.state.key("interrupted"))
-    pipe.exists(ctx.state.key("stop"))
-    read = _snapshot_on(pipe, ctx)
-    renewed, interrupted, stop, *seen = await pipe.execute()
+    stop, and take a sample, in one round trip shared with the other runs checking in at that moment. Raises
+    LeaseLost when another worker took the run over while this one stalled: it drives from here."""
+    read: Callable[[list[Any]], Snapshot] | None = None
+
+    def add(pipe: Any) -> None:
+        nonlocal read
+        pipe.eval(RENEW, 1, lease_key(ctx.run_id), ENGINE_ID, LEASE_TTL_S)
+        pipe.get(ctx.state.key("interrupted"))
+        pipe.exists(ctx.state.key("stop"))
+        read = _snapshot_on(pipe, ctx)
+
+    renewed, interrupted, stop, *seen = await engine.together.execute(add)
+    assert read is not None
     if not renewed:
         raise LeaseLost(ctx.run_id)
     await _emit_sample(ctx, engine, read(seen))
@@ -260,7 +271,8 @@ async def _emit_sample(ctx: RunContext, engine: Engine | None, seen: Snapshot, *
     """Queue depths and pool figures go out when they changed since the last sample, and whole once a second (then
     with the fidelity figures, and always when `whole`): a run whose queues stay put costs no event, log entry or
     live frame for them three samples in four, and the page draws samples as steps that hold until the next."""
-    whole = whole or int(ctx.now() / SAMPLE_EVERY_S) % WHOLE_EVERY_SAMPLES == 0
+    whole = whole or ctx.samples % WHOLE_EVERY_SAMPLES == 0
+    ctx.samples += 1
     if seen.depths:
         _emit_if_changed(ctx, "queue.depth", {"depths": seen.depths, "dlq": seen.dead_letters}, whole)
     if seen.pools or seen.breakers:

@@ -26,6 +26,7 @@ from lab.engine.loop import ENGINE_ID
 from lab.engine.sink import EventSink
 from lab.engine.state import EngineState, Handing, hold_all
 from lab.engine.subscriptions import poll_wait_s, receiving
+from lab.engine.together import SharedPipeline
 from lab.model.failures import CONNECT_REFUSED_MS, CallFault, FailureSpec, decide
 from lab.model.policies import BreakerConfig, RetryPolicy
 from lab.model.topology import Link, RequestClass, Service, Step, Topology, parse_topology
@@ -110,12 +111,18 @@ class RunContext:
     late_s: float = 0.0  # their ratio is the run's scheduling lag, its fidelity measured rather than assumed
     reported_at: float = 0.0
     sampled: dict[str, dict[str, Any]] = field(default_factory=dict)  # the last sample of each kind sent, by kind
+    samples: int = 0  # taken by this process
 
     def now(self) -> float:
         return round(self.clock.time() - self.started_at, 3)
 
     def emit(self, event_type: str, /, **fields: Any) -> None:
         self.sink.emit(self.run_id, {"type": event_type, "t": self.now(), **fields})
+
+    def emit_one_of(self, outcome: str, /, *events: tuple[str, dict[str, Any]]) -> None:
+        """Log one of `events`, picked by a command committed with it (EventSink.emit_one_of)."""
+        now = self.now()
+        self.sink.emit_one_of(self.run_id, outcome, [{"type": kind, "t": now, **fields} for kind, fields in events])
 
     async def flush(self) -> None:
         if self.planned_s and time.monotonic() - self.reported_at >= FIDELITY_REPORT_S:
@@ -291,6 +298,7 @@ class Engine:
         self.redis = redis
         self.clock = clock or RealClock()
         self.sink = EventSink(redis, self.clock)
+        self.together = SharedPipeline(redis)
         self.sink.on_lost_events = self._stop_for_lost_events
         self.deliver = deliver
         self.requeue = requeue
@@ -764,6 +772,10 @@ class Engine:
             else self._poison(ctx, queue, env) or (f"{consumer.id} failed" if fault.error else None)
         )
         steps = self._handler_steps(consumer, env)
+        if key is not None and not error and not steps and fault.crash != "before_ack":
+            # Nothing left that could fail: the claim rides on the acknowledgement's transaction and picks the event.
+            self._processed_once_claimed(ctx, link, consumer.id, key, queue, env, duration, fault.crash, acks)
+            return True
         first_time: bool | None = None
         if key is not None:
             # With nothing left that could fail, the claim also records the message as processed (one round trip).
@@ -802,6 +814,36 @@ class Engine:
         outcome = "lost" if fault.crash == "after_ack" and acks is None else "ok"
         ctx.emit("message.processed", outcome=outcome, duration_ms=duration, duplicate=not first_time, **env)
         return True
+
+    @staticmethod
+    def _processed_once_claimed(
+        ctx: RunContext,
+        link: Link,
+        consumer: str,
+        key: str,
+        queue: str,
+        env: dict[str, Any],
+        duration: float,
+        crash: str,
+        acks: str | None,
+    ) -> None:
+        """An idempotent consumer's work is done: its claim of the message's key is committed with the logging of
+        what it did (and so with the acknowledgement that follows), and the claim's answer picks what that was:
+        skipped as a duplicate, or processed (a duplicate delivery when the message was processed before)."""
+        outcome = "lost" if crash == "after_ack" and acks is None else "ok"
+        answer = f"{queue}:{env.get('consumer', 1)}:{env['message_id']}"
+        ctx.emit_one_of(
+            answer,
+            ("message.processed", {"outcome": "duplicate_skipped", "duration_ms": duration, **env}),
+            ("message.processed", {"outcome": outcome, "duration_ms": duration, "duplicate": True, **env}),
+            ("message.processed", {"outcome": outcome, "duration_ms": duration, "duplicate": False, **env}),
+        )
+        ctx.sink.commit_with_log(
+            ctx.run_id,
+            lambda pipe: delivery.claiming(
+                ctx, pipe, link, consumer, key, processing=env["message_id"], outcome=answer
+            ),
+        )
 
     @staticmethod
     async def acknowledge(ctx: RunContext, queue: str, consumer: int) -> bool:

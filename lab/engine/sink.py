@@ -1,5 +1,5 @@
-"""Events from the engine loop: buffered per run for a few milliseconds, then numbered, logged and published to the
-run's Channels group in one script call (lab/events.py's APPEND_SCRIPT)."""
+"""Events from the engine loop: buffered for a few milliseconds, then numbered, logged and published to each run's
+Channels group by lab/events.py's APPEND_SCRIPT, every run with something pending in one round trip."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -27,30 +28,40 @@ class Committed:
     def __init__(self) -> None:
         self.results: list[Any] = []
 
-    @staticmethod
-    def fill(spans: list[tuple[Committed, int, int]], results: list[Any]) -> None:
-        for committed, start, end in spans:
-            committed.results = results[start:end]
+
+@dataclass(frozen=True)
+class _OneOf:
+    """An event to be picked from `events` by the index a command committed with it leaves under `outcome`."""
+
+    outcome: str
+    events: list[dict[str, Any]]
+
+
+@dataclass
+class _Batch:
+    """What one run has waiting to be logged: events, a counter to settle, and commands to commit with them."""
+
+    events: list[dict[str, Any] | _OneOf] = field(default_factory=list)
+    counter: str = ""
+    delta: int = 0
+    atomic: list[tuple[Callable[[Any], Any], Committed]] = field(default_factory=list)
 
 
 class EventSink:
     """Owned by one event loop. `emit` never waits; `flush` waits until everything emitted so far is logged.
 
-    The batching wait and the flush that follows are engine work on the engine's clock, so a virtual clock in the
-    tests knows about them and never jumps past a batch that is still being logged.
+    One flush carries every run's pending batch in one round trip (a process runs many runs at once, and a round
+    trip costs more than the events in it), one at a time, so a run's batches reach Redis in the order they were
+    emitted. The batching wait and the flush that follows are engine work on the engine's clock, so a virtual clock
+    in the tests knows about them and never jumps past a batch that is still being logged.
     """
 
     def __init__(self, redis: aioredis.Redis, clock: Clock | None = None) -> None:
         self.redis = redis
         self.clock = clock or RealClock()
-        self.script = redis.register_script(APPEND_SCRIPT)
-        self.pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.scheduled: dict[str, asyncio.Task[None]] = {}
-        self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        # Per run: a counter to move once everything emitted so far is logged, and by how much (net).
-        self.settling: dict[str, tuple[str, int]] = {}
-        # Commands that go into one transaction with the append of the events pending now (commit_with_log).
-        self.atomic: dict[str, list[tuple[Callable[[Any], Any], Committed]]] = defaultdict(list)
+        self.pending: dict[str, _Batch] = defaultdict(_Batch)
+        self.scheduled: asyncio.Task[None] | None = None
+        self.lock = asyncio.Lock()
         # The highest seq logged per run: if Redis ever numbers below it, it lost the run's last events.
         self.logged_up_to: dict[str, int] = {}
         self.on_lost_events: Callable[[str, int, int], Awaitable[Any]] | None = None
@@ -60,15 +71,25 @@ class EventSink:
 
     def emit(self, run_id: str, event: dict[str, Any]) -> None:
         event["emitted_at"] = round(time.time(), 4)
-        self.pending[run_id].append(event)
-        self._schedule(run_id)
+        self.pending[run_id].events.append(event)
+        self._schedule()
+
+    def emit_one_of(self, run_id: str, outcome: str, events: list[dict[str, Any]]) -> None:
+        """Log one of `events`: the one whose index a command given to `commit_with_log` with it records in the run's
+        outcomes hash under `outcome` (lab/events.py's outcomes_key), in the same transaction. Call the two with no
+        await between, so they leave in the same flush."""
+        stamp = round(time.time(), 4)
+        for event in events:
+            event["emitted_at"] = stamp
+        self.pending[run_id].events.append(_OneOf(outcome, events))
+        self._schedule()
 
     def settle(self, run_id: str, counter: str, delta: int) -> None:
         """Add `delta` to the Redis counter `counter` once everything emitted so far for the run is logged: with the
         next batch, in the script that appends it (one counter per run)."""
-        _, pending = self.settling.get(run_id, (counter, 0))
-        self.settling[run_id] = (counter, pending + delta)
-        self._schedule(run_id)
+        batch = self.pending[run_id]
+        batch.counter, batch.delta = counter, batch.delta + delta
+        self._schedule()
 
     def commit_with_log(self, run_id: str, add: Callable[[Any], Any]) -> Committed:
         """`add(pipeline)` queues Redis commands that run in one transaction with the logging of every event emitted
@@ -76,62 +97,64 @@ class EventSink:
         dies then leaves both done or neither, never a logged outcome without, say, its acknowledgement. What those
         commands returned is in the result's `results` once the transaction ran (after the next flush)."""
         committed = Committed()
-        self.atomic[run_id].append((add, committed))
-        self._schedule(run_id)
+        self.pending[run_id].atomic.append((add, committed))
+        self._schedule()
         return committed
 
-    def _schedule(self, run_id: str) -> None:
-        if run_id not in self.scheduled:
-            self.scheduled[run_id] = self.clock.spawn(self._flush_soon(run_id))
+    def _schedule(self) -> None:
+        if self.scheduled is None:
+            self.scheduled = self.clock.spawn(self._flush_soon())
 
-    async def _flush_soon(self, run_id: str) -> None:
+    async def _flush_soon(self) -> None:
         await self.clock.sleep(FLUSH_AFTER_S)
-        self.scheduled.pop(run_id, None)
-        await self.flush(run_id)
+        self.scheduled = None
+        await self.flush()
 
-    def _transaction(
-        self, atomic: list[tuple[Callable[[Any], Any], Committed]]
-    ) -> tuple[Any, list[tuple[Committed, int, int]]]:
-        """A transaction holding what `commit_with_log` asked for (None when nothing), and where each part's commands
-        sit in it."""
-        if not atomic:
-            return None, []
-        pipe = self.redis.pipeline(transaction=True)
-        spans = []
-        for add, committed in atomic:
-            start = len(pipe)
-            add(pipe)
-            spans.append((committed, start, len(pipe)))
-        return pipe, spans
-
-    async def flush(self, run_id: str) -> None:
-        async with self.locks[run_id]:
-            events = self.pending.pop(run_id, [])
-            counter, delta = self.settling.pop(run_id, ("", 0))
-            atomic = self.atomic.pop(run_id, [])
-            pipe, spans = self._transaction(atomic)
-            if not events:
-                if pipe is not None:
-                    if delta:
-                        pipe.incrby(counter, delta)
-                    Committed.fill(spans, await pipe.execute())
-                elif delta:
-                    await self.redis.incrby(counter, delta)
+    async def flush(self, run_id: str | None = None) -> None:
+        """Log everything emitted so far, `run_id`'s included (every run's: the argument only says whose the caller
+        waits for)."""
+        async with self.lock:
+            batches, self.pending = self.pending, defaultdict(_Batch)
+            if not batches:
                 return
-            payloads = [json.dumps(e, separators=(",", ":")) for e in events]
-            floor = self.logged_up_to.get(run_id, 0)
-            keys = [*append_keys(run_id), *([counter] if delta else [])]
-            args: list[str | int] = [int(settings.LAB_EVENT_LOG_TTL_S), floor, delta, live_channel(run_id), *payloads]
-            if pipe is not None:
-                # EVAL with the script's text, not the Script helper: in a pipeline the helper costs a SCRIPT EXISTS
-                # round trip per execute, and EVALSHA could fail inside the transaction after the other commands ran.
+            atomic = any(batch.atomic for batch in batches.values())
+            # EVAL with the script's text, not the Script helper: in a pipeline the helper costs a SCRIPT EXISTS round
+            # trip per execute, and EVALSHA could fail inside a transaction after the other commands ran.
+            pipe = self.redis.pipeline(transaction=atomic)
+            spans: list[tuple[Committed, int, int]] = []  # where each commit's replies will be
+            appends: list[tuple[str, int, int, int]] = []  # (run, floor, events, where its append's reply is)
+            for run, batch in batches.items():
+                for add, committed in batch.atomic:
+                    start = len(pipe)
+                    add(pipe)
+                    spans.append((committed, start, len(pipe)))
+                if not batch.events:
+                    if batch.delta:
+                        pipe.incrby(batch.counter, batch.delta)
+                    continue
+                floor = self.logged_up_to.get(run, 0)
+                keys = [*append_keys(run), *([batch.counter] if batch.delta else [])]
+                args: list[str | int] = [int(settings.LAB_EVENT_LOG_TTL_S), floor, batch.delta, live_channel(run)]
+                args += [_payload(event) for event in batch.events]
+                appends.append((run, floor, len(batch.events), len(pipe)))
                 pipe.eval(APPEND_SCRIPT, len(keys), *keys, *args)
-                results = await pipe.execute()
-                Committed.fill(spans, results)
-                first, rewound = results[-1]
-            else:
-                first, rewound = await self.script(keys=keys, args=args)
-            self.logged_up_to[run_id] = first + len(events) - 1
-        if rewound >= 0 and self.on_lost_events is not None:
-            log.warning("run %s: Redis lost events %d..%d; numbering resumes after them", run_id, rewound + 1, floor)
-            await self.on_lost_events(run_id, rewound + 1, floor)
+            results = await pipe.execute()
+            for committed, start, end in spans:
+                committed.results = results[start:end]
+            lost: list[tuple[str, int, int]] = []
+            for run, floor, count, at in appends:
+                first, rewound = results[at]
+                self.logged_up_to[run] = first + count - 1
+                if rewound >= 0:
+                    lost.append((run, rewound + 1, floor))
+        for run, first, last in lost:
+            log.warning("run %s: Redis lost events %d..%d; numbering resumes after them", run, first, last)
+            if self.on_lost_events is not None:
+                await self.on_lost_events(run, first, last)
+
+
+def _payload(event: dict[str, Any] | _OneOf) -> str:
+    """An event as APPEND_SCRIPT takes it: compact JSON, or its alternatives under the outcome that picks one."""
+    if isinstance(event, _OneOf):
+        return "\n".join(["?" + event.outcome, *(_payload(e) for e in event.events)])
+    return json.dumps(event, separators=(",", ":"))
