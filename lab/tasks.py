@@ -12,11 +12,10 @@ import asyncio
 import functools
 from typing import Any
 
-import redis.asyncio as aioredis
 from celery import shared_task
 from celery.signals import worker_ready
-from django.conf import settings
 
+from comms_lab.redis_client import async_redis_client
 from lab.engine.driver import drive
 from lab.engine.interpreter import Engine
 from lab.engine.loop import engine as engine_loop
@@ -25,7 +24,7 @@ from lab.engine.watchdog import watch
 
 @functools.cache
 def _engine() -> Engine:
-    redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True, health_check_interval=30)
+    redis = async_redis_client(health_check_interval=30)
     engine = Engine(redis, deliver=_deliver, requeue=_requeue)
     engine_loop().submit(watch(engine))
     engine_loop().submit(engine.follow_live_changes())

@@ -12,9 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import redis.asyncio as aioredis
-from django.conf import settings
-
+from comms_lab.redis_client import async_redis_client
 from lab.engine.clock import VirtualClock
 from lab.engine.interpreter import Engine, RunContext
 from lab.engine.state import EngineState
@@ -29,7 +27,7 @@ from lab.runstate import RunState
 class VirtualLab:
     def __init__(self, document: dict[str, Any], *, task_budget: int = 100_000, **config: Any) -> None:
         self.clock = VirtualClock()
-        self.redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        self.redis = async_redis_client()
         self.engine = Engine(self.redis, deliver=self._deliver, requeue=self._requeue, clock=self.clock)
         self.experiment = Experiment(parse_topology(document, source="test document"))
         schema = self.experiment.schema

@@ -17,26 +17,35 @@ Document (a consumer's steps, or its `on` steps for each listed event):
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from lab.engine.interpreter import Engine, RunContext, step_handler
 from lab.engine.state import WORKING_TTL_S
+from lab.events import outcomes_key
 from lab.model.topology import Service, Step
 
-# Record one arrival: returns {outcome, events so far}; outcome is added, complete, duplicate or late.
+# Record one arrival: returns {outcome, events so far}; outcome is added, complete, duplicate or late. Which of the
+# arrival events `aggregate` prepared to log it is (0 duplicate, 1 late, 1 + events so far for added and complete) is
+# left in the run's outcomes hash KEYS[2] under ARGV[5], for the event to be logged in the same transaction.
 ARRIVE = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'duplicate', '0'} end
+local function answer(outcome, have, pick)
+  redis.call('HSET', KEYS[2], ARGV[5], pick)
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  return {outcome, tostring(have)}
+end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return answer('duplicate', 0, 0) end
 local state = redis.call('HGET', KEYS[1], '_state')
-if state == 'done' or state == 'timed_out' then return {'late', '0'} end
+if state == 'done' or state == 'timed_out' then return answer('late', 0, 1) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local have = redis.call('HLEN', KEYS[1]) - (state and 1 or 0)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 if have >= tonumber(ARGV[3]) then
   redis.call('HSET', KEYS[1], '_state', 'done')
-  return {'complete', tostring(have)}
+  return answer('complete', have, 1 + have)
 end
 if not state then redis.call('HSET', KEYS[1], '_state', 'waiting') end
-return {'added', tostring(have)}
+return answer('added', have, 1 + have)
 """
 # Give up on a key still waiting: returns the events that did arrive, or nothing when it completed meanwhile.
 EXPIRE = """
@@ -71,9 +80,24 @@ async def aggregate(engine: Engine, ctx: RunContext, service: Service, step: Ste
         ctx.emit("aggregate.arrived", outcome="not_listed", have=0, **tag)
         return None
     state_key = ctx.state.key("agg", name, key)
-    script = ctx.state.redis.register_script(ARRIVE)
-    outcome, have = await script(keys=[state_key], args=[event, env.get("message_id", ""), len(events), WORKING_TTL_S])
-    ctx.emit("aggregate.arrived", outcome=outcome, have=int(have), **tag)
+    # The arrival is logged in the transaction that records it, so the log never shows it after an arrival that
+    # counted it (another worker's completing one, whose events that worker flushes on its own).
+    picked_by = f"agg:{uuid.uuid4().hex}"
+    ctx.emit_one_of(
+        picked_by,
+        ("aggregate.arrived", {"outcome": "duplicate", "have": 0, **tag}),
+        ("aggregate.arrived", {"outcome": "late", "have": 0, **tag}),
+        *(
+            ("aggregate.arrived", {"outcome": "complete" if have == len(events) else "added", "have": have, **tag})
+            for have in range(1, len(events) + 1)
+        ),
+    )
+    args = [event, env.get("message_id", ""), len(events), WORKING_TTL_S, picked_by]
+    arrival = ctx.sink.commit_with_log(
+        ctx.run_id, lambda pipe: pipe.eval(ARRIVE, 2, state_key, outcomes_key(ctx.run_id), *args)
+    )
+    await ctx.flush()
+    outcome, have = arrival.results[0]
     timeout_ms = float(step.options.get("timeout_ms") or 0)
     if outcome == "added" and int(have) == 1 and timeout_ms > 0:
         await ctx.state.add_outstanding(1)  # the timer is work the run must wait for
