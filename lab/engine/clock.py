@@ -8,9 +8,11 @@ import heapq
 import itertools
 import time
 from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lab.engine.loop import spawn
+
+T = TypeVar("T")
 
 # Turns of the event loop every task must stay parked before the virtual clock jumps: a finished task wakes its
 # waiter through a callback one turn later, so one calm turn alone could miss that waiter.
@@ -24,6 +26,8 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None: ...
 
     async def wait(self, task: asyncio.Task[Any], within_s: float) -> bool: ...
+
+    async def until(self, done: asyncio.Future[T]) -> T: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
 
@@ -41,6 +45,10 @@ class RealClock:
         """Wait for `task` at most `within_s` seconds, leaving it running; True when it finished in time."""
         done, _ = await asyncio.wait({task}, timeout=max(0.0, within_s))
         return bool(done)
+
+    async def until(self, done: asyncio.Future[T]) -> T:
+        """Wait for a future some other engine task resolves (a flush carrying this task's commands)."""
+        return await done
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         return spawn(coro)
@@ -72,7 +80,7 @@ class VirtualClock:
         heapq.heappush(self._timers, (self.now + max(0.0, delay), next(self._order), future))
         return future
 
-    async def _park(self, future: asyncio.Future[None]) -> None:
+    async def _park(self, future: asyncio.Future[Any]) -> None:
         if asyncio.current_task() in self._tasks:
             self._waiting += 1
             future.add_done_callback(self._woken)
@@ -96,6 +104,13 @@ class VirtualClock:
         if not task.done():
             await self._park(future)
         return task.done()
+
+    async def until(self, done: asyncio.Future[T]) -> T:
+        """Parked until another engine task resolves `done`: that task must be waiting on the clock meanwhile (the
+        flush that carries this task's commands, behind its batching wait), or the clock cannot go on."""
+        if not done.done():
+            await self._park(done)
+        return done.result()
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)

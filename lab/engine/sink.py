@@ -23,10 +23,25 @@ FLUSH_AFTER_S = 0.01
 
 
 class Committed:
-    """What the commands one `commit_with_log` queued returned, once their transaction ran."""
+    """What the commands one `commit_with_log` queued returned, once their transaction ran: `results` after the flush
+    that carried them, and `landed`, a future of them, to wait for whichever flush does (with the clock's `until`)."""
 
     def __init__(self) -> None:
         self.results: list[Any] = []
+        self.landed: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self.landed.add_done_callback(_retrieved)  # a failure nobody waited for is the flush's to report
+
+    def _done(self, results: list[Any], failed: BaseException | None = None) -> None:
+        self.results = results
+        if failed is not None:
+            self.landed.set_exception(failed)
+        else:
+            self.landed.set_result(results)
+
+
+def _retrieved(future: asyncio.Future[list[Any]]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass(frozen=True)
@@ -138,9 +153,14 @@ class EventSink:
                 args += [_payload(event) for event in batch.events]
                 appends.append((run, floor, len(batch.events), len(pipe)))
                 pipe.eval(APPEND_SCRIPT, len(keys), *keys, *args)
-            results = await pipe.execute()
+            try:
+                results = await pipe.execute()
+            except BaseException as failed:  # those waiting for their commands hear of it too
+                for committed, _, _ in spans:
+                    committed._done([], failed)
+                raise
             for committed, start, end in spans:
-                committed.results = results[start:end]
+                committed._done(results[start:end])
             lost: list[tuple[str, int, int]] = []
             for run, floor, count, at in appends:
                 first, rewound = results[at]

@@ -35,16 +35,18 @@ return 0
 # its consumer through the broker: the unacked ledger (KEYS[6], a field per consumer) holds it from now, claimed
 # by no engine yet and stamped with the time ARGV[9], so a delivery lost with a worker is never lost with it.
 # A publish rides on the same call: the ARGV[10] messages after it are pushed onto the queue first and counted as
-# the run's outstanding work (KEYS[7]). Returns [tasks, consumer, message, consumer, message, ...]: the messages to
-# start now, each with its consumer, after the run's count of broker deliveries (KEYS[8], its task budget's).
+# the run's outstanding work (KEYS[7]). Returns [tasks, waiting, consumer, message, consumer, message, ...]: the
+# messages to start now, each with its consumer, after the run's count of broker deliveries (KEYS[8], its task
+# budget's) and what is left waiting: a string of '1'/'0', the queue's first then each consumer's buffer's, whether
+# messages wait there ('' when nothing moved: held while the consumer is down or its subscriber away).
 DISPATCH = """
 local pushing = tonumber(ARGV[10])
 if pushing > 0 then
   for j = 11, 10 + pushing do redis.call('RPUSH', KEYS[1], ARGV[j]) end
   redis.call('INCRBY', KEYS[7], pushing)
 end
-if redis.call('HGET', KEYS[2], ARGV[5]) == 'true' then return {0} end
-if ARGV[8] ~= '' and redis.call('HGET', KEYS[2], ARGV[8]) == 'false' then return {0} end
+if redis.call('HGET', KEYS[2], ARGV[5]) == 'true' then return {0, ''} end
+if ARGV[8] ~= '' and redis.call('HGET', KEYS[2], ARGV[8]) == 'false' then return {0, ''} end
 local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or ARGV[3])
 local p = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or ARGV[4])
 local prefix, ttl = ARGV[7], ARGV[6]
@@ -95,7 +97,10 @@ for i = 1, n do
 end
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('EXPIRE', KEYS[6], ttl)
-table.insert(out, 1, #out > 0 and redis.call('INCRBY', KEYS[8], #out / 2) or 0)
+local waiting = {redis.call('LLEN', KEYS[1]) > 0 and '1' or '0'}
+for i = 1, n do waiting[i + 1] = redis.call('LLEN', prefix .. i) > 0 and '1' or '0' end
+table.insert(out, 1, table.concat(waiting))
+table.insert(out, 1, #out > 1 and redis.call('INCRBY', KEYS[8], (#out - 1) / 2) or 0)
 return out
 """
 # Deliveries reached their consumers' engine (the last ARGV): of n deliveries, for each ledger KEYS[i] it claims
@@ -148,6 +153,9 @@ class EngineState:
         self.claim_script = redis.register_script(CLAIM_DELIVERIES)
         self.take_back_script = redis.register_script(TAKE_BACK)
         self.live_if_changed_script = redis.register_script(LIVE_IF_CHANGED)
+        # Per queue, what the last hand-out or acknowledgement here saw waiting: {0: on the queue, i: in consumer
+        # i's prefetch buffer}; no entry when this engine cannot tell (see `may_be_waiting`).
+        self.waiting: dict[str, dict[int, bool]] = {}
 
     def key(self, *parts: object) -> str:
         return rkey("run", self.run_id, *parts)
@@ -222,6 +230,7 @@ class EngineState:
 
     # Queues: waiting messages are a real Redis list per queue; taken ones count against the consumers' capacity
     async def enqueue(self, queue: str, message: dict[str, Any], *, front: bool = False) -> None:
+        self.waiting.pop(queue, None)
         payload = json.dumps(message, separators=(",", ":"))
         if front:
             await self.redis.lpush(self.key("q", queue), payload)
@@ -237,10 +246,29 @@ class EngineState:
             # EVAL with the script's text: in a pipeline the Script helper costs a SCRIPT EXISTS round trip
             pipe.eval(DISPATCH, 8, *self._dispatch_keys(hand.queue), *self._dispatch_args(hand))
         taken = []
-        for spent, *pairs in await pipe.execute():
+        for hand, (spent, waiting, *pairs) in zip(handing, await pipe.execute(), strict=True):
             messages = [(int(pairs[i]), json.loads(pairs[i + 1])) for i in range(0, len(pairs), 2)]
             taken.append((messages, int(spent)))
+            self._saw_waiting(hand.queue, waiting)
         return taken
+
+    def _saw_waiting(self, queue: str, waiting: str) -> None:
+        if not waiting:  # nothing moved: what waits there is not known
+            self.waiting.pop(queue, None)
+            return
+        self.waiting[queue] = {i: flag == "1" for i, flag in enumerate(waiting)}
+
+    def may_be_waiting(self, queue: str, consumer: int) -> bool:
+        """Whether a message may wait for `consumer` (1-based) of `queue`, on the queue or in its prefetch buffer, as
+        far as this engine has seen (a guess that errs towards yes: after a put-back, or in doubt). Another worker's
+        publish is not seen here: it can wait for this consumer's acknowledgement until the next flush (10 ms)."""
+        seen = self.waiting.get(queue)
+        return seen is None or seen.get(0, True) or seen.get(consumer, True)
+
+    def anything_waiting(self, queue: str) -> bool:
+        """Whether a message may wait on `queue` or in any of its consumers' buffers, as far as this engine has seen."""
+        seen = self.waiting.get(queue)
+        return seen is None or any(seen.values())
 
     def _dispatch_keys(self, queue: str) -> list[str]:
         return [
@@ -305,10 +333,13 @@ class EngineState:
         pipe.llen(self.key("q", queue))
         pipe.llen(self.key("buf", queue, consumer))
 
-    @staticmethod
-    def still_waiting(acknowledged: list[Any]) -> bool:
-        """From what `acknowledging` returned: whether any message waits for the queue's consumers."""
-        return bool(acknowledged[-1] or acknowledged[-2])
+    def still_waiting(self, queue: str, consumer: int, acknowledged: list[Any]) -> bool:
+        """From what `acknowledging` returned: whether any message waits for the consumer, on the queue or in its
+        prefetch buffer (remembered for `may_be_waiting`)."""
+        on_queue, buffered = bool(acknowledged[-2]), bool(acknowledged[-1])
+        seen = self.waiting.setdefault(queue, {})
+        seen[0], seen[consumer] = on_queue, buffered
+        return on_queue or buffered
 
     async def take_back(self, queue: str, consumer: str, raw: str) -> bool:
         """Remove a ledger entry unless it changed since it was read as `raw`; True when this caller removed it."""
