@@ -172,6 +172,19 @@ async def test_one_consumer_instance_takes_messages_one_at_a_time_in_order() -> 
     assert done == [("r00001-job", 101), ("r00002-job", 201), ("r00003-job", 301)]
 
 
+@pytest.mark.parametrize("published_at_ms", [100, 105])
+async def test_a_message_published_as_the_consumer_finishes_starts_at_once_though_the_ack_rides_a_flush(
+    published_at_ms: int,
+) -> None:
+    lab = VirtualLab(queued())
+    await lab.request("job", 1)  # nothing waits behind it: its acknowledgement rides with the flush 10 ms later
+    await lab.later(published_at_ms / 1000, lambda: lab.request("job", 2))  # as it finishes, or while the ack rides
+    await lab.later(0.25, lambda: lab.request("job", 3))  # the consumer is idle again by then
+    events = await lab.finish()
+    consumed = [(e["correlation_id"], round(e["t"] * 1000)) for e in events if e["type"] == "message.consumed"]
+    assert consumed == [("r00001-job", 0), ("r00002-job", published_at_ms), ("r00003-job", 250)]
+
+
 async def test_a_down_consumer_holds_its_messages_until_it_recovers() -> None:
     lab = VirtualLab(queued(), **{"worker.down": True})
     await lab.request("job")

@@ -81,3 +81,27 @@ async def test_a_claim_reports_the_version_of_each_runs_live_knobs_so_it_doubles
     assert versions[:2] == ["", ""]  # never toggled
     assert versions[2] == versions[3] != ""
     assert (await toggled.live_params_since(None) or ("",))[0] == versions[2]  # the version a refresh would read
+
+
+async def test_a_hand_out_tells_the_engine_what_it_left_waiting_for_each_consumer() -> None:
+    state = new_run()
+    assert state.may_be_waiting("q", 1), "before any hand-out the engine cannot tell, so it assumes a message waits"
+
+    await publish_two(state)  # each of the two consumers took one; nothing is left
+
+    assert not state.may_be_waiting("q", 1) and not state.may_be_waiting("q", 2)
+    third = {"message_id": f"{state.run_id}-3", "n": 3}
+    await state.take([two_idle_consumers("q", [third])])  # both busy: it waits on the queue
+    assert state.may_be_waiting("q", 1) and state.anything_waiting("q")
+
+
+async def test_an_acknowledgement_and_a_put_back_update_what_the_engine_knows_waits() -> None:
+    state = new_run()
+    await publish_two(state)
+    pipe = state.redis.pipeline(transaction=True)
+    state.acknowledging(pipe, "q", 1)
+
+    assert not state.still_waiting("q", 1, await pipe.execute())
+    assert not state.anything_waiting("q")
+    await state.enqueue("q", {"message_id": f"{state.run_id}-back", "n": 1}, front=True)  # a crashed consumer's
+    assert state.may_be_waiting("q", 2), "after a put-back the engine flushes acknowledgements at once again"
