@@ -681,7 +681,7 @@ class Engine:
                 Handing(
                     queue,
                     consumers=(f"{queue}.consumers" if knobs else "", consumer.instances),
-                    prefetch=(f"{queue}.prefetch" if knobs else "", link.prefetch),
+                    prefetch=(f"{queue}.prefetch" if knobs else "", link.prefetch),  # see `prefetch`
                     down_param=f"{consumer.id}.down",
                     subscribed_param=f"{queue}.subscribed" if link.kind == "topic" else "",
                     publishing=publishing,
@@ -700,6 +700,11 @@ class Engine:
                 continue
             for number, message in taken:
                 self.deliver(ctx.run_id, ask.queue, {**message, "consumer": number})
+
+    def prefetch(self, ctx: RunContext, queue: str) -> int:
+        """How many messages each consumer of `queue` may hold, the one in hand included (its live knob, if any)."""
+        link, _ = self.consumer_of(ctx, queue)
+        return int(ctx.params.get(f"{queue}.prefetch", link.prefetch)) if link.consumer_knobs else link.prefetch
 
     async def dispatch_all(self, ctx: RunContext) -> None:
         await self.dispatch_many(ctx, [(queue, []) for queue in ctx.topology.queues()])
@@ -850,8 +855,7 @@ class Engine:
             ),
         )
 
-    @staticmethod
-    async def acknowledge(ctx: RunContext, queue: str, consumer: int) -> bool:
+    async def acknowledge(self, ctx: RunContext, queue: str, consumer: int) -> bool:
         """The consumer is done with the message in its hand: acknowledged in one transaction with the logging of
         what it did (call it right after the last emit), so a worker dying in between never leaves a message both
         logged as handled and redelivered, nor acknowledged with its outcome lost. True when messages wait on the
@@ -861,7 +865,7 @@ class Engine:
         without delay; else it rides with the next flush of the process's events (within 10 ms), which carries
         every run's, one round trip for many instead of one per message."""
         committed = ctx.sink.commit_with_log(ctx.run_id, lambda pipe: ctx.state.acknowledging(pipe, queue, consumer))
-        if ctx.state.may_be_waiting(queue, consumer):
+        if ctx.state.may_be_waiting(queue, consumer, prefetching=self.prefetch(ctx, queue) > 1):
             await ctx.flush()
             return ctx.state.still_waiting(queue, consumer, committed.results)
         ctx.acks_riding[queue] += 1  # until it lands, a hand-out that leaves messages waiting flushes it at once

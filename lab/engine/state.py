@@ -258,12 +258,14 @@ class EngineState:
             return
         self.waiting[queue] = {i: flag == "1" for i, flag in enumerate(waiting)}
 
-    def may_be_waiting(self, queue: str, consumer: int) -> bool:
+    def may_be_waiting(self, queue: str, consumer: int, *, prefetching: bool = True) -> bool:
         """Whether a message may wait for `consumer` (1-based) of `queue`, on the queue or in its prefetch buffer, as
         far as this engine has seen (a guess that errs towards yes: after a put-back, or in doubt). Another worker's
-        publish is not seen here: it can wait for this consumer's acknowledgement until the next flush (10 ms)."""
+        publish is not seen here: it can wait for this consumer's acknowledgement until the next flush (10 ms).
+        `prefetching=False` when consumers take one message at a time: a busy consumer's buffer is then empty unless
+        seen otherwise (filled while they prefetched more)."""
         seen = self.waiting.get(queue)
-        return seen is None or seen.get(0, True) or seen.get(consumer, True)
+        return seen is None or seen.get(0, True) or seen.get(consumer, prefetching)
 
     def anything_waiting(self, queue: str) -> bool:
         """Whether a message may wait on `queue` or in any of its consumers' buffers, as far as this engine has seen."""
