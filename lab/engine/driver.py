@@ -7,6 +7,7 @@ import asyncio
 import functools
 import heapq
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -95,7 +96,11 @@ async def drive(engine: Engine, run_id: str) -> None:
     if claimed is None:
         return  # already closed (abandoned while this message waited); never run it twice
     preset, script = claimed
-    started = time.time()
+    # A run starts on the next beat of SAMPLE_EVERY_S (wall clock), so every run samples at the same moments,
+    # whose check-ins then share one round trip (Engine.together), while each still samples at the same points of
+    # its own load (a crowd's pool figures match a lone run's, sampled at other phases they differ by 10 points).
+    started = next_beat(time.time())
+    await asyncio.sleep(max(0.0, started - time.time()))
     await engine.redis.set(lease_key(run_id), ENGINE_ID, ex=LEASE_TTL_S)
     ctx = await _start(engine, run_id, started)
     ctx.emit("run.started", experiment=ctx.topology.slug, preset=preset, config=_config_only(ctx))
@@ -162,7 +167,7 @@ async def _play(
                 ctx.sink.commit_with_log(run_id, functools.partial(_pass_cursor, ctx, played))
             if now >= next_sample:
                 interrupted, stop = await check_in_and_sample(engine, ctx)
-                next_sample = now + SAMPLE_EVERY_S
+                next_sample = next_beat(now)  # on the run's grid, so a late wake does not shift the beats
                 if interrupted:
                     status, reason, load_seconds = "interrupted", interrupted, now
                     break
@@ -199,12 +204,15 @@ def lease_key(run_id: str) -> str:
     return rkey("run", run_id, "driver")
 
 
+def next_beat(seconds: float) -> float:
+    """The next multiple of SAMPLE_EVERY_S after `seconds`."""
+    return (math.floor(seconds / SAMPLE_EVERY_S) + 1) * SAMPLE_EVERY_S
+
+
 async def check_in_and_sample(engine: Engine, ctx: RunContext) -> tuple[str | None, bool]:
     """Renew the driver's lease, read why the run was interrupted (if it was) and whether its learner asked it to
-    stop, and take a sample, in one round trip, shared with the runs of this process checking in at the same moment
-    (runs started together sample together). Each run samples on its own clock: drivers all woken on one shared beat
-    made the samples of a crowd see its pools systematically emptier than a lone run's (the cascade's pool exhaustion
-    10 points off), so the beat was dropped. Raises
+    stop, and take a sample, in one round trip shared with the runs of this process checking in at the same moment
+    (every run starts on a beat, `drive`, so all sample together). Raises
     LeaseLost when another worker took the run over while this one stalled: it drives from here."""
     read: Callable[[list[Any]], Snapshot] | None = None
 

@@ -1,5 +1,5 @@
 """Round trips shared by the coroutines that ask in the same turn of the engine's loop (lab/engine/together.py), as
-the drivers of runs started together do when they sample."""
+the drivers of a process's runs do when they sample: every run starts on a beat, so all sample at the same moments."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from comms_lab.redis_client import rkey
+from lab.engine.driver import SAMPLE_EVERY_S, next_beat
 from lab.engine.together import SharedPipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
@@ -61,3 +62,10 @@ async def test_a_failing_command_fails_only_its_own_caller() -> None:
 
     assert isinstance(failed, aioredis.ResponseError) and "not an integer" in str(failed)
     assert fine == [1]
+
+
+def test_runs_started_at_different_moments_sample_on_the_same_beats() -> None:
+    beat = 4_000 * SAMPLE_EVERY_S
+    for moments_after in (0.0, 0.001, SAMPLE_EVERY_S / 2, SAMPLE_EVERY_S * 0.999):
+        assert next_beat(beat + moments_after) == beat + SAMPLE_EVERY_S  # a run asked for then starts here
+    assert next_beat(SAMPLE_EVERY_S * 2.01) == SAMPLE_EVERY_S * 3  # a late wake keeps to the run's own grid
