@@ -212,8 +212,8 @@ def next_beat(seconds: float) -> float:
 async def check_in_and_sample(engine: Engine, ctx: RunContext) -> tuple[str | None, bool]:
     """Renew the driver's lease, read why the run was interrupted (if it was) and whether its learner asked it to
     stop, and take a sample, in one round trip shared with the runs of this process checking in at the same moment
-    (every run starts on a beat, `drive`, so all sample together). Raises
-    LeaseLost when another worker took the run over while this one stalled: it drives from here."""
+    (every run starts on a beat, `drive`, so all sample together). Raises LeaseLost when another worker took the run
+    over while this one stalled: it drives from here."""
     read: Callable[[list[Any]], Snapshot] | None = None
 
     def add(pipe: Any) -> None:

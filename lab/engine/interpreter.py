@@ -681,7 +681,7 @@ class Engine:
                 Handing(
                     queue,
                     consumers=(f"{queue}.consumers" if knobs else "", consumer.instances),
-                    prefetch=(f"{queue}.prefetch" if knobs else "", link.prefetch),  # see `prefetch`
+                    prefetch=(f"{queue}.prefetch" if knobs else "", link.prefetch),
                     down_param=f"{consumer.id}.down",
                     subscribed_param=f"{queue}.subscribed" if link.kind == "topic" else "",
                     publishing=publishing,
