@@ -30,6 +30,7 @@ import io
 import json
 import os
 import platform
+import random
 import re
 import resource
 import signal
@@ -312,14 +313,16 @@ class Watch:
         return sum(1 for a, b in zip(self.seqs, self.seqs[1:], strict=False) if b < a)
 
 
-async def learner(base: str, body: dict[str, Any], start: asyncio.Event, timeout_s: float) -> Watch:
-    """One learner: own session, starts a run when told to, watches its socket to `run.finished`."""
+async def learner(base: str, body: dict[str, Any], start: asyncio.Event, after_s: float, timeout_s: float) -> Watch:
+    """One learner: own session, starts a run `after_s` seconds after being told to, watches its socket to
+    `run.finished`."""
     watch = Watch()
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         try:
             await client.get("/lab/")
             headers = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": f"{base}/lab/"}
             await start.wait()
+            await asyncio.sleep(after_s)
             response = await client.post("/lab/api/runs", json=body, headers=headers)
         except (httpx.HTTPError, KeyError) as exc:
             watch.error = f"start: {exc!r}"
@@ -383,10 +386,14 @@ class Phase:
         return sum(int(w.final.get("requests") or 0) for w in self.ok)
 
 
-def run_phase(stack: Stack, n: int, body: dict[str, Any], timeout_s: float) -> Phase:
+def run_phase(stack: Stack, n: int, body: dict[str, Any], timeout_s: float, stagger_s: float = 0.0) -> Phase:
+    """`stagger_s`: each learner starts its run at its own moment within that many seconds (seeded by N), as a class
+    whose members press Start one after another; 0 starts them all at once."""
+    offsets = [random.Random(n * 7919 + i).uniform(0.0, stagger_s) for i in range(n)] if n > 1 else [0.0]
+
     async def together() -> list[Watch]:
         start = asyncio.Event()
-        tasks = [asyncio.create_task(learner(stack.base, body, start, timeout_s)) for _ in range(n)]
+        tasks = [asyncio.create_task(learner(stack.base, body, start, after, timeout_s)) for after in offsets]
         await asyncio.sleep(0.2 + 0.02 * n)  # every session has its cookie before any run starts
         start.set()
         return await asyncio.gather(*tasks)
@@ -402,7 +409,9 @@ def run_phase(stack: Stack, n: int, body: dict[str, Any], timeout_s: float) -> P
     phase = Phase(n, watches, cpu, wall, bench_cpu)
     p50s = [p for w in phase.ok if (p := checkout_p50(w)) is not None]
     print(
-        f"   phase: {n} learner(s) on {body['experiment']}, {len(phase.ok)}/{n} finished in {wall:.0f} s, "
+        f"   phase: {n} learner(s) on {body['experiment']}"
+        + (f" starting within {stagger_s:g} s" if n > 1 and stagger_s else "")
+        + f", {len(phase.ok)}/{n} finished in {wall:.0f} s, "
         + (f"hybrid p50 median {statistics.median(p50s):.0f} ms, " if p50s else "")
         + f"{sum(w.lost for w in watches)} events lost, "
         + f"worker+Redis {cpu.worker_redis:.1f} s CPU, daphne {cpu.web:.1f} s"
@@ -632,6 +641,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", default="1,10,30,50", help="concurrent learners to try, e.g. 1,5")
     parser.add_argument("--repeats", type=int, default=3, help="alternated repeats per N (1, N, 1, N ...)")
     parser.add_argument("--duration", type=int, default=None, help="checkout run seconds (preset's if unset)")
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=3.0,
+        help="seconds over which a crowd's learners start their runs, each at its own seeded moment (0: at once)",
+    )
     parser.add_argument("--cascade", type=int, default=12, help="concurrent cascade learners (0 skips)")
     parser.add_argument("--cascade-repeats", type=int, default=1)
     parser.add_argument("--cascade-duration", type=int, default=None, help="cascade run seconds (preset's)")
@@ -676,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
                 for _ in range(max(1, args.repeats)):
                     if n != 1:
                         lone.append(run_phase(stack, 1, checkout, timeout))
-                    crowd.append(run_phase(stack, n, checkout, timeout))
+                    crowd.append(run_phase(stack, n, checkout, timeout, args.stagger))
                     floors.append(measure_floor(stack, args.floor_trips, idle))
                 floor = floors[-1]
                 report_checkout(n, crowd, lone, floors, idle)
@@ -691,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
                 timeout = (args.cascade_duration or 60) + 180
                 for _ in range(max(1, args.cascade_repeats)):
                     lone.append(run_phase(stack, 1, cascade, timeout))
-                    crowd.append(run_phase(stack, args.cascade, cascade, timeout))
+                    crowd.append(run_phase(stack, args.cascade, cascade, timeout, args.stagger))
                 report_cascade(args.cascade, crowd, lone, sizes)
         finally:
             left = stack.stop()

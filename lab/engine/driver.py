@@ -96,13 +96,11 @@ async def drive(engine: Engine, run_id: str) -> None:
     if claimed is None:
         return  # already closed (abandoned while this message waited); never run it twice
     preset, script = claimed
-    # A run starts on the next beat of SAMPLE_EVERY_S (wall clock), so every run samples at the same moments,
-    # whose check-ins then share one round trip (Engine.together), while each still samples at the same points of
-    # its own load (a crowd's pool figures match a lone run's, sampled at other phases they differ by 10 points).
-    started = next_beat(time.time())
-    await asyncio.sleep(max(0.0, started - time.time()))
+    # A run starts when it is claimed, not on a beat shared with other runs: runs started on one beat send their
+    # seeded arrivals at the same instants, and a class's bursts then delayed each checkout by 3-6% of its time
+    # (docs/benchmarks.md). Each run samples on its own grid, at the same points of its own load.
     await engine.redis.set(lease_key(run_id), ENGINE_ID, ex=LEASE_TTL_S)
-    ctx = await _start(engine, run_id, started)
+    ctx = await _start(engine, run_id, time.time())
     ctx.emit("run.started", experiment=ctx.topology.slug, preset=preset, config=_config_only(ctx))
     await _play(engine, ctx, script, skip=0)
 
@@ -205,15 +203,14 @@ def lease_key(run_id: str) -> str:
 
 
 def next_beat(seconds: float) -> float:
-    """The next multiple of SAMPLE_EVERY_S after `seconds`."""
+    """The next multiple of SAMPLE_EVERY_S after `seconds` of run time: the run's own sampling grid."""
     return (math.floor(seconds / SAMPLE_EVERY_S) + 1) * SAMPLE_EVERY_S
 
 
 async def check_in_and_sample(engine: Engine, ctx: RunContext) -> tuple[str | None, bool]:
     """Renew the driver's lease, read why the run was interrupted (if it was) and whether its learner asked it to
-    stop, and take a sample, in one round trip shared with the runs of this process checking in at the same moment
-    (every run starts on a beat, `drive`, so all sample together). Raises LeaseLost when another worker took the run
-    over while this one stalled: it drives from here."""
+    stop, and take a sample, in one round trip, shared with any runs of this process checking in in the same turn of
+    its loop. Raises LeaseLost when another worker took the run over while this one stalled: it drives from here."""
     read: Callable[[list[Any]], Snapshot] | None = None
 
     def add(pipe: Any) -> None:

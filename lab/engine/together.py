@@ -13,9 +13,8 @@ from lab.engine.loop import spawn
 
 class SharedPipeline:
     """Commands queued by coroutines that run in the same turn of the loop leave in one pipeline (not a transaction):
-    a process drives many runs, and their drivers wake together (every run starts on a beat and samples on it,
-    driver.py), so their check-ins cost one round trip instead of one each. Each caller gets its own commands'
-    replies."""
+    a process drives many runs, and the check-ins of drivers that wake together cost one round trip instead of one
+    each. Each caller gets its own commands' replies."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self.redis = redis
