@@ -11,9 +11,10 @@ lone learner (1, N, 1, N ...) so the baseline is measured beside it. Printed per
 - events lost (gaps in `seq` on the socket), event delay = receipt − `emitted_at` (p50/p99), counting only
   events emitted after the socket said hello (earlier ones are catch-up, not delivery);
 - every checkout accounted: requests + unfinished == request.created events seen;
-- CPU ms per completed checkout of the worker processes + Redis (utime+stime from /proc), daphne separately,
-  against a floor: 5 empty Celery task round trips (`lab.noop` chains) measured on the same stack, before the
-  phases of each N and after each of its crowd phases (the mean of those; the machine's speed drifts).
+- CPU ms per completed checkout of the worker processes + Redis (utime+stime from /proc), daphne separately
+  (judged from 10 learners on; a lone run's fixed costs fall on its own checkouts), against a floor: 5 empty
+  Celery task round trips (`lab.noop` chains) measured on the same stack, before the phases of each N and after
+  each of its crowd phases (the mean of those; the machine's speed drifts).
 Then the cascade: --cascade K learners on `slow-inventory` at its default rate against a lone run: failure rates
 per path and pool exhaustion (share of pool samples at the pool's size) within 5 points, no fidelity warning.
 
@@ -60,6 +61,9 @@ ROLES = (("redis", "redis-server"), ("worker", "celery -A comms_lab worker"), ("
 P50_DRIFT_PCT = 5.0
 DELAY_P99_MS = 150.0
 FULL_TARGETS_UP_TO = 30  # p50 drift and delay targets hold up to 30 learners; beyond, no loss and all accounted
+# CPU targets are judged for a class (10 learners and more): a lone run's fixed costs (its driver's check-ins and
+# samples 4 times a second, its start and its save) fall on its 2 checkouts a second alone; printed, not judged.
+CPU_TARGETS_FROM = 10
 CPU_VS_FLOOR = 1.5
 DAPHNE_MS = 5.0
 CASCADE_POINTS = 5.0
@@ -313,7 +317,9 @@ class Watch:
         return sum(1 for a, b in zip(self.seqs, self.seqs[1:], strict=False) if b < a)
 
 
-async def learner(base: str, body: dict[str, Any], start: asyncio.Event, after_s: float, timeout_s: float) -> Watch:
+async def learner(
+    base: str, body: dict[str, Any], start: asyncio.Event, timeout_s: float, *, after_s: float = 0.0
+) -> Watch:
     """One learner: own session, starts a run `after_s` seconds after being told to, watches its socket to
     `run.finished`."""
     watch = Watch()
@@ -393,7 +399,7 @@ def run_phase(stack: Stack, n: int, body: dict[str, Any], timeout_s: float, stag
 
     async def together() -> list[Watch]:
         start = asyncio.Event()
-        tasks = [asyncio.create_task(learner(stack.base, body, start, after, timeout_s)) for after in offsets]
+        tasks = [asyncio.create_task(learner(stack.base, body, start, timeout_s, after_s=after)) for after in offsets]
         await asyncio.sleep(0.2 + 0.02 * n)  # every session has its cookie before any run starts
         start.set()
         return await asyncio.gather(*tasks)
@@ -520,10 +526,15 @@ def report_checkout(n: int, crowd: list[Phase], lone: list[Phase], floors: list[
         f"{gross_floor:.2f} ms ({fmt(cpu_ms / gross_floor if cpu_ms and gross_floor else None, '×', 2)})"
     )
     ratio = net_ms / net_floor if net_ms is not None and net_floor else None
+    cpu_figure = f"{fmt(net_ms, ' ms', 2)} ({fmt(ratio, '× floor', 2)})"
+    if n < CPU_TARGETS_FROM:
+        print(f"  {'worker+Redis CPU per checkout':<38} {cpu_figure:<34} (a lone run's fixed costs included)")
+        print(f"  {'daphne CPU per checkout':<38} {fmt(web_ms, ' ms', 2)}")
+        return
     target(
         f"worker+Redis CPU per checkout (N={n})",
         net_ms is not None and net_ms <= CPU_VS_FLOOR * net_floor,
-        f"{fmt(net_ms, ' ms', 2)} ({fmt(ratio, '× floor', 2)})",
+        cpu_figure,
         f"≤ {CPU_VS_FLOOR:g}× {net_floor:.2f} ms",
     )
     target(
