@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -26,82 +26,98 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0
 """
-# Competing consumers, as a broker with per-consumer prefetch runs them. Each consumer i (1-based) has a prefetch
-# buffer (a list) and is busy with at most one message at a time. Unless the consumer service is down: consumers
-# removed since the last call hand their prefetched messages back to the front of the queue; waiting messages are
-# pushed one at a time into the next buffer with room (prefetch minus buffered minus busy), round-robin from the
-# consumer after the last one served; every idle consumer starts the head of its buffer. Nothing moves either
-# while, for a topic subscription, its subscriber is away (ARGV[8] is false). A message started is in transit to
-# its consumer through the broker: the unacked ledger (KEYS[6], a field per consumer) holds it from now, claimed
-# by no engine yet and stamped with the time ARGV[9], so a delivery lost with a worker is never lost with it.
-# A publish rides on the same call: the ARGV[10] messages after it are pushed onto the queue first and counted as
-# the run's outstanding work (KEYS[7]). Returns [tasks, waiting, consumer, message, consumer, message, ...]: the
-# messages to start now, each with its consumer, after the run's count of broker deliveries (KEYS[8], its task
-# budget's) and what is left waiting: a string of '1'/'0', the queue's first then each consumer's buffer's, whether
-# messages wait there ('' when nothing moved: held while the consumer is down or its subscriber away).
+# Competing consumers, as a broker with per-consumer prefetch runs them, for several queues of a run in one call.
+# Each consumer i (1-based) has a prefetch buffer (a list) and is busy with at most one message at a time. Unless
+# the consumer service is down: consumers removed since the last call hand their prefetched messages back to the
+# front of the queue; waiting messages are pushed one at a time into the next buffer with room (prefetch minus
+# buffered minus busy), round-robin from the consumer after the last one served; every idle consumer starts the head
+# of its buffer. Nothing moves either while, for a topic subscription, its subscriber is away. A message started is
+# in transit to its consumer through the broker: the unacked ledger (a field per consumer) holds it from now,
+# claimed by no engine yet and stamped with the time ARGV[2], so a delivery lost with a worker is never lost with
+# it. A publish rides on the same call: a queue's messages to push are pushed onto it first and counted as the
+# run's outstanding work (KEYS[2]).
+# KEYS: the run's live knobs, outstanding count and broker deliveries count (its task budget's), then per queue
+# its list, busy hash, consumers-seen, turn and unacked ledger. ARGV: ttl, now, then per queue: consumers knob,
+# prefetch knob, consumers and prefetch without a knob, the down knob, the buffers' key prefix, the subscribed knob
+# ('' for none), how many messages to push, and those messages.
+# Returns per queue [tasks, waiting, consumer, message, consumer, message, ...]: the messages to start now, each
+# with its consumer, after the run's count of broker deliveries (0 when none started) and what is left waiting: a
+# string of '1'/'0', the queue's first then each consumer's buffer's, whether messages wait there ('' when nothing
+# moved: held while the consumer is down or its subscriber away).
 DISPATCH = """
-local pushing = tonumber(ARGV[10])
-if pushing > 0 then
-  for j = 11, 10 + pushing do redis.call('RPUSH', KEYS[1], ARGV[j]) end
-  redis.call('INCRBY', KEYS[7], pushing)
-end
-if redis.call('HGET', KEYS[2], ARGV[5]) == 'true' then return {0, ''} end
-if ARGV[8] ~= '' and redis.call('HGET', KEYS[2], ARGV[8]) == 'false' then return {0, ''} end
-local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or ARGV[3])
-local p = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or ARGV[4])
-local prefix, ttl = ARGV[7], ARGV[6]
-local seen = tonumber(redis.call('GET', KEYS[4]) or '0')
-for i = seen, n + 1, -1 do
-  local m = redis.call('RPOP', prefix .. i)
-  while m do
-    redis.call('LPUSH', KEYS[1], m)
-    m = redis.call('RPOP', prefix .. i)
+local ttl, since = ARGV[1], tonumber(ARGV[2])
+local results, a = {}, 3
+for h = 0, (#KEYS - 3) / 5 - 1 do
+  local k = 3 + 5 * h
+  local queue, busy, seen_key, turn_key, unacked = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+  local n_knob, p_knob, n_default, p_default = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local down, prefix, subscribed, pushing = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], tonumber(ARGV[a + 7])
+  if pushing > 0 then
+    for j = a + 8, a + 7 + pushing do redis.call('RPUSH', queue, ARGV[j]) end
+    redis.call('INCRBY', KEYS[2], pushing)
   end
-end
-if n > seen then redis.call('SET', KEYS[4], n, 'EX', ttl) end
-local room = {}
-for i = 1, n do
-  room[i] = p - redis.call('LLEN', prefix .. i) - redis.call('HEXISTS', KEYS[3], i)
-end
-local turn = tonumber(redis.call('GET', KEYS[5]) or '0')
-local placing = n > 0
-while placing do
-  placing = false
-  for step = 1, n do
-    local i = (turn + step - 1) % n + 1
-    if room[i] > 0 then
-      local m = redis.call('LPOP', KEYS[1])
-      if not m then break end
-      redis.call('RPUSH', prefix .. i, m)
-      redis.call('EXPIRE', prefix .. i, ttl)
-      room[i] = room[i] - 1
-      turn = i
-      placing = true
-      break
+  a = a + 8 + pushing
+  local away = subscribed ~= '' and redis.call('HGET', KEYS[1], subscribed) == 'false'
+  if away or redis.call('HGET', KEYS[1], down) == 'true' then
+    table.insert(results, {0, ''})
+  else
+    local n = tonumber(redis.call('HGET', KEYS[1], n_knob) or n_default)
+    local p = tonumber(redis.call('HGET', KEYS[1], p_knob) or p_default)
+    local seen = tonumber(redis.call('GET', seen_key) or '0')
+    for i = seen, n + 1, -1 do
+      local m = redis.call('RPOP', prefix .. i)
+      while m do
+        redis.call('LPUSH', queue, m)
+        m = redis.call('RPOP', prefix .. i)
+      end
     end
-  end
-end
-redis.call('SET', KEYS[5], turn, 'EX', ttl)
-local out = {}
-for i = 1, n do
-  if redis.call('HEXISTS', KEYS[3], i) == 0 then
-    local m = redis.call('LPOP', prefix .. i)
-    if m then
-      redis.call('HSET', KEYS[3], i, 1)
-      local id = cjson.decode(m).message_id
-      redis.call('HSET', KEYS[6], i, cjson.encode({id = id, engine = '', since = tonumber(ARGV[9]), env = m}))
-      table.insert(out, i)
-      table.insert(out, m)
+    if n > seen then redis.call('SET', seen_key, n, 'EX', ttl) end
+    local held, in_hand = {}, {}
+    for i = 1, n do
+      held[i] = redis.call('LLEN', prefix .. i)
+      in_hand[i] = redis.call('HEXISTS', busy, i)
     end
+    local turn = tonumber(redis.call('GET', turn_key) or '0')
+    local queue_empty, placing = false, n > 0
+    while placing do
+      placing = false
+      for step = 1, n do
+        local i = (turn + step - 1) % n + 1
+        if held[i] + in_hand[i] < p then
+          local m = redis.call('LPOP', queue)
+          if not m then queue_empty = true break end
+          redis.call('RPUSH', prefix .. i, m)
+          redis.call('EXPIRE', prefix .. i, ttl)
+          held[i] = held[i] + 1
+          turn = i
+          placing = true
+          break
+        end
+      end
+    end
+    redis.call('SET', turn_key, turn, 'EX', ttl)
+    local out = {}
+    for i = 1, n do
+      if in_hand[i] == 0 and held[i] > 0 then
+        local m = redis.call('LPOP', prefix .. i)
+        held[i] = held[i] - 1
+        redis.call('HSET', busy, i, 1)
+        local id = cjson.decode(m).message_id
+        redis.call('HSET', unacked, i, cjson.encode({id = id, engine = '', since = since, env = m}))
+        table.insert(out, i)
+        table.insert(out, m)
+      end
+    end
+    redis.call('EXPIRE', busy, ttl)
+    redis.call('EXPIRE', unacked, ttl)
+    local waiting = {(not queue_empty and redis.call('LLEN', queue) > 0) and '1' or '0'}
+    for i = 1, n do waiting[i + 1] = held[i] > 0 and '1' or '0' end
+    table.insert(out, 1, table.concat(waiting))
+    table.insert(out, 1, #out > 1 and redis.call('INCRBY', KEYS[3], (#out - 1) / 2) or 0)
+    table.insert(results, out)
   end
 end
-redis.call('EXPIRE', KEYS[3], ttl)
-redis.call('EXPIRE', KEYS[6], ttl)
-local waiting = {redis.call('LLEN', KEYS[1]) > 0 and '1' or '0'}
-for i = 1, n do waiting[i + 1] = redis.call('LLEN', prefix .. i) > 0 and '1' or '0' end
-table.insert(out, 1, table.concat(waiting))
-table.insert(out, 1, #out > 1 and redis.call('INCRBY', KEYS[8], (#out - 1) / 2) or 0)
-return out
+return results
 """
 # Deliveries reached their consumers' engine (the last ARGV): of n deliveries, for each ledger KEYS[i] it claims
 # consumer ARGV[2i-1]'s entry if that entry is message ARGV[2i] still in transit. Returns, per delivery, 1 when
@@ -143,6 +159,10 @@ FIDELITY_LIMIT_PCT = 5.0
 WORKING_TTL_S = 3600
 
 
+# Per queue, its ledger of messages in flight (consumer: raw entry); and the run's backoffs (token: raw entry).
+InFlight = tuple[dict[str, dict[str, str]], dict[str, str]]
+
+
 class EngineState:
     """One run's keys, through the engine loop's asyncio Redis client."""
 
@@ -150,6 +170,7 @@ class EngineState:
         self.run_id = run_id
         self.redis = redis
         self.acquire_script = redis.register_script(ACQUIRE)
+        self.dispatch_script = redis.register_script(DISPATCH)
         self.claim_script = redis.register_script(CLAIM_DELIVERIES)
         self.take_back_script = redis.register_script(TAKE_BACK)
         self.live_if_changed_script = redis.register_script(LIVE_IF_CHANGED)
@@ -239,14 +260,31 @@ class EngineState:
 
     async def take(self, handing: Sequence[Handing]) -> list[tuple[list[tuple[int, dict[str, Any]]], int]]:
         """Per queue handed to: the messages to start now, each with the consumer (1-based) that takes it, and the
-        run's broker deliveries so far (these included); several queues in one round trip (a pipeline of DISPATCH
-        calls, each atomic on its own)."""
-        pipe = self.redis.pipeline(transaction=False)
+        run's broker deliveries so far (these included); every queue in one call of DISPATCH, atomic as a whole."""
+        keys = [self.key("live"), self.key("outstanding"), self.key("tasks")]
+        args: list[str | int | float] = [WORKING_TTL_S, time.time()]
         for hand in handing:
-            # EVAL with the script's text: in a pipeline the Script helper costs a SCRIPT EXISTS round trip
-            pipe.eval(DISPATCH, 8, *self._dispatch_keys(hand.queue), *self._dispatch_args(hand))
+            keys += [
+                self.key("q", hand.queue),
+                self.key("busy", hand.queue),
+                self.key("consumers-seen", hand.queue),
+                self.key("turn", hand.queue),
+                self.key("unacked", hand.queue),
+            ]
+            args += [
+                hand.consumers[0],
+                hand.prefetch[0],
+                hand.consumers[1],
+                hand.prefetch[1],
+                hand.down_param,
+                self.key("buf", hand.queue, ""),
+                hand.subscribed_param,
+                len(hand.publishing),
+                *(json.dumps(message, separators=(",", ":")) for message in hand.publishing),
+            ]
         taken = []
-        for hand, (spent, waiting, *pairs) in zip(handing, await pipe.execute(), strict=True):
+        replies = await self.dispatch_script(keys=keys, args=args)
+        for hand, (spent, waiting, *pairs) in zip(handing, replies, strict=True):
             messages = [(int(pairs[i]), json.loads(pairs[i + 1])) for i in range(0, len(pairs), 2)]
             taken.append((messages, int(spent)))
             self._saw_waiting(hand.queue, waiting)
@@ -271,33 +309,6 @@ class EngineState:
         """Whether a message may wait on `queue` or in any of its consumers' buffers, as far as this engine has seen."""
         seen = self.waiting.get(queue)
         return seen is None or any(seen.values())
-
-    def _dispatch_keys(self, queue: str) -> list[str]:
-        return [
-            self.key("q", queue),
-            self.key("live"),
-            self.key("busy", queue),
-            self.key("consumers-seen", queue),
-            self.key("turn", queue),
-            self.key("unacked", queue),
-            self.key("outstanding"),
-            self.key("tasks"),
-        ]
-
-    def _dispatch_args(self, hand: Handing) -> list[str | int | float]:
-        return [
-            hand.consumers[0],
-            hand.prefetch[0],
-            hand.consumers[1],
-            hand.prefetch[1],
-            hand.down_param,
-            WORKING_TTL_S,
-            self.key("buf", hand.queue, ""),
-            hand.subscribed_param,
-            time.time(),
-            len(hand.publishing),
-            *(json.dumps(message, separators=(",", ":")) for message in hand.publishing),
-        ]
 
     async def consumer_load(self, queue: str, consumers: int) -> tuple[list[int], list[int]]:
         """Per consumer (1-based order): messages it holds (prefetched or in hand), and whether it has one in hand
@@ -368,16 +379,25 @@ class EngineState:
         entry = json.loads(raw)
         return entry["queue"], entry["env"]
 
-    async def in_flight(self, queues: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-        """What the watchdog looks over, in one round trip: each queue's ledger of messages started and not
-        acknowledged (consumer: raw `{id, engine, since, env}` JSON, `engine` empty while the delivery is in transit
-        through the broker) and the run's backoffs (token: raw entry)."""
+    async def in_flight(self, queues: list[str]) -> InFlight:
+        """What the watchdog looks over, in one round trip (`in_flight_on`)."""
         pipe = self.redis.pipeline(transaction=False)
+        read = self.in_flight_on(pipe, queues)
+        return read(iter(await pipe.execute()))
+
+    def in_flight_on(self, pipe: Any, queues: list[str]) -> Callable[[Iterator[Any]], InFlight]:
+        """Queue on `pipe` the reads of each queue's ledger of messages started and not acknowledged (consumer: raw
+        `{id, engine, since, env}` JSON, `engine` empty while the delivery is in transit through the broker) and of
+        the run's backoffs (token: raw entry); returns what takes their replies from the pipeline's, in order."""
         for queue in queues:
             pipe.hgetall(self.key("unacked", queue))
         pipe.hgetall(self.key("backoff"))
-        *ledgers, backoffs = await pipe.execute()
-        return dict(zip(queues, ledgers, strict=True)), backoffs
+
+        def read(replies: Iterator[Any]) -> InFlight:
+            ledgers = {queue: next(replies) for queue in queues}
+            return ledgers, next(replies)
+
+        return read
 
     async def done_with(self, queue: str, consumer: int) -> None:
         """The consumer finished (or gave back) the message in its hand: it may start the next."""
