@@ -14,7 +14,7 @@ from lab.engine import delivery
 from lab.engine.driver import LEASE_TTL_S, lease_key, resume
 from lab.engine.interpreter import Engine, RunContext
 from lab.engine.loop import ENGINE_ID, spawn
-from lab.engine.state import due_backoffs
+from lab.engine.state import InFlight, due_backoffs
 
 log = logging.getLogger(__name__)
 BEAT_EVERY_S = 2.0
@@ -39,7 +39,7 @@ async def watch(engine: Engine) -> None:
 
 async def look_after_runs(engine: Engine) -> None:
     """Active runs are the admission set's members (lab/services.py); their status and leases are read in one round
-    trip, and each running run's messages in flight in one more."""
+    trip, and every running run's messages in flight in one more."""
     redis = engine.redis
     runs = cast(list[str], await redis.zrange(rkey("lab", "active", "all"), 0, -1))
     pipe = redis.pipeline(transaction=False)
@@ -47,24 +47,38 @@ async def look_after_runs(engine: Engine) -> None:
         pipe.hget(rkey("run", run_id, "meta"), "status")
         pipe.exists(lease_key(run_id))
     answers = await pipe.execute() if runs else []
+    running = []
     for run_id, status, leased in zip(runs, answers[::2], answers[1::2], strict=True):
         if status != "running":
             continue
         if not leased and await redis.set(lease_key(run_id), ENGINE_ID, nx=True, ex=LEASE_TTL_S):
             log.warning("taking over run %s: its driver stopped", run_id)
             spawn(resume(engine, run_id))
-        await redeliver_orphans(engine, run_id)
+        running.append(await engine.context(run_id))
+    pipe = redis.pipeline(transaction=False)
+    reads = [ctx.state.in_flight_on(pipe, ctx.topology.queues()) for ctx in running]
+    now = time.time()
+    replies = iter(await pipe.execute() if running else [])
+    for ctx, read in zip(running, reads, strict=True):
+        await put_back_orphans(engine, ctx, read(replies), now=now)
 
 
 async def redeliver_orphans(engine: Engine, run_id: str, *, now: float | None = None) -> None:
+    """`put_back_orphans` for one run, with what it has in flight read now. `now` is epoch seconds (the wall
+    clock's by default)."""
+    ctx = await engine.context(run_id)
+    await put_back_orphans(
+        engine, ctx, await ctx.state.in_flight(ctx.topology.queues()), now=time.time() if now is None else now
+    )
+
+
+async def put_back_orphans(engine: Engine, ctx: RunContext, in_flight: InFlight, *, now: float) -> None:
     """A message a dead worker took but never finished goes back to the front of its queue, as a broker does
     when a consumer's connection drops without an ack. So does one whose delivery task never reached an engine
     within IN_TRANSIT_LIMIT_S: a worker that reserved it died (the Redis broker would give it back only after its
     hour-long visibility timeout), and if the task does turn up later, its claim fails and it is dropped. The same
-    holds for a retry whose countdown task is overdue. `now` is epoch seconds (the wall clock's by default)."""
-    now = time.time() if now is None else now
-    ctx = await engine.context(run_id)
-    ledgers, backoffs = await ctx.state.in_flight(ctx.topology.queues())
+    holds for a retry whose countdown task is overdue."""
+    ledgers, backoffs = in_flight
     for queue, ledger in ledgers.items():
         for consumer, raw in ledger.items():
             entry = json.loads(raw)

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from comms_lab.redis_client import rkey
+from lab.engine.driver import lease_key
 from lab.engine.state import due_backoffs
-from lab.engine.watchdog import IN_TRANSIT_LIMIT_S, redeliver_orphans
+from lab.engine.watchdog import IN_TRANSIT_LIMIT_S, look_after_runs, redeliver_orphans
 from tests.support.engine import VirtualLab, ledger_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
@@ -98,6 +100,33 @@ async def test_a_message_in_the_hand_of_a_worker_that_stopped_beating_is_redeliv
     events = await lab.finish()
     assert [e["reason"] for e in events if e["type"] == "message.redelivered"] == ["its consumer's worker died"]
     assert charges(events) == 1
+
+
+async def test_one_watchdog_round_gives_back_what_a_dead_worker_held_in_every_running_run() -> None:
+    """The round reads every running run's messages in flight together; each run's orphan is charged once."""
+    labs = [VirtualLab(payments()), VirtualLab(payments())]
+    for lab in labs:
+        swallowed = swallow_first_delivery(lab)
+        await lab.request("order")
+        await lab.clock.run_until_idle()
+        assert await (await lab.context()).state.hold("q.pay", swallowed[0], "gone-host:4242")
+    watcher = labs[0]  # its engine looks after both runs, as any worker's does
+    active = rkey("lab", "active", "all")
+    await watcher.redis.zadd(active, {lab.run_id: time.time() for lab in labs})
+    for lab in labs:
+        await watcher.redis.set(lease_key(lab.run_id), "driver-host:1", ex=60)  # driven elsewhere: no takeover
+    try:
+        await look_after_runs(watcher.engine)
+        await watcher.clock.run_until_idle()
+        for lab in labs:
+            await watcher.engine.sink.flush(lab.run_id)
+    finally:
+        await watcher.redis.zrem(active, *(lab.run_id for lab in labs))
+        await watcher.redis.delete(*(lease_key(lab.run_id) for lab in labs))
+    for lab in reversed(labs):
+        events = await lab.finish()
+        assert [e["reason"] for e in events if e["type"] == "message.redelivered"] == ["its consumer's worker died"]
+        assert charges(events) == 1
 
 
 async def test_the_key_claimed_by_an_idempotent_consumer_that_died_before_its_ack_does_not_skip_the_redelivery() -> (
