@@ -38,11 +38,19 @@ def test_dead_letters_are_listed_then_re_driven_after_the_fix_and_processed_once
     )
     redriven = post(client, path, {"queue": "jobs"})
     assert redriven.status_code == 200 and len(redriven.json()["redriven"]) >= len(dead)
+    sent_back = set(redriven.json()["redriven"])
+    # A poisoned delivery already on its last attempt when the fix came lands in the queue after that re-drive (its
+    # attempt takes 200 ms): re-drive what lands within the next 1.5 s too, as a learner would.
+    for _ in range(3):
+        time.sleep(0.5)
+        again_redriven = post(client, path, {"queue": "jobs"})
+        assert again_redriven.status_code == 200
+        sent_back |= set(again_redriven.json()["redriven"])
 
     run = wait_finished(run)
     events = run.stored_events()
     again = {e["message_id"] for e in of_type(events, "message.processed", outcome="ok", redriven=True)}
-    assert again == set(redriven.json()["redriven"])
+    assert again == sent_back
     summary = run.summary or {}
     jobs = summary["messages"]["jobs"]
     assert jobs["processed"] == jobs["published"] and jobs["redriven"] == len(again)
