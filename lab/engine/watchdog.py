@@ -63,15 +63,6 @@ async def look_after_runs(engine: Engine) -> None:
         await put_back_orphans(engine, ctx, read(replies), now=now)
 
 
-async def redeliver_orphans(engine: Engine, run_id: str, *, now: float | None = None) -> None:
-    """`put_back_orphans` for one run, with what it has in flight read now. `now` is epoch seconds (the wall
-    clock's by default)."""
-    ctx = await engine.context(run_id)
-    await put_back_orphans(
-        engine, ctx, await ctx.state.in_flight(ctx.topology.queues()), now=time.time() if now is None else now
-    )
-
-
 async def put_back_orphans(engine: Engine, ctx: RunContext, in_flight: InFlight, *, now: float) -> None:
     """A message a dead worker took but never finished goes back to the front of its queue, as a broker does
     when a consumer's connection drops without an ack. So does one whose delivery task never reached an engine

@@ -11,8 +11,9 @@ import pytest
 
 from comms_lab.redis_client import rkey
 from lab.engine.driver import lease_key
+from lab.engine.interpreter import Engine
 from lab.engine.state import due_backoffs
-from lab.engine.watchdog import IN_TRANSIT_LIMIT_S, look_after_runs, redeliver_orphans
+from lab.engine.watchdog import IN_TRANSIT_LIMIT_S, look_after_runs, put_back_orphans
 from tests.support.engine import VirtualLab, ledger_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("redis_server")]
@@ -51,6 +52,13 @@ def swallow_first_delivery(lab: VirtualLab) -> list[dict[str, Any]]:
 
     lab.engine.deliver = deliver
     return swallowed
+
+
+async def redeliver_orphans(engine: Engine, run_id: str, *, now: float | None = None) -> None:
+    """A watchdog round's work for one run, with what it has in flight read now (`now`: epoch seconds)."""
+    ctx = await engine.context(run_id)
+    in_flight = await ctx.state.in_flight(ctx.topology.queues())
+    await put_back_orphans(engine, ctx, in_flight, now=time.time() if now is None else now)
 
 
 def charges(events: list[dict[str, Any]]) -> int:
