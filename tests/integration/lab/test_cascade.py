@@ -1,15 +1,14 @@
 """Experiment 2 on the real broker: a slow dependency cascading upstream, and each defence's effect."""
 
-import cmath
-import math
-import time
+import statistics
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from lab.models import Run
-from tests.support.lab import new_learner, of_type, start, summary_of, toggle, wait_finished, wait_until_running
+from tests.support.lab import new_learner, of_type, start, summary_of, wait_finished
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("worker")]
 SLOW_INVENTORY: dict[str, Any] = {"inventory.latency_ms": 3000.0}
@@ -39,27 +38,29 @@ def test_a_timeout_caps_how_long_callers_wait(transactional_db: None) -> None:
 
 
 def test_the_breaker_opens_short_circuits_half_opens_and_closes_after_recovery(transactional_db: None) -> None:
+    # The outage is the run's own schedule (inventory down for its first 4 s), not toggles this process times with
+    # sleeps: under the full suite such a run once showed no breaker move at all, the test process being the one late.
     run = cascade(
         duration=9,
         rate=20,
         **{
+            "inventory.down": True,
+            "inventory.schedule": "for_seconds",
+            "inventory.schedule_n": 4,
             "breaker.enabled": True,
             "breaker.wait_duration_in_open_state_ms": 1000.0,
             "breaker.minimum_number_of_calls": 6,
             "breaker.sliding_window_size": 10,
         },
     )
-    started = wait_until_running(run)
-    time.sleep(max(0.0, started + 1 - time.time()))
-    toggle(run, inventory__down=True)
-    time.sleep(max(0.0, started + 4.5 - time.time()))
-    toggle(run, inventory__down=False)
     run = wait_finished(run)
     events = run.stored_events()
     moves = [(e["from"], e["to"]) for e in of_type(events, "breaker.state")]
-    assert moves[0] == ("CLOSED", "OPEN")
+    assert moves[:1] == [("CLOSED", "OPEN")], f"breaker moves {moves}; fidelity {summary_of(run)['fidelity']}"
     assert ("OPEN", "HALF_OPEN") in moves
     assert moves[-1] == ("HALF_OPEN", "CLOSED")
+    closed = next(e for e in of_type(events, "breaker.state") if e["to"] == "CLOSED")
+    assert closed["t"] >= 4.0, "it closes only once inventory is back"
     assert summary_of(run)["calls_while_open"] == 0
     short_circuited = of_type(events, "call.finished", to="inventory", outcome="short_circuited")
     assert short_circuited, "while open, calls fail fast without reaching inventory"
@@ -68,11 +69,12 @@ def test_the_breaker_opens_short_circuits_half_opens_and_closes_after_recovery(t
     assert half_open["t"] - opened["t"] == pytest.approx(1.0, abs=0.5)
 
 
-def phase_locking(events: list[dict], target: str) -> float:
-    """How tightly retries line up with the once-a-second bursts: 1 when all land at the same phase, ~0 when
-    spread evenly. (The mean resultant length of each retry's arrival time modulo one second.)"""
-    times = [e["t"] for e in of_type(events, "call.started", to=target) if e["attempt"] > 1]
-    return abs(sum(cmath.exp(2j * math.pi * t) for t in times) / len(times))
+def crowding(events: list[dict], *, within_s: float = 0.05) -> float:
+    """How many other retries land within 50 ms of the average retry: nearly a whole burst's when retries move in
+    step, about one when jitter spreads them. Where the waves fall does not matter, so a loaded machine's drift
+    (each wave a little later than planned) does not hide them."""
+    times = sorted(e["t"] for e in of_type(events, "request.attempt") if e["attempt"] > 1)
+    return statistics.mean(bisect_right(times, t + within_s) - bisect_left(times, t - within_s) - 1 for t in times)
 
 
 def test_retries_without_jitter_arrive_in_waves_and_full_jitter_spreads_them(transactional_db: None) -> None:
@@ -92,10 +94,7 @@ def test_retries_without_jitter_arrive_in_waves_and_full_jitter_spreads_them(tra
     spread = cascade(**common, **{"retry.jitter": "full"})
     waves, spread = wait_finished(waves), wait_finished(spread)
     assert summary_of(waves)["retries_per_request"] > 0.3
-    locked, jittered = (
-        phase_locking(waves.stored_events(), "inventory"),
-        phase_locking(spread.stored_events(), "inventory"),
-    )
-    assert locked > 0.3  # measured 0.72 on an idle machine, 0.38 under full test load
-    assert locked > 3 * jittered
+    in_step, jittered = crowding(waves.stored_events()), crowding(spread.stored_events())
+    assert in_step >= 5  # a burst is 10 requests, failing together and retrying together
+    assert in_step >= 3 * jittered, (in_step, jittered)
     assert summary_of(waves)["throughput_rps"] > summary_of(waves)["goodput_rps"]  # retry amplification
