@@ -595,11 +595,16 @@ def report_cascade(k: int, crowd: list[Phase], lone: list[Phase], sizes: dict[st
             for key, v in row.items()
         )
         print(f"  lone runs differ from their median by up to {spread:.1f} points (run-to-run noise)")
-    worst_fail = worst_pool = 0.0
-    for w in crowd_ok:
-        fail, pools = failure_rates(w), exhaustion(w, sizes)
-        worst_fail = max([worst_fail, *(abs(fail.get(p, 0.0) - v) for p, v in base_fail.items())])
-        worst_pool = max([worst_pool, *(abs(pools.get(p, 0.0) - v) for p, v in base_pool.items())])
+    # Each learner's largest gap from the lone run, over paths (failure rate) and over pools (exhaustion).
+    fail_gaps = [max(abs(failure_rates(w).get(p, 0.0) - v) for p, v in base_fail.items()) for w in crowd_ok]
+    pool_gaps = [max(abs(exhaustion(w, sizes).get(p, 0.0) - v) for p, v in base_pool.items()) for w in crowd_ok]
+    worst_fail, worst_pool = max(fail_gaps, default=0.0), max(pool_gaps, default=0.0)
+    off_fail, off_pool = sum(g > CASCADE_POINTS for g in fail_gaps), sum(g > CASCADE_POINTS for g in pool_gaps)
+    print(
+        f"  learners off by more than {CASCADE_POINTS:g} points: failure rate {off_fail}, pools {off_pool}"
+        f" of {len(crowd_ok)}; median learner's gap"
+        f" {statistics.median(fail_gaps):.1f} and {statistics.median(pool_gaps):.1f} points"
+    )
     crowd_fail = median_of([failure_rates(w) for w in crowd_ok])
     crowd_pool = median_of([exhaustion(w, sizes) for w in crowd_ok])
     print(
