@@ -4,8 +4,9 @@ An `outbox: <link>` step saves a record in its service's database (a per-run Red
 for it on the link. How, the step's `mode` says (or the choice parameter named by `mode_param`, so a run can flip
 it live):
 - `outbox` (default): the record and the message go into the database hash and the link's outbox list in one
-  MULTI/EXEC transaction; a relay (a sampler of the run's driver, every 250 ms) publishes outbox entries to the link
-  in order and marks each sent by removing it, so a crash after the commit loses nothing.
+  MULTI/EXEC transaction, with the logging of `db.committed`; a relay (a sampler of the run's driver, every
+  250 ms) publishes outbox entries to the link in order and marks each sent by removing it, so a crash after the
+  commit loses nothing.
 - `dual_write`: the record is committed, then the message is published as a separate action; a crash between the
   two leaves a saved record whose message never goes out.
 - `publish_then_save`: the dual write the other way round; a crash between the two leaves a message announcing a
@@ -89,15 +90,20 @@ async def save_and_publish(
             return f"{service.id} crashed after publishing"
     row = json.dumps({"table": table, "correlation_id": env["correlation_id"], "at": ctx.now()})
     db = ctx.state.key("db", service.id)
-    pipe = ctx.state.redis.pipeline(transaction=True)  # MULTI/EXEC: the row and its message, or neither
-    pipe.hset(db, record, row)
-    pipe.expire(db, WORKING_TTL_S)
-    if mode == "outbox":
-        pipe.rpush(_outbox_key(ctx, link.id), json.dumps(entry, separators=(",", ":")))
-        pipe.expire(_outbox_key(ctx, link.id), WORKING_TTL_S)
-        pipe.incrby(ctx.state.key("outstanding"), 1)  # the entry is work the run waits for until relayed
-    await pipe.execute()
+
+    def commit(pipe: Any) -> None:
+        """The row and its message, or neither, in one transaction with the logging of `db.committed`: the log's
+        commits are in the outbox's order, whichever process saved them (the relay publishes in that order)."""
+        pipe.hset(db, record, row)
+        pipe.expire(db, WORKING_TTL_S)
+        if mode == "outbox":
+            pipe.rpush(_outbox_key(ctx, link.id), json.dumps(entry, separators=(",", ":")))
+            pipe.expire(_outbox_key(ctx, link.id), WORKING_TTL_S)
+            pipe.incrby(ctx.state.key("outstanding"), 1)  # the entry is work the run waits for until relayed
+
     ctx.emit("db.committed", **where)
+    ctx.sink.commit_with_log(ctx.run_id, commit)
+    await ctx.flush()
     if fault.crash == "after_ack" and mode != "publish_then_save":
         ctx.emit("writer.crashed", point="after_commit", **where)
         return f"{service.id} crashed after saving"

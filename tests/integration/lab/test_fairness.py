@@ -29,6 +29,9 @@ def test_a_noisy_neighbours_backlog_never_delays_a_quiet_runs_messages() -> None
     quiet = wait_finished(start(new_learner(), **QUIET))
     noisy = wait_finished(noisy, timeout=120)
     assert summary_of(noisy)["max_queue_depth_by_queue"]["q.email"] > 50
-    assert queue_wait_s(noisy, "q.email") > 1.0  # its own email messages queue for seconds
-    assert queue_wait_s(quiet, "q.email") < 0.1  # the quiet run's are taken at once, beside that backlog
+    noisy_wait, quiet_wait = queue_wait_s(noisy, "q.email"), queue_wait_s(quiet, "q.email")
+    assert noisy_wait > 1.0  # its own email messages queue for seconds
+    # The quiet run's are taken at once, beside that backlog: tens of milliseconds, about 0.1 s when the full suite
+    # loads both cores; behind the backlog they would wait seconds, as the neighbour's do.
+    assert quiet_wait < 0.25 and quiet_wait < noisy_wait / 5, (quiet_wait, noisy_wait)
     assert summary_of(quiet)["by_mode"]["hybrid"]["success_rate_pct"] == 100.0
