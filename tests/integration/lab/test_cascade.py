@@ -39,7 +39,7 @@ def test_a_timeout_caps_how_long_callers_wait(transactional_db: None) -> None:
 
 def test_the_breaker_opens_short_circuits_half_opens_and_closes_after_recovery(transactional_db: None) -> None:
     # The outage is the run's own schedule (inventory down for its first 4 s), not toggles this process times with
-    # sleeps: under the full suite such a run once showed no breaker move at all, the test process being the one late.
+    # sleeps: under the full suite such a run once showed no breaker move at all, most likely the test process late.
     run = cascade(
         duration=9,
         rate=20,
