@@ -16,7 +16,8 @@ lone learner (1, N, 1, N ...) so the baseline is measured beside it. Printed per
   Celery task round trips (`lab.noop` chains) measured on the same stack, before the phases of each N and after
   each of its crowd phases (the mean of those; the machine's speed drifts).
 Then the cascade: --cascade K learners on `slow-inventory` at its default rate against a lone run: failure rates
-per path and pool exhaustion (share of pool samples at the pool's size) within 5 points, no fidelity warning.
+per path and pool exhaustion (the summary's `pool_full_pct`: the share of the run each pool had every thread taken,
+kept exactly by the engine) within 5 points, no fidelity warning.
 
 Exits 1 when a target is missed. Usage:
     python bench/capacity.py [--learners 1,10,30,50] [--repeats 3] [--duration S] [--cascade 12]
@@ -41,7 +42,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -296,7 +296,6 @@ class Watch:
     seqs: list[int] = field(default_factory=list)
     delays_ms: list[float] = field(default_factory=list)
     created: int = 0
-    pool_samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)  # (run second, leases by pool)
     summary: dict[str, Any] | None = None
 
     @property
@@ -360,8 +359,6 @@ async def learner(
                     kind = event.get("type")
                     if kind == "request.created":
                         watch.created += 1
-                    elif kind == "pool.usage":
-                        watch.pool_samples.append((float(event.get("t", 0.0)), event.get("pools") or {}))
                     elif kind == "run.finished":
                         watch.summary = event.get("summary") or {}
     except (TimeoutError, OSError, ValueError) as exc:
@@ -545,18 +542,9 @@ def report_checkout(n: int, crowd: list[Phase], lone: list[Phase], floors: list[
     )
 
 
-def exhaustion(watch: Watch, sizes: dict[str, tuple[str | None, int]]) -> dict[str, float]:
-    """Per pool: % of the run's time (from its first pool sample to its last) during which every thread of the pool
-    was taken. A sample holds until the next: the engine sends one when a figure changed, and all once a second."""
-    config = (watch.run or {}).get("config") or {}
-    result = {}
-    for pool, (param, size) in sizes.items():
-        limit = int(config.get(param, size)) if param else size
-        samples = [(t, leases[pool]) for t, leases in watch.pool_samples if pool in leases]
-        spans = [(later - t, held) for (t, held), (later, _) in pairwise(samples)]
-        total = sum(span for span, _ in spans)
-        result[pool] = 100.0 * sum(span for span, held in spans if held >= limit) / total if total else 0.0
-    return result
+def exhaustion(watch: Watch) -> dict[str, float]:
+    """Per pool: % of the run during which every thread of the pool was taken, as the engine kept it."""
+    return {pool: float(pct or 0.0) for pool, pct in ((watch.summary or {}).get("pool_full_pct") or {}).items()}
 
 
 def failure_rates(watch: Watch) -> dict[str, float]:
@@ -564,7 +552,7 @@ def failure_rates(watch: Watch) -> dict[str, float]:
     return {path: 100.0 - float(figures.get("success_rate_pct") or 0.0) for path, figures in by_path.items()}
 
 
-def report_cascade(k: int, crowd: list[Phase], lone: list[Phase], sizes: dict[str, tuple[str | None, int]]) -> None:
+def report_cascade(k: int, crowd: list[Phase], lone: list[Phase]) -> None:
     print(f"\n-- cascade slow-inventory: {k} concurrent learners against a lone run, {len(crowd)} repeat(s)")
     for phase in crowd + lone:
         for error in phase.errors[:3]:
@@ -580,7 +568,7 @@ def report_cascade(k: int, crowd: list[Phase], lone: list[Phase], sizes: dict[st
         return {key: statistics.median(r.get(key, 0.0) for r in rows) for key in rows[0]}
 
     base_fail = median_of([failure_rates(w) for w in lone_ok])
-    base_pool = median_of([exhaustion(w, sizes) for w in lone_ok])
+    base_pool = median_of([exhaustion(w) for w in lone_ok])
     print(
         "  lone run: failed "
         + ", ".join(f"{p} {v:.1f}%" for p, v in base_fail.items())
@@ -591,13 +579,13 @@ def report_cascade(k: int, crowd: list[Phase], lone: list[Phase], sizes: dict[st
         spread = max(
             abs(v - base.get(key, 0.0))
             for w in lone_ok
-            for row, base in ((failure_rates(w), base_fail), (exhaustion(w, sizes), base_pool))
+            for row, base in ((failure_rates(w), base_fail), (exhaustion(w), base_pool))
             for key, v in row.items()
         )
         print(f"  lone runs differ from their median by up to {spread:.1f} points (run-to-run noise)")
     # Each learner's largest gap from the lone run, over paths (failure rate) and over pools (exhaustion).
     fail_gaps = [max(abs(failure_rates(w).get(p, 0.0) - v) for p, v in base_fail.items()) for w in crowd_ok]
-    pool_gaps = [max(abs(exhaustion(w, sizes).get(p, 0.0) - v) for p, v in base_pool.items()) for w in crowd_ok]
+    pool_gaps = [max(abs(exhaustion(w).get(p, 0.0) - v) for p, v in base_pool.items()) for w in crowd_ok]
     worst_fail, worst_pool = max(fail_gaps, default=0.0), max(pool_gaps, default=0.0)
     off_fail, off_pool = sum(g > CASCADE_POINTS for g in fail_gaps), sum(g > CASCADE_POINTS for g in pool_gaps)
     print(
@@ -606,7 +594,7 @@ def report_cascade(k: int, crowd: list[Phase], lone: list[Phase], sizes: dict[st
         f" {statistics.median(fail_gaps):.1f} and {statistics.median(pool_gaps):.1f} points"
     )
     crowd_fail = median_of([failure_rates(w) for w in crowd_ok])
-    crowd_pool = median_of([exhaustion(w, sizes) for w in crowd_ok])
+    crowd_pool = median_of([exhaustion(w) for w in crowd_ok])
     print(
         "  crowd (median): failed "
         + ", ".join(f"{p} {v:.1f}%" for p, v in crowd_fail.items())
@@ -698,8 +686,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"{floor.trips_per_s:,.0f} trips/s); {FLOOR_HOPS} trips = {FLOOR_HOPS * floor.net_ms:.2f} ms"
                 + ("  ! a process restarted meanwhile" if floor.restarted else "")
             )
-            experiments = httpx.get(f"{stack.base}/lab/api/experiments", timeout=30).json()["experiments"]
-            durations = {e["slug"]: e for e in experiments}
             for n in counts:
                 crowd, lone = [], []
                 floors = [floor]  # measured just before this N's phases, then after each of its crowd phases
@@ -712,18 +698,12 @@ def main(argv: list[str] | None = None) -> int:
                 floor = floors[-1]
                 report_checkout(n, crowd, lone, floors, idle)
             if args.cascade:
-                services = durations["cascade"]["topology"]["services"]
-                sizes = {
-                    name: (spec["pool"].get("param"), int(spec["pool"]["size"]))
-                    for name, spec in services.items()
-                    if isinstance(spec, dict) and spec.get("pool")
-                }
                 crowd, lone = [], []
                 timeout = (args.cascade_duration or 60) + 180
                 for _ in range(max(1, args.cascade_repeats)):
                     lone.append(run_phase(stack, 1, cascade, timeout))
                     crowd.append(run_phase(stack, args.cascade, cascade, timeout, args.stagger))
-                report_cascade(args.cascade, crowd, lone, sizes)
+                report_cascade(args.cascade, crowd, lone)
         finally:
             left = stack.stop()
         if left:

@@ -278,7 +278,8 @@ async def _emit_sample(ctx: RunContext, engine: Engine | None, seen: Snapshot, *
         _emit_if_changed(ctx, "queue.depth", {"depths": seen.depths, "dlq": seen.dead_letters}, whole)
     if seen.pools or seen.breakers:
         breaker = next(iter(seen.breakers.values()), "CLOSED")
-        _emit_if_changed(ctx, "pool.usage", {"pools": seen.pools, "breakers": seen.breakers, "breaker": breaker}, whole)
+        figures = {"pools": seen.pools, "breakers": seen.breakers, "breaker": breaker}
+        _emit_if_changed(ctx, "pool.usage", figures, whole, full_s=seen.full_s)
     if whole:
         ctx.emit("fidelity", **seen.fidelity)
     if engine is not None:
@@ -286,9 +287,11 @@ async def _emit_sample(ctx: RunContext, engine: Engine | None, seen: Snapshot, *
             await sampler(engine, ctx)
 
 
-def _emit_if_changed(ctx: RunContext, event_type: str, figures: dict[str, Any], whole: bool) -> None:
+def _emit_if_changed(ctx: RunContext, event_type: str, figures: dict[str, Any], whole: bool, **running: Any) -> None:
+    """`running` figures (a pool's time full so far) go out with the others but move on their own, so they alone
+    send nothing."""
     if whole or ctx.sampled.get(event_type) != figures:
-        ctx.emit(event_type, **figures)
+        ctx.emit(event_type, **figures, **running)
         ctx.sampled[event_type] = figures
 
 

@@ -36,7 +36,8 @@ from lab.runstate import live_changes_channel
 log = logging.getLogger(__name__)
 # Without a timeout policy a caller waits this long for a reply that never comes (a dropped request).
 DEFAULT_CLIENT_WAIT_MS = 10_000.0
-# How often a caller waiting for a free thread in a full pool looks again.
+# How often the first caller in line for a thread of a full pool looks again (for threads given back by another
+# process; one given back in this process goes to it at once).
 POOL_POLL_S = 0.02
 # Live toggles are re-read at most this often per run and process: a toggle applies within one frame. While the
 # engine follows the announcements of changes (Engine.follow_live_changes) it re-reads a run's knobs when told, and
@@ -336,7 +337,7 @@ class Engine:
     async def context(self, run_id: str) -> RunContext:
         ctx = self.contexts.get(run_id)
         if ctx is None:
-            state = EngineState(run_id, self.redis)
+            state = EngineState(run_id, self.redis, self.clock)
             document, params, started_at, meta = await state.load()
             topology = parse_topology(document, source=f"run {run_id}")
             ctx = RunContext(
@@ -566,13 +567,10 @@ class Engine:
         return max(0.0, ctx.rng_for(env["message_id"], "work").uniform(-service.jitter_ms, service.jitter_ms))
 
     async def _wait_for_slot(self, ctx: RunContext, target: Service, holder: str, budget_ms: float) -> bool:
-        """Take a thread of `target`'s pool for `holder`, waiting up to `budget_ms` for one to come free."""
-        deadline = ctx.clock.time() + budget_ms / 1000
-        while not await ctx.state.acquire(target.id, ctx.pool_size(target), holder):
-            if ctx.clock.time() >= deadline:
-                return False
-            await ctx.clock.sleep(POOL_POLL_S)
-        return True
+        """Take a thread of `target`'s pool for `holder`, in turn, waiting up to `budget_ms` for one to come free."""
+        return await ctx.state.acquire_in_turn(
+            target.id, lambda: ctx.pool_size(target), holder, ctx.clock, budget_ms / 1000, POOL_POLL_S
+        )
 
     @staticmethod
     def _finished(ctx: RunContext, env: dict[str, Any], outcome: str, started: float, **extra: Any) -> CallResult:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,19 +15,51 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from comms_lab.redis_client import rkey
+from lab.engine.clock import Clock, RealClock
 from lab.model.policies import BreakerConfig, CircuitBreaker
 from lab.runstate import LIVE_VERSION, live_changes_channel
 
-# Take a pool slot if fewer than ARGV[2] leases are live; a lease ends at its score (epoch seconds).
-ACQUIRE = """
+# Keeps a pool's exact full time in its clock hash KEYS[2] (since: when every thread was last taken; total: seconds
+# full before that; size: the pool's size at the last take), after its leases KEYS[1] changed at ARGV[1].
+POOL_CLOCK = """
+local function keep_full_time(leases, clock, now, size, ttl)
+  local full = redis.call('ZCARD', leases) >= size
+  local since = redis.call('HGET', clock, 'since')
+  if full and not since then
+    redis.call('HSET', clock, 'since', now)
+  elseif since and not full then
+    redis.call('HINCRBYFLOAT', clock, 'total', tonumber(now) - tonumber(since))
+    redis.call('HDEL', clock, 'since')
+  end
+  redis.call('HSET', clock, 'size', size)
+  redis.call('EXPIRE', clock, ttl)
+end
+"""
+# Take a pool slot if fewer than ARGV[2] leases are live; a lease ends at its score (epoch seconds). ARGV: now, size,
+# the lease's end, holder, the leases' ttl, the clock's ttl.
+ACQUIRE = (
+    POOL_CLOCK
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local took = 0
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
   redis.call('EXPIRE', KEYS[1], ARGV[5])
-  return 1
+  took = 1
 end
-return 0
+keep_full_time(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV[6])
+return took
 """
+)
+# Give back holder ARGV[2]'s slot at ARGV[1], the pool's size as its last take saw it; ARGV[3]: the clock's ttl.
+RELEASE = (
+    POOL_CLOCK
+    + """
+redis.call('ZREM', KEYS[1], ARGV[2])
+local size = redis.call('HGET', KEYS[2], 'size')
+if size then keep_full_time(KEYS[1], KEYS[2], ARGV[1], tonumber(size), ARGV[3]) end
+"""
+)
 # Competing consumers, as a broker with per-consumer prefetch runs them, for several queues of a run in one call.
 # Each consumer i (1-based) has a prefetch buffer (a list) and is busy with at most one message at a time. Unless
 # the consumer service is down: consumers removed since the last call hand their prefetched messages back to the
@@ -159,6 +193,49 @@ FIDELITY_LIMIT_PCT = 5.0
 WORKING_TTL_S = 3600
 
 
+@dataclass(eq=False)
+class Waiter:
+    """A caller in a pool's line; `call` wakes it to ask for a thread now."""
+
+    called: bool = False
+    wake: asyncio.Task[Any] | None = None
+
+    def call(self) -> None:
+        self.called = True
+        if self.wake is not None:
+            self.wake.cancel()
+
+
+class PoolLine:
+    """This process's callers waiting for a thread of one pool, first come first served. A thread given back goes
+    to the longest waiter, as a real pool's task queue hands it on; were every waiter to look on its own schedule,
+    whoever looked first would win, and a few ms of lag under load would change who waits and who fails."""
+
+    def __init__(self) -> None:
+        self.waiters: deque[Waiter] = deque()
+
+    def __bool__(self) -> bool:
+        return bool(self.waiters)
+
+    @property
+    def head(self) -> Waiter | None:
+        return self.waiters[0] if self.waiters else None
+
+    def append(self, waiter: Waiter) -> None:
+        self.waiters.append(waiter)
+
+    def leave(self, waiter: Waiter) -> None:
+        """`waiter` got its thread or gave up; if it was first, the next in line asks now."""
+        was_head = self.head is waiter
+        self.waiters.remove(waiter)
+        if was_head:
+            self.call_next()
+
+    def call_next(self) -> None:
+        if self.waiters:
+            self.waiters[0].call()
+
+
 # Per queue, its ledger of messages in flight (consumer: raw entry); and the run's backoffs (token: raw entry).
 InFlight = tuple[dict[str, dict[str, str]], dict[str, str]]
 
@@ -166,10 +243,12 @@ InFlight = tuple[dict[str, dict[str, str]], dict[str, str]]
 class EngineState:
     """One run's keys, through the engine loop's asyncio Redis client."""
 
-    def __init__(self, run_id: str, redis: aioredis.Redis) -> None:
+    def __init__(self, run_id: str, redis: aioredis.Redis, clock: Clock | None = None) -> None:
         self.run_id = run_id
         self.redis = redis
+        self.clock = clock or RealClock()  # pools' leases and full time, on the engine's clock
         self.acquire_script = redis.register_script(ACQUIRE)
+        self.release_script = redis.register_script(RELEASE)
         self.dispatch_script = redis.register_script(DISPATCH)
         self.claim_script = redis.register_script(CLAIM_DELIVERIES)
         self.take_back_script = redis.register_script(TAKE_BACK)
@@ -177,6 +256,7 @@ class EngineState:
         # Per queue, what the last hand-out or acknowledgement here saw waiting: {0: on the queue, i: in consumer
         # i's prefetch buffer}; no entry when this engine cannot tell (see `may_be_waiting`).
         self.waiting: dict[str, dict[int, bool]] = {}
+        self.lines: dict[str, PoolLine] = defaultdict(PoolLine)
 
     def key(self, *parts: object) -> str:
         return rkey("run", self.run_id, *parts)
@@ -409,15 +489,42 @@ class EngineState:
 
     # Bounded pools (thread pools and bulkheads), as leases that end at a known time
     async def acquire(self, pool: str, size: int, holder: str) -> bool:
-        now = time.time()
-        return bool(
-            await self.acquire_script(
-                keys=[self.key("pool", pool)], args=[now, size, now + LEASE_MAX_S, holder, LEASE_MAX_S]
-            )
-        )
+        now = self.clock.time()
+        keys = [self.key("pool", pool), self.key("pool-clock", pool)]
+        args: list[str | float] = [now, size, now + LEASE_MAX_S, holder, LEASE_MAX_S, WORKING_TTL_S]
+        return bool(await self.acquire_script(keys=keys, args=args))
 
     async def release(self, pool: str, holder: str) -> None:
-        await self.redis.zrem(self.key("pool", pool), holder)
+        keys = [self.key("pool", pool), self.key("pool-clock", pool)]
+        await self.release_script(keys=keys, args=[self.clock.time(), holder, WORKING_TTL_S])
+        self.lines[pool].call_next()
+
+    async def acquire_in_turn(
+        self, pool: str, size: Callable[[], int], holder: str, clock: Clock, within_s: float, poll_s: float
+    ) -> bool:
+        """Take a thread of `pool` for `holder`, waiting up to `within_s` in this process's line for one: the head of
+        the line is woken by a thread given back here, and looks every `poll_s` for one given back elsewhere."""
+        line = self.lines[pool]
+        if not line and await self.acquire(pool, size(), holder):
+            return True
+        me = Waiter()
+        line.append(me)
+        deadline = clock.time() + within_s
+        try:
+            while True:
+                if line.head is me:
+                    me.called = False
+                    if await self.acquire(pool, size(), holder):
+                        return True
+                    if me.called:  # a thread came back while we asked
+                        continue
+                left = deadline - clock.time()
+                if left <= 0:
+                    return False
+                me.wake = clock.spawn(clock.sleep(min(left, poll_s) if line.head is me else left))
+                await clock.wait(me.wake, left)
+        finally:
+            line.leave(me)
 
     # Circuit breakers: one state for every worker process calling the same target
     @asynccontextmanager
@@ -432,13 +539,15 @@ class EngineState:
         self, pipe: Any, *, queues: list[str], pools: list[str], breakers: list[str]
     ) -> Callable[[list[Any]], Snapshot]:
         """Queue on `pipe` the reads of what the page plots besides events (queue depths, dead letters, live pool
-        leases, breaker states and the fidelity so far); returns what turns their replies into a Snapshot."""
-        now = time.time()
+        leases and how long each pool has been full, breaker states and the fidelity so far); returns what turns
+        their replies into a Snapshot."""
+        now = self.clock.time()
         for queue in queues:
             pipe.llen(self.key("q", queue))
         pipe.llen(self.key("dlq"))
         for pool in pools:
             pipe.zcount(self.key("pool", pool), f"({now}", "+inf")
+            pipe.hmget(self.key("pool-clock", pool), "total", "since")
         for target in breakers:
             pipe.get(self.key("breaker", target))
         pipe.hgetall(self.key("fidelity"))
@@ -447,9 +556,13 @@ class EngineState:
             answers = iter(replies)
             depths = {queue: int(next(answers)) for queue in queues}
             dead_letters = int(next(answers))
-            leases = {pool: int(next(answers)) for pool in pools}
+            leases, full_s = {}, {}
+            for pool in pools:
+                leases[pool] = int(next(answers))
+                total, since = next(answers)
+                full_s[pool] = round(float(total or 0) + (max(0.0, now - float(since)) if since else 0.0), 3)
             states = {t: json.loads(raw)["state"] if (raw := next(answers)) else "CLOSED" for t in breakers}
-            return Snapshot(depths, dead_letters, leases, states, lag_figures(next(answers)))
+            return Snapshot(depths, dead_letters, leases, full_s, states, lag_figures(next(answers)))
 
         return read
 
@@ -492,6 +605,7 @@ class Snapshot:
     depths: dict[str, int]
     dead_letters: int
     pools: dict[str, int]
+    full_s: dict[str, float]  # per pool, seconds so far with every thread taken
     breakers: dict[str, str]
     fidelity: dict[str, Any]
 

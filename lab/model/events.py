@@ -60,8 +60,10 @@ EVENTS: dict[str, EventSpec] = {
     ),
     "breaker.state": _spec("A circuit breaker changed state.", "target", "from", "to", "reason"),
     "pool.usage": _spec(
-        "Sample (when a figure changed, and once a second): leases held per pool, and breaker states.",
+        "Sample (when a figure changed, and once a second): leases held per pool, seconds each pool has had every "
+        "thread taken so far, and breaker states.",
         "pools",
+        "full_s",
         "breakers",
         "breaker",
     ),

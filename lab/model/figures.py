@@ -56,6 +56,7 @@ FIGURE_MEANINGS: dict[str, str] = {
     "effects.*.by_mode.*.extra": "Copies beyond the first, over all orders.",
     "effects.*.by_mode.*.lost": "Orders that should have got it and never did.",
     "effects.*.by_mode.*.orphaned": "Effects for orders that were never saved.",
+    "pool_full_pct.*": "Share of the run (to its last sample) during which every thread of this pool was taken, in %.",
     "messages.*.published": "Messages put on this queue.",
     "messages.*.processed": "Messages its consumers finished.",
     "messages.*.processed_per_s": "Messages finished per second while load ran.",

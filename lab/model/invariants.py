@@ -241,6 +241,13 @@ def findings(summary: dict[str, Any], *, group_by: str | None, events: list[dict
             f"Client retries came in waves: up to {waves['peak']} in one {waves['bucket_ms']} ms slot,"
             f" {waves['peak_to_mean']:g} times their average over the {waves['lasted_s']:g} s they lasted."
         )
+    full = {pool: pct for pool, pct in (summary.get("pool_full_pct") or {}).items() if pct}
+    if full:
+        lines.append(
+            "Thread pools were full (every thread taken, so the next caller waited or was turned away) for "
+            + ", ".join(f"{pct:g}% of the run in {pool}" for pool, pct in sorted(full.items(), key=lambda i: -i[1]))
+            + "."
+        )
     if summary.get("breaker_opened"):
         lines.append(
             f"The circuit breaker opened {summary['breaker_opened']} times; {summary['calls_while_open']} calls got"

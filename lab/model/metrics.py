@@ -88,6 +88,7 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
     max_depth_by_queue: dict[str, int] = defaultdict(int)
     breaker_state: dict[str, str] = {}
     breaker_changes: list[dict[str, Any]] = []
+    pools_full: tuple[dict[str, float], float] | None = None  # the last sample's seconds full per pool, and its time
     for event in events:
         kind = event.get("type")
         if kind == "request.finished":
@@ -114,6 +115,8 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
                 max_depth_by_queue[queue] = max(max_depth_by_queue[queue], depth)
             final_depth = sum(depths.values())
             max_depth = max(max_depth, max(depths.values(), default=0))
+        elif kind == "pool.usage" and "full_s" in event:  # runs stored before pools kept their full time lack it
+            pools_full = event["full_s"], float(event.get("t", 0.0))
         elif kind == "breaker.state":
             breaker_state[event["target"]] = event["to"]
             breaker_changes.append({k: event.get(k) for k in ("t", "target", "from", "to", "reason")})
@@ -135,6 +138,9 @@ def summarize(events: Iterable[dict[str, Any]], *, duration_s: float, group_by: 
         unfinished=max(0, created - len(finished)),
         lost=lost,
     )
+    if pools_full and pools_full[1] > 0:
+        full_s, until = pools_full
+        summary["pool_full_pct"] = {pool: _round(100.0 * seconds / until) for pool, seconds in full_s.items()}
     waves = retry_waves(events)
     if waves:
         summary["retry_waves"] = waves

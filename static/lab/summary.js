@@ -18,6 +18,7 @@ const ROWS = [
   ["dlq_count", "Dead letters", (s) => fmt(s.dlq_count), "Messages moved to the dead-letter queue after their last attempt.", "queues"],
   ["max_queue_depth", "Largest queue depth", (s) => fmt(s.max_queue_depth), "Most messages waiting in one queue at any sample.", "queues"],
   ["final_queue_depth", "Final queue depth", (s) => fmt(typeof s.final_queue_depth === "object" && s.final_queue_depth ? Object.values(s.final_queue_depth).reduce((a, b) => a + b, 0) : s.final_queue_depth), "Messages still waiting when the run ended (0: everything drained).", "queues"],
+  ["pool_full_pct", "Time pools were full", (s) => Object.entries(s.pool_full_pct).map(([pool, pct]) => `${pool} ${fmt(pct, "%")}`).join(", "), "Share of the run each thread pool had every thread taken: the next caller waited or was turned away."],
   ["breaker_opened", "Breaker opened", (s) => fmt(s.breaker_opened, " times"), "How often the circuit breaker tripped open.", "breaker"],
   ["calls_while_open", "Calls reaching the guarded service while open", (s) => fmt(s.calls_while_open), "Should be 0: an open breaker refuses calls without trying.", "breaker"],
   ["duplicates_processed", "Duplicates processed", (s) => fmt(s.duplicates_processed), "Messages handled twice (idempotent consumers skip them).", "queues"],
@@ -47,7 +48,7 @@ function callsTable(calls) {
 }
 
 // The constructs whose figures the main table leaves out: listed whole below it, each under its dotted name.
-const FAMILIES = ["sagas", "replies", "streams", "effects", "messages"];
+const FAMILIES = ["sagas", "replies", "streams", "effects", "messages", "pool_full_pct"];
 
 function meaningOf(path, meanings) {
   // `*` in a name stands for a name of the run's own within one part of the path, as lab/model/figures.py reads it.

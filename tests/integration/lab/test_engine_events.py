@@ -84,8 +84,39 @@ async def test_a_full_pool_makes_the_next_caller_wait_for_a_free_thread() -> Non
     await lab.later(0.001, lambda: lab.request("checkout", 2))
     events = await lab.finish()
     finished = [(e["correlation_id"], round(e["t"] * 1000)) for e in events if e["type"] == "request.finished"]
-    # orders has one thread: the second checkout polls for it every 20 ms, gets it at 81 ms, and takes 70 ms more.
-    assert finished == [("r00001-checkout", 70), ("r00002-checkout", 151)]
+    # orders has one thread: the second checkout gets it the moment the first gives it back, and takes 70 ms more.
+    assert finished == [("r00001-checkout", 70), ("r00002-checkout", 140)]
+
+
+async def test_a_thread_given_back_goes_to_the_longest_waiter_not_to_a_newcomer() -> None:
+    lab = VirtualLab(chain(services={**chain()["services"], "gateway": {"pool": {"size": 5, "when_full": "reject"}}}))
+    await lab.request("checkout", 1)
+    await lab.later(0.001, lambda: lab.request("checkout", 2))  # waits for orders' one thread
+    await lab.later(0.030, lambda: lab.request("checkout", 3))  # waits behind it
+    await lab.later(0.070, lambda: lab.request("checkout", 4))  # arrives as the first one gives its thread back
+    events = await lab.finish()
+    finished = [(e["correlation_id"], round(e["t"] * 1000)) for e in events if e["type"] == "request.finished"]
+    assert finished == [
+        ("r00001-checkout", 70),
+        ("r00002-checkout", 140),
+        ("r00003-checkout", 210),
+        ("r00004-checkout", 280),
+    ]
+
+
+async def test_a_pool_counts_exactly_how_long_every_thread_was_taken() -> None:
+    lab = VirtualLab(chain())
+    ctx = await lab.context()
+    await lab.request("checkout", 1)  # orders' one thread: taken from 0 to 70 ms
+    await lab.later(0.100, lambda: lab.request("checkout", 2))  # and from 100 to 170 ms
+    for at in (0.05, 0.2):
+        await lab.later(at, lambda: sample(ctx, lab.engine, whole=True))
+    events = await lab.finish()
+    samples = [(round(e["t"] * 1000), e["pools"], e["full_s"]) for e in events if e["type"] == "pool.usage"]
+    assert samples == [
+        (50, {"gateway": 1, "orders": 1}, {"gateway": 0.0, "orders": 0.05}),  # full since 0 and still full
+        (200, {"gateway": 0, "orders": 0}, {"gateway": 0.0, "orders": 0.14}),
+    ]
 
 
 async def test_a_full_entry_pool_refuses_at_once() -> None:

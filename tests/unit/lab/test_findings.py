@@ -364,3 +364,11 @@ def test_a_projecting_group_counts_its_rows_against_the_log_its_rebuilds_worst_l
         "view's read model was rebuilt from the log 2 times.",
         "view's read model ended with 1 rows that differ from the log.",
     ]
+
+
+def test_pools_that_were_full_are_named_fullest_first_with_their_share_of_the_run() -> None:
+    summary = {**SUMMARY, "pool_full_pct": {"gateway": 49.0, "orders": 81.5, "inventory": 0.0}}
+    assert findings(summary, group_by=None)[-1] == (
+        "Thread pools were full (every thread taken, so the next caller waited or was turned away) for 81.5% of the"
+        " run in orders, 49% of the run in gateway."
+    )

@@ -99,3 +99,16 @@ def test_retry_waves_compare_the_busiest_50_ms_with_the_mean_while_retries_laste
         "lasted_s": 1.0,
     }
     assert retry_waves([{"type": "request.attempt", "attempt": 1, "t": 1.0}]) is None
+
+
+def test_each_pool_is_full_for_its_share_of_the_run_to_the_last_sample() -> None:
+    def usage(t: float, **full_s: float) -> dict[str, Any]:
+        return {"type": "pool.usage", "t": t, "pools": {}, "breakers": {}, "breaker": "CLOSED", "full_s": full_s}
+
+    summary = summarize([usage(10.0, gateway=2.0, orders=5.0), usage(40.0, gateway=19.6, orders=30.0)], duration_s=40)
+    assert summary["pool_full_pct"] == {"gateway": 49.0, "orders": 75.0}
+
+
+def test_a_run_stored_before_pools_kept_their_full_time_has_no_such_figure() -> None:
+    old = {"type": "pool.usage", "t": 4.0, "pools": {"gateway": 20}, "breakers": {}, "breaker": "CLOSED"}
+    assert "pool_full_pct" not in summarize([old], duration_s=4)
