@@ -142,10 +142,15 @@ class RunConsumer(AsyncWebsocketConsumer):
         Worker processes append to the log in seq order but push in any order, so frames arrive shuffled, with holes
         that a frame a few milliseconds behind fills: events past a hole wait here for it (reading the log for each
         shuffle cost the web process more than the frames themselves). A hole still open after HOLE_WAIT_S (a frame
-        the channel layer dropped) is filled from the log, at the next frame or the next tail check.
+        the channel layer dropped) is filled from the log, at the next frame or the next tail check. A frame that
+        continues exactly where the page is goes on as the text the log's script built (lab/events.py, live_channel).
         """
         async with self.send_lock:
-            for event in message["events"]:
+            if message["first"] == self.last_sent + 1 and not self.early:  # the usual case: the frame goes on as is
+                await self.send(text_data=message["frame"])
+                self.last_sent = message["last"]
+                return
+            for event in json.loads(message["frame"])["events"]:
                 if event["seq"] > self.last_sent:
                     self.early[event["seq"]] = event
             await self._send_ready()

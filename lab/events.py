@@ -61,7 +61,8 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('INCRBY', KEYS[3], n)
 if tonumber(ARGV[3]) ~= 0 then redis.call('INCRBY', KEYS[5], ARGV[3]) end
-redis.call('PUBLISH', ARGV[4], '{"type":"run.events","events":[' .. table.concat(numbered, ',') .. ']}')
+local frame = '{"events":[' .. table.concat(numbered, ',') .. ']}'
+redis.call('PUBLISH', ARGV[4], '{"type":"run.events","first":' .. first .. ',"last":' .. last .. ',"frame":' .. cjson.encode(frame) .. '}')
 return {first, rewound}
 """
 
@@ -72,8 +73,10 @@ def live_channel(run_id: str) -> str:
     """The Redis pub/sub channel of the run's Channels group, where APPEND_SCRIPT publishes each batch it logs.
 
     channels_redis' pub/sub layer names a group's channel `<prefix>__group__<group>` and, with the JSON serializer
-    (settings.CHANNEL_LAYERS), reads a message as JSON, so the frame the script builds reaches every socket in the
-    group as if sent with `group_send`, without a second round trip or re-encoding the events.
+    (settings.CHANNEL_LAYERS), reads a message as JSON, so the message the script builds reaches every socket in the
+    group as if sent with `group_send`, without a second round trip. The message is `{type: "run.events", first,
+    last, frame}`: the batch's first and last seq, and `frame`, the websocket frame `{"events": [...]}` as text, so
+    a socket whose page is up to `first - 1` sends it on as it is, without decoding and re-encoding its events.
     """
     return f"{settings.CHANNEL_LAYER_PREFIX}__group__{group_name(run_id)}"
 

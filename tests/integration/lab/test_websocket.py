@@ -10,7 +10,10 @@ from channels.testing import WebsocketCommunicator
 from redis.asyncio.connection import DEFAULT_SOCKET_TIMEOUT
 
 from comms_lab.asgi import application
+from comms_lab.redis_client import redis_client
 from lab import sockets
+from lab.events import APPEND_SCRIPT, RunEventLog, append_keys, live_channel
+from lab.models import Run
 from lab.selectors import state_at_version
 from tests.support.lab import new_learner, session_cookie_for, start, stop_and_wait, wait_finished
 
@@ -197,3 +200,33 @@ async def test_an_idle_socket_stays_open_past_its_liveness_refresh_and_the_redis
     await socket.send_json_to({"type": "ping"})
     assert json.dumps(await socket.receive_json_from(timeout=5)) == '{"type": "pong"}'
     await socket.disconnect()
+
+
+async def test_frames_that_arrive_out_of_order_or_never_still_reach_the_page_once_each_in_order() -> None:
+    learner = new_learner()
+    run = await sync_to_async(Run.objects.create)(
+        experiment="checkout", config={"duration": 5}, status=Run.Status.RUNNING, anonymous_id=learner.anonymous_id
+    )
+    socket = await open_socket(run, await sync_to_async(session_cookie_for)(learner))
+    run_id = str(run.id)
+
+    def log_quietly(*numbers: int) -> dict[str, Any]:
+        """Log probe events with no live frame (as the channel layer dropping it); the frame that was not sent."""
+        payloads = [json.dumps({"type": "probe", "n": n}) for n in numbers]
+        script = redis_client().register_script(APPEND_SCRIPT)
+        first, _ = script(keys=append_keys(run_id), args=[600, 0, 0, "nobody-listens", *payloads])
+        events = [{"seq": first + i, "type": "probe", "n": n} for i, n in enumerate(numbers)]
+        frame = json.dumps({"events": events})
+        return {"type": "run.events", "first": first, "last": events[-1]["seq"], "frame": frame}
+
+    def push(message: dict[str, Any]) -> None:
+        redis_client().publish(live_channel(run_id), json.dumps(message))
+
+    one_two, three_four = await sync_to_async(log_quietly)(1, 2), await sync_to_async(log_quietly)(3, 4)
+    await sync_to_async(push)(three_four)  # two workers' frames, the later one first
+    await sync_to_async(push)(one_two)
+    await sync_to_async(log_quietly)(5)  # a frame the channel layer lost
+    await sync_to_async(RunEventLog(run_id).append)([{"type": "probe", "n": 6}])  # logged and sent live
+    events = await read_events(socket, until_seq=6, timeout=10)
+    await socket.disconnect()
+    assert [(e["seq"], e["n"]) for e in events] == [(n, n) for n in range(1, 7)]
