@@ -220,6 +220,8 @@ export function createCharts(container, exp, { nodeLabel, state }) {
         const ids = spec.series || [];
         data = [samples.map((d) => d.t), ...ids.map((id) => samples.map((d) => d.values[id] ?? null))];
         if (samples.length) text = `Now: ${ids.map((id) => `${nodeLabel(id)} ${now[id] ?? "—"}`).join(", ")}`;
+        const full = ids.filter((id) => m.poolsFullPct[id] !== undefined);
+        if (spec.kind === "pool_usage" && full.length) text += `. Full so far: ${full.map((id) => `${nodeLabel(id)} ${Math.round(m.poolsFullPct[id])}% of the time`).join(", ")}`;
       } else if (spec.kind === "arrivals") {
         const counts = m.arrivals.get(spec.target) || new Map(), bucket = (spec.bucket_ms || 100) / 1000;
         const lastK = Math.floor(m.maxT / bucket), xs = [], ys = [];

@@ -33,6 +33,7 @@ export function createMetrics(exp) {
     m.dlqAdded = 0;
     m.pools = []; // [{t, values: {pool id: n}}]
     m.poolsNow = {};
+    m.poolsFullPct = {}; // {pool id: % of the run so far with every thread taken}, from the engine's exact count
     m.breakers = new Map(); // target → [{t, to, reason}]
     m.breakerNow = {}; // target → state
     m.markers = []; // [{t, label}]
@@ -111,6 +112,7 @@ export function createMetrics(exp) {
       case "pool.usage": {
         m.pools.push({ t, values: e.pools || {} });
         m.poolsNow = e.pools || {};
+        if (e.full_s && t > 0) m.poolsFullPct = Object.fromEntries(Object.entries(e.full_s).map(([id, s]) => [id, (100 * s) / t]));
         if (e.breakers && typeof e.breakers === "object") Object.assign(m.breakerNow, e.breakers);
         else if (typeof e.breaker === "string" && breakerNodes.length) m.breakerNow[breakerNodes[0]] = e.breaker;
         break;

@@ -56,3 +56,16 @@ def test_a_breaker_guarding_a_service_taken_down_on_the_diagram_opens_on_its_bad
     assert page.evaluate(f"{clipped}.length") == 0, "a breaker state's label is cut off"
     expect(page.locator("#summary")).to_contain_text("calls_while_open")
     expect(page.locator("#summary")).not_to_contain_text("final_queue_depth")  # no queues in this experiment
+
+
+def test_a_slow_dependency_shows_how_long_each_pool_was_full_live_and_in_the_summary(page: Page) -> None:
+    page.goto("/lab/cascade/?preset=slow-inventory")
+    start_run(page, duration=8)  # inventory turns slow at second 5
+    readout = page.locator("#chart-pool-usage-readout")
+    expect(readout).to_contain_text(re.compile(r"Full so far: .*Orders [1-9]\d*% of the time"), timeout=15_000)
+    expect(page.locator("#run-status")).to_have_text("finished", timeout=90_000)
+    summary = page.locator("#summary")
+    expect(summary.get_by_role("row").filter(has_text="Time pools were full")).to_contain_text(
+        re.compile(r"orders [1-9][\d.]*%")
+    )
+    expect(summary).to_contain_text(re.compile(r"Thread pools were full .* of the run in orders"))
