@@ -61,8 +61,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('INCRBY', KEYS[3], n)
 if tonumber(ARGV[3]) ~= 0 then redis.call('INCRBY', KEYS[5], ARGV[3]) end
-local frame = '{"events":[' .. table.concat(numbered, ',') .. ']}'
-redis.call('PUBLISH', ARGV[4], '{"type":"run.events","first":' .. first .. ',"last":' .. last .. ',"frame":' .. cjson.encode(frame) .. '}')
+local frame = cjson.encode('{"events":[' .. table.concat(numbered, ',') .. ']}')
+local message = '{"type":"run.events","first":' .. first .. ',"last":' .. last .. ',"frame":' .. frame .. '}'
+redis.call('PUBLISH', ARGV[4], message)
 return {first, rewound}
 """
 

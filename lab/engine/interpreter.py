@@ -569,7 +569,7 @@ class Engine:
     async def _wait_for_slot(self, ctx: RunContext, target: Service, holder: str, budget_ms: float) -> bool:
         """Take a thread of `target`'s pool for `holder`, in turn, waiting up to `budget_ms` for one to come free."""
         return await ctx.state.acquire_in_turn(
-            target.id, lambda: ctx.pool_size(target), holder, ctx.clock, budget_ms / 1000, POOL_POLL_S
+            target.id, lambda: ctx.pool_size(target), holder, budget_ms / 1000, POOL_POLL_S
         )
 
     @staticmethod

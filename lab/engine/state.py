@@ -500,7 +500,7 @@ class EngineState:
         self.lines[pool].call_next()
 
     async def acquire_in_turn(
-        self, pool: str, size: Callable[[], int], holder: str, clock: Clock, within_s: float, poll_s: float
+        self, pool: str, size: Callable[[], int], holder: str, within_s: float, poll_s: float
     ) -> bool:
         """Take a thread of `pool` for `holder`, waiting up to `within_s` in this process's line for one: the head of
         the line is woken by a thread given back here, and looks every `poll_s` for one given back elsewhere."""
@@ -509,7 +509,7 @@ class EngineState:
             return True
         me = Waiter()
         line.append(me)
-        deadline = clock.time() + within_s
+        deadline = self.clock.time() + within_s
         try:
             while True:
                 if line.head is me:
@@ -518,11 +518,11 @@ class EngineState:
                         return True
                     if me.called:  # a thread came back while we asked
                         continue
-                left = deadline - clock.time()
+                left = deadline - self.clock.time()
                 if left <= 0:
                     return False
-                me.wake = clock.spawn(clock.sleep(min(left, poll_s) if line.head is me else left))
-                await clock.wait(me.wake, left)
+                me.wake = self.clock.spawn(self.clock.sleep(min(left, poll_s) if line.head is me else left))
+                await self.clock.wait(me.wake, left)
         finally:
             line.leave(me)
 
